@@ -1,0 +1,526 @@
+/*
+ * promstore.h -- the public C ABI of libpromstore, remote storage for Prometheus.
+ *
+ * This header is the contract. Anything not declared here is not a published
+ * interface of libpromstore, and every promise the library makes is written in
+ * the comment of the call it concerns.
+ *
+ * WHAT IT IS
+ *   A time-series store for Prometheus samples: a series is a set of labels
+ *   (name/value pairs, one of them usually __name__), a sample is an int64
+ *   millisecond timestamp and a 64-bit float kept as its raw bit pattern. Data
+ *   lives in one directory, in a block backend chosen at open time: LMDB
+ *   ("lmdb", the default) or SQLite ("sqlite"). Both behave identically.
+ *
+ * OBJECT MODEL
+ *   promstore              an open store (one directory).
+ *     promstore_series_iter   the result of promstore_query(): a pull iterator
+ *                             over matching series in label order; for the
+ *                             current series it has a sample cursor and a raw
+ *                             chunk cursor.
+ *     promstore_string_iter   the result of promstore_label_names() and
+ *                             promstore_label_values().
+ *
+ * ERRORS
+ *   Every fallible call returns a promstore_status: PROMSTORE_OK (0) on success,
+ *   PROMSTORE_DONE (1) when an iterator is exhausted, a negative code on error.
+ *   Every fallible call also takes a `promstore_error *err` (may be NULL): on
+ *   error, the same call fills it with the code and a message naming the
+ *   problem (the series, the label, the limit). There is no "last error" call,
+ *   because such a call races between threads and breaks under Go's thread
+ *   migration. On success *err is left untouched.
+ *
+ * THREADS
+ *   A promstore handle may be used from any number of threads at once, except
+ *   promstore_close(), which must be the last call on the handle. Appends are
+ *   serialized inside the library; queries run concurrently with each other and
+ *   with appends. An iterator must be used by one thread at a time, but it is
+ *   not tied to the thread that created it (an iterator may be advanced from
+ *   different OS threads one after the other, as a Go goroutine does).
+ *
+ * DURABILITY
+ *   promstore_append() returns PROMSTORE_OK only once every sample it reports
+ *   as appended survives a kill -9 of the process. With
+ *   PROMSTORE_OPEN_SYNC it also survives a power loss (each append ends with an
+ *   fsync, which costs throughput).
+ *
+ * CAVEATS
+ *   - Do not open the same directory twice, in one process or in two: the
+ *     second open fails with PROMSTORE_E_BUSY.
+ *   - Do not use a handle after fork(); open a new one in the child.
+ *   - Keep iterators short-lived: an open iterator pins a read snapshot, and
+ *     space freed by retention cannot be reused while an older snapshot lives.
+ *   - Strings are (pointer, length) pairs and need not be NUL-terminated;
+ *     label names and values must be valid UTF-8.
+ *
+ * VERSIONING
+ *   The ABI only grows: new functions are added, options structs grow at their
+ *   end (they begin with their own size), status codes are only appended. The
+ *   shared object is libpromstore.so.1; the major number changes only when an
+ *   existing call changes, and then the old call stays under its old symbol
+ *   version. Every call says since which version it exists.
+ */
+#ifndef PROMSTORE_H
+#define PROMSTORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(PROMSTORE_BUILDING) && defined(__GNUC__)
+#define PROMSTORE_API __attribute__((visibility("default")))
+#else
+#define PROMSTORE_API
+#endif
+
+#define PROMSTORE_VERSION_MAJOR 1
+#define PROMSTORE_VERSION_MINOR 0
+#define PROMSTORE_VERSION_PATCH 0
+/* Encoded as major * 10000 + minor * 100 + patch, e.g. 10000 for 1.0.0. */
+#define PROMSTORE_VERSION_NUMBER                                             \
+    (PROMSTORE_VERSION_MAJOR * 10000 + PROMSTORE_VERSION_MINOR * 100 +       \
+     PROMSTORE_VERSION_PATCH)
+
+/*
+ * Status codes. The values are part of the ABI and never change; new codes are
+ * only appended. The library never returns errno values, so the negative range
+ * is ours alone.
+ */
+typedef enum promstore_status {
+    PROMSTORE_OK = 0,              /* success */
+    PROMSTORE_DONE = 1,            /* an iterator has no more items */
+    PROMSTORE_E_INVALID = -1,      /* a bad argument (NULL, bad options) */
+    PROMSTORE_E_MISUSE = -2,       /* a call out of order or on a closed handle */
+    PROMSTORE_E_NOMEM = -3,        /* out of memory */
+    PROMSTORE_E_IO = -4,           /* the storage backend failed */
+    PROMSTORE_E_FULL = -5,         /* the disk or the store's map is full */
+    PROMSTORE_E_BUSY = -6,         /* the store is locked by another user */
+    PROMSTORE_E_CORRUPT = -7,      /* stored or supplied data is corrupt */
+    PROMSTORE_E_BAD_LABELS = -8,   /* a series has invalid labels */
+    PROMSTORE_E_OUT_OF_ORDER = -9, /* samples older than the series allows */
+    PROMSTORE_E_BAD_MATCHER = -10, /* a matcher or its regex is invalid */
+    PROMSTORE_E_LIMIT = -11,       /* a configured query limit was reached */
+    PROMSTORE_E_NOT_FOUND = -12,   /* the named thing does not exist */
+    PROMSTORE_E_UNSUPPORTED = -13  /* not supported by this build or format */
+} promstore_status;
+
+/* Longest message promstore_error can carry, terminating NUL included. */
+#define PROMSTORE_ERROR_MESSAGE_MAX 1024
+
+/*
+ * Error detail, filled by the failing call itself. Callers usually keep one on
+ * the stack per call: `promstore_error err; if (promstore_x(..., &err)) ...`.
+ * message is NUL-terminated; a long message (a huge label set) is cut and ends
+ * with "...".
+ */
+typedef struct promstore_error {
+    promstore_status status;
+    char message[PROMSTORE_ERROR_MESSAGE_MAX];
+} promstore_error;
+
+typedef struct promstore promstore;
+typedef struct promstore_series_iter promstore_series_iter;
+typedef struct promstore_string_iter promstore_string_iter;
+
+/* One label. name/value need not be NUL-terminated. */
+typedef struct promstore_label {
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} promstore_label;
+
+/*
+ * One sample. value_bits is the IEEE-754 bit pattern of the float64 value, so
+ * that every NaN (the stale marker 0x7ff0000000000002 above all) is stored and
+ * returned bit-exact; convert with memcpy.
+ */
+typedef struct promstore_sample {
+    int64_t timestamp_ms;
+    uint64_t value_bits;
+} promstore_sample;
+
+/* The Prometheus stale marker, a NaN with this exact bit pattern. */
+#define PROMSTORE_STALE_NAN_BITS UINT64_C(0x7ff0000000000002)
+
+/* One series in an append batch: its labels (any order) and its samples. */
+typedef struct promstore_series {
+    const promstore_label *labels;
+    size_t n_labels;
+    const promstore_sample *samples;
+    size_t n_samples;
+} promstore_series;
+
+/* --- Opening and closing ------------------------------------------------ */
+
+/* Flags for promstore_options.flags. */
+#define PROMSTORE_OPEN_SYNC 0x1u /* fsync at the end of every append */
+#define PROMSTORE_OPEN_LEGACY_NAMES 0x2u /* only [a-zA-Z_:][a-zA-Z0-9_:]* names */
+
+/*
+ * Options for promstore_open(). Always initialise with promstore_options_init()
+ * and then set what you need: it stores sizeof(promstore_options) as this
+ * header knows it in struct_size, so that a library built with a longer struct
+ * reads only the fields the caller has and defaults the rest.
+ *
+ *   backend            "lmdb" (default) or "sqlite"; NUL-terminated.
+ *   path               the store's directory, created if missing; NUL-terminated;
+ *                      required.
+ *   retention_time_ms  drop blocks whose data is all older than the newest
+ *                      sample minus this; 0 keeps data forever (default).
+ *   retention_size_bytes  drop the oldest blocks while the store is larger;
+ *                      0 means no size limit (default).
+ *   block_duration_ms  length of a time block (default 2 h). Fixed when the
+ *                      store is created; a different value at a later open is
+ *                      ignored, and the stored one is used.
+ *   out_of_order_window_ms  how far behind a series' newest sample a sample may
+ *                      arrive and still be accepted (default 0: in order only).
+ *   max_series_per_query, max_samples_per_query, max_bytes_per_query
+ *                      per-query limits; 0 means unlimited (default). A query
+ *                      that reaches one fails with PROMSTORE_E_LIMIT as it
+ *                      streams, so memory stays bounded.
+ *   flags              PROMSTORE_OPEN_* bits.
+ */
+typedef struct promstore_options {
+    size_t struct_size;
+    const char *backend;
+    const char *path;
+    int64_t retention_time_ms;
+    uint64_t retention_size_bytes;
+    int64_t block_duration_ms;
+    int64_t out_of_order_window_ms;
+    uint64_t max_series_per_query;
+    uint64_t max_samples_per_query;
+    uint64_t max_bytes_per_query;
+    uint32_t flags;
+} promstore_options;
+
+/*
+ * Fill *opts with the defaults and set opts->struct_size.
+ * Threads:  any. Since: 1.0
+ */
+PROMSTORE_API void promstore_options_init(promstore_options *opts);
+
+/*
+ * Open (creating if needed) the store described by opts.
+ *
+ * Ownership: opts and the strings it points to are only read during the call.
+ *   On success *out is a new handle, freed by promstore_close().
+ * Returns:   PROMSTORE_OK; PROMSTORE_E_INVALID (bad options, unknown backend),
+ *   PROMSTORE_E_BUSY (the directory is open elsewhere), PROMSTORE_E_CORRUPT
+ *   (the directory holds something that is not a store of this backend),
+ *   PROMSTORE_E_IO, PROMSTORE_E_NOMEM.
+ * On error:  *out is set to NULL.
+ * Cost:      independent of the amount of data stored: nothing is replayed.
+ * Threads:   any. Since: 1.0
+ */
+PROMSTORE_API promstore_status promstore_open(const promstore_options *opts,
+                                              promstore **out,
+                                              promstore_error *err);
+
+/*
+ * Close the store: wait for nothing (all appends are already durable), release
+ * everything. Iterators still open must be closed before.
+ *
+ * Returns:   PROMSTORE_OK, or PROMSTORE_E_IO if the final flush failed (the
+ *   handle is freed all the same). promstore_close(NULL) is a no-op.
+ * Threads:   must be the last call on the handle. Since: 1.0
+ */
+PROMSTORE_API promstore_status promstore_close(promstore *db,
+                                               promstore_error *err);
+
+/* --- Appending ------------------------------------------------------------ */
+
+/*
+ * What promstore_append() did. Initialise struct_size to sizeof(*result).
+ *
+ *   samples_appended   new samples stored (out-of-order ones included).
+ *   samples_duplicate  samples equal to a stored one (same timestamp, same
+ *                      value bits) and so ignored; a retried batch lands here.
+ *   samples_rejected   samples refused as out of order or too old.
+ *   series_created     series that did not exist before this call.
+ */
+typedef struct promstore_append_result {
+    size_t struct_size;
+    uint64_t samples_appended;
+    uint64_t samples_duplicate;
+    uint64_t samples_rejected;
+    uint64_t series_created;
+} promstore_append_result;
+
+/*
+ * Append a batch of series. Labels of a series may come in any order; they are
+ * sorted. A label with an empty value is the same as an absent label and is
+ * dropped. A series may appear several times in one batch.
+ *
+ * Validation comes first and is all-or-nothing: if any series has no labels,
+ * an empty or invalid label name, a duplicate label name, or a name or value
+ * that is not valid UTF-8, nothing is stored and the call fails with
+ * PROMSTORE_E_BAD_LABELS naming the series.
+ *
+ * Samples of a series must not go backwards beyond the out-of-order window:
+ * a sample older than the series' newest sample minus the window is rejected
+ * (PROMSTORE_E_OUT_OF_ORDER naming the series); so is a sample with the same
+ * timestamp as a stored one and a different value. All other samples of the
+ * batch are stored and durable even when the call reports such a rejection;
+ * result tells how many of each.
+ *
+ * Ownership: series and everything they point to are only read during the
+ *   call. result may be NULL.
+ * Returns:   PROMSTORE_OK (everything stored or duplicate), PROMSTORE_E_BAD_LABELS,
+ *   PROMSTORE_E_OUT_OF_ORDER (the rest stored), PROMSTORE_E_FULL (nothing stored),
+ *   PROMSTORE_E_IO (nothing stored), PROMSTORE_E_NOMEM, PROMSTORE_E_INVALID.
+ * Durability: on PROMSTORE_OK and PROMSTORE_E_OUT_OF_ORDER the stored samples
+ *   survive a kill -9 of the process (and a power loss with PROMSTORE_OPEN_SYNC).
+ * Threads:   any number of threads may append at once; batches are applied one
+ *   after the other. Since: 1.0
+ */
+PROMSTORE_API promstore_status promstore_append(promstore *db,
+                                                const promstore_series *series,
+                                                size_t n_series,
+                                                promstore_append_result *result,
+                                                promstore_error *err);
+
+/* --- Querying ------------------------------------------------------------- */
+
+/* Matcher kinds, with Prometheus semantics. */
+typedef enum promstore_match_type {
+    PROMSTORE_MATCH_EQ = 0,  /* name = value */
+    PROMSTORE_MATCH_NEQ = 1, /* name != value */
+    PROMSTORE_MATCH_RE = 2,  /* name =~ regex */
+    PROMSTORE_MATCH_NRE = 3  /* name !~ regex */
+} promstore_match_type;
+
+/*
+ * One label matcher. As in Prometheus, a series without the label is matched
+ * as if its value were "": name="" selects series without the label, and
+ * name!="" selects series that have it. Regexes are fully anchored and use
+ * RE2-like syntax (run by PCRE2; '.' also matches newline, as in Prometheus
+ * 3); backreferences and lookaround, which RE2 lacks, are refused.
+ */
+typedef struct promstore_matcher {
+    promstore_match_type type;
+    const char *name;
+    size_t name_len;
+    const char *value;
+    size_t value_len;
+} promstore_matcher;
+
+/* One stored chunk: Prometheus XOR chunk bytes, 2-byte header included. */
+typedef struct promstore_chunk {
+    int64_t min_time_ms; /* timestamp of its first sample */
+    int64_t max_time_ms; /* timestamp of its last sample */
+    const uint8_t *data;
+    size_t data_len;
+} promstore_chunk;
+
+/*
+ * Select the series that match every matcher and have at least one sample in
+ * [mint, maxt] (both inclusive). With no matchers, every series matches.
+ *
+ * The iterator yields series sorted by label set exactly as Prometheus's
+ * labels.Compare sorts them. It reads from a consistent snapshot taken by this
+ * call: appends that finish later are not seen, and the query never blocks
+ * them. Memory held by the iterator does not grow with the number of series
+ * it matches (a bitmap of one bit per series in the store is its only
+ * store-sized part).
+ *
+ * Ownership: matchers are only read during the call. On success *out is a new
+ *   iterator freed by promstore_series_iter_close().
+ * Returns:   PROMSTORE_OK; PROMSTORE_E_BAD_MATCHER (naming the matcher),
+ *   PROMSTORE_E_INVALID (mint > maxt, NULL), PROMSTORE_E_IO, PROMSTORE_E_NOMEM,
+ *   PROMSTORE_E_LIMIT (more series match than max_series_per_query).
+ * On error:  *out is set to NULL.
+ * Threads:   any. Since: 1.0
+ */
+PROMSTORE_API promstore_status promstore_query(promstore *db,
+                                               const promstore_matcher *matchers,
+                                               size_t n_matchers, int64_t mint,
+                                               int64_t maxt,
+                                               promstore_series_iter **out,
+                                               promstore_error *err);
+
+/*
+ * Advance to the next series.
+ *
+ * Returns:   PROMSTORE_OK (a series is current), PROMSTORE_DONE (no more),
+ *   PROMSTORE_E_LIMIT (a per-query limit was reached), PROMSTORE_E_IO,
+ *   PROMSTORE_E_CORRUPT. After an error the iterator may only be closed.
+ * Threads:   one caller at a time per iterator. Since: 1.0
+ */
+PROMSTORE_API promstore_status
+promstore_series_iter_next(promstore_series_iter *it, promstore_error *err);
+
+/*
+ * The labels of the current series, sorted by name.
+ *
+ * Ownership: *labels points into memory owned by the iterator, valid until the
+ *   next promstore_series_iter_next() or close. Copy what you keep.
+ * Returns:   PROMSTORE_OK; PROMSTORE_E_MISUSE if no series is current.
+ * Threads:   one caller at a time per iterator. Since: 1.0
+ */
+PROMSTORE_API promstore_status
+promstore_series_iter_labels(promstore_series_iter *it,
+                             const promstore_label **labels, size_t *n_labels);
+
+/*
+ * The next sample of the current series within [mint, maxt], in time order.
+ * The sample cursor restarts with every series.
+ *
+ * Returns:   PROMSTORE_OK (*out filled), PROMSTORE_DONE, PROMSTORE_E_LIMIT
+ *   (max_samples_per_query), PROMSTORE_E_CORRUPT (a stored chunk does not
+ *   decode), PROMSTORE_E_IO, PROMSTORE_E_MISUSE.
+ * Threads:   one caller at a time per iterator. Since: 1.0
+ */
+PROMSTORE_API promstore_status
+promstore_series_iter_sample(promstore_series_iter *it, promstore_sample *out,
+                             promstore_error *err);
+
+/*
+ * The next chunk of the current series that overlaps [mint, maxt], in order of
+ * min_time. These are the stored XOR bytes as they are, so a chunk may hold
+ * samples outside the range; chunks of out-of-order samples may overlap
+ * others. The chunk cursor is independent of the sample cursor.
+ *
+ * Ownership: out->data points into memory owned by the iterator, valid until
+ *   the next call on the iterator. Copy what you keep.
+ * Returns:   as promstore_series_iter_sample(), with max_bytes_per_query
+ *   counted on chunk bytes.
+ * Threads:   one caller at a time per iterator. Since: 1.0
+ */
+PROMSTORE_API promstore_status
+promstore_series_iter_chunk(promstore_series_iter *it, promstore_chunk *out,
+                            promstore_error *err);
+
+/*
+ * Free an iterator and release its snapshot. NULL is a harmless no-op.
+ * Threads:   one caller at a time per iterator. Since: 1.0
+ */
+PROMSTORE_API void promstore_series_iter_close(promstore_series_iter *it);
+
+/*
+ * Label names (sorted, distinct) of the series that match every matcher and
+ * have data in [mint, maxt]. Without matchers and with the full time range
+ * (INT64_MIN, INT64_MAX) it reads the index only.
+ *
+ * Ownership and returns as promstore_query(); the iterator is freed by
+ *   promstore_string_iter_close().
+ * Threads:   any. Since: 1.0
+ */
+PROMSTORE_API promstore_status promstore_label_names(
+    promstore *db, const promstore_matcher *matchers, size_t n_matchers,
+    int64_t mint, int64_t maxt, promstore_string_iter **out, promstore_error *err);
+
+/*
+ * Values (sorted, distinct, never empty) of label `name` among the series that
+ * match every matcher and have data in [mint, maxt].
+ *
+ * Ownership and returns as promstore_label_names().
+ * Threads:   any. Since: 1.0
+ */
+PROMSTORE_API promstore_status promstore_label_values(
+    promstore *db, const char *name, size_t name_len,
+    const promstore_matcher *matchers, size_t n_matchers, int64_t mint,
+    int64_t maxt, promstore_string_iter **out, promstore_error *err);
+
+/*
+ * Next string of a label name or value iterator.
+ *
+ * Ownership: *s points into memory owned by the iterator, valid until the next
+ *   call on it; it is NUL-terminated and *len excludes the NUL.
+ * Returns:   PROMSTORE_OK, PROMSTORE_DONE, PROMSTORE_E_IO.
+ * Threads:   one caller at a time per iterator. Since: 1.0
+ */
+PROMSTORE_API promstore_status promstore_string_iter_next(
+    promstore_string_iter *it, const char **s, size_t *len, promstore_error *err);
+
+/* Free a string iterator. NULL is a harmless no-op. Since: 1.0 */
+PROMSTORE_API void promstore_string_iter_close(promstore_string_iter *it);
+
+/* --- Retention and statistics --------------------------------------------- */
+
+/*
+ * What promstore_apply_retention() removed. Initialise struct_size.
+ */
+typedef struct promstore_retention_result {
+    size_t struct_size;
+    uint64_t blocks_dropped;
+    uint64_t series_dropped;
+    uint64_t samples_dropped;
+} promstore_retention_result;
+
+/*
+ * Drop every block whose whole time range is older than cutoff_ms (all its
+ * samples have timestamps < cutoff_ms), the out-of-order samples older than
+ * it, and every series left without data. Samples at or after the cutoff in a
+ * block that straddles it are kept, as in Prometheus. The cost grows with the
+ * blocks dropped, not with the samples they hold; the space is reused by
+ * later appends.
+ *
+ * Automatic retention (promstore_options.retention_*) runs the same code after
+ * appends.
+ *
+ * Ownership: result may be NULL.
+ * Returns:   PROMSTORE_OK, PROMSTORE_E_IO, PROMSTORE_E_NOMEM.
+ * Threads:   any; it waits for running appends. Since: 1.0
+ */
+PROMSTORE_API promstore_status
+promstore_apply_retention(promstore *db, int64_t cutoff_ms,
+                          promstore_retention_result *result,
+                          promstore_error *err);
+
+/*
+ * Store statistics. Initialise struct_size to sizeof(*out).
+ *
+ *   backend        "lmdb" or "sqlite".
+ *   series         series in the index.
+ *   samples        samples stored.
+ *   chunks         chunks stored, open (head) chunks included.
+ *   blocks         time blocks holding sealed chunks.
+ *   bytes_on_disk  bytes the backend uses for live data (free pages excluded).
+ *   file_bytes     size of the backend's files (free pages included).
+ *   min_time_ms, max_time_ms  oldest and newest sample (0 when empty).
+ */
+typedef struct promstore_stats {
+    size_t struct_size;
+    char backend[16];
+    uint64_t series;
+    uint64_t samples;
+    uint64_t chunks;
+    uint64_t blocks;
+    uint64_t bytes_on_disk;
+    uint64_t file_bytes;
+    int64_t min_time_ms;
+    int64_t max_time_ms;
+} promstore_stats;
+
+/*
+ * Read the statistics. Returns PROMSTORE_OK, PROMSTORE_E_IO, PROMSTORE_E_INVALID.
+ * Threads: any. Since: 1.0
+ */
+PROMSTORE_API promstore_status promstore_stats_get(promstore *db,
+                                                   promstore_stats *out,
+                                                   promstore_error *err);
+
+/* --- Version and errors ---------------------------------------------------- */
+
+/* The library's version as "1.0.0"; a static string. Since: 1.0 */
+PROMSTORE_API const char *promstore_version(void);
+
+/* The library's version as PROMSTORE_VERSION_NUMBER encodes it. Since: 1.0 */
+PROMSTORE_API int promstore_version_number(void);
+
+/*
+ * A static, short English description of a status code ("invalid labels").
+ * Unknown codes give "unknown status". Threads: any. Since: 1.0
+ */
+PROMSTORE_API const char *promstore_strerror(promstore_status status);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* PROMSTORE_H */

@@ -1,0 +1,26 @@
+/*
+ * error.h -- filling a promstore_error from inside the library.
+ *
+ * Every failing path calls ps_fail(), which writes the code and a formatted
+ * message into the caller's promstore_error (if any) and returns the code, so
+ * that `return ps_fail(err, PROMSTORE_E_IO, "...", ...);` is one line.
+ */
+#ifndef PS_ERROR_H
+#define PS_ERROR_H
+
+#include "promstore.h"
+
+#if defined(__GNUC__)
+#define PS_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PS_PRINTF(f, a)
+#endif
+
+/* Fill *err (if not NULL) and return status. Long messages end with "...". */
+promstore_status ps_fail(promstore_error *err, promstore_status status,
+                         const char *fmt, ...) PS_PRINTF(3, 4);
+
+/* Prefix err->message with "what: " (for context added by an outer layer). */
+void ps_error_prefix(promstore_error *err, const char *fmt, ...) PS_PRINTF(2, 3);
+
+#endif
