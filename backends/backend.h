@@ -77,8 +77,8 @@ struct ps_backend_methods {
 
     /*
      * Open or create the store in directory dir (which exists). The backend
-     * keeps its files inside it. Another open of the same directory, in this
-     * process or another, must fail with PROMSTORE_E_BUSY.
+     * keeps its files inside it. The engine holds an exclusive lock on the
+     * directory, so a backend never sees two opens of one directory.
      */
     int (*open)(const char *dir, const ps_backend_config *cfg, ps_backend **out,
                 promstore_error *err);
@@ -101,8 +101,14 @@ struct ps_backend_methods {
      */
     int (*table_open)(ps_txn *txn, const char *name, int create, ps_table *out,
                       promstore_error *err);
-    /* Drop a table and everything in it (write transactions). */
-    int (*table_drop)(ps_txn *txn, ps_table table, promstore_error *err);
+    /*
+     * Remove every entry of a table (write transactions); the table itself
+     * stays and may be reused. Tables are never deleted: LMDB cannot close a
+     * table handle that readers of older snapshots may still use, so the
+     * engine recycles emptied tables instead. Cost: the table's pages, not its
+     * entries, where the backend allows (mdb_drop, SQLite's truncate).
+     */
+    int (*table_clear)(ps_txn *txn, ps_table table, promstore_error *err);
 
     /* Point look-up: 0 and *val set, or PROMSTORE_E_NOT_FOUND. */
     int (*get)(ps_txn *txn, ps_table table, const void *key, size_t klen,
