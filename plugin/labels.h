@@ -51,6 +51,15 @@ int ps_labels_compare(const promstore_label *a, size_t na,
 char *ps_labels_format(const promstore_label *labels, size_t n, char *buf,
                        size_t cap);
 
+/*
+ * The pieces of ps_labels_format, for other messages (matchers): s quoted as
+ * Go's %q would; and a label name, bare if it is a classic name, else quoted.
+ * Both write into buf of cap bytes, NUL-terminated, cut with "..." when too
+ * long, and return the length written.
+ */
+size_t ps_quote(const char *s, size_t len, char *buf, size_t cap);
+size_t ps_name_format(const char *s, size_t len, char *buf, size_t cap);
+
 /* Bytes the key of a sorted label set needs. */
 size_t ps_labels_key_size(const promstore_label *labels, size_t n);
 
