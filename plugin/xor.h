@@ -90,7 +90,7 @@ typedef struct ps_xor_iter {
 int ps_xor_iter_init(ps_xor_iter *it, const uint8_t *buf, size_t len);
 
 /*
- * Next sample: 1 and *t/*v set; 0 at the end; -1 if the chunk is truncated or
+ * Next sample: 1 and *t, *v set; 0 at the end; -1 if the chunk is truncated or
  * corrupt (and -1 again on every later call).
  */
 int ps_xor_iter_next(ps_xor_iter *it, int64_t *t, uint64_t *v);

@@ -1,0 +1,701 @@
+/*
+ * append.c -- promstore_append(): validate a batch, then store it in one
+ * backend write transaction.
+ *
+ * Every series' open chunk (its "head") is a value in the head table, written
+ * in the same transaction as the samples it gained. So a committed batch is
+ * complete on disk, and opening a store replays nothing, at the price of one
+ * head write per series per batch. A head is sealed into its block's table
+ * when it reaches PS_CHUNK_SAMPLES samples, PS_CHUNK_MAX_BYTES bytes, or a
+ * sample of the next block arrives (chunks never straddle blocks, so that
+ * retention can drop whole blocks).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "keys.h"
+#include "labels.h"
+#include "store.h"
+#include "xor.h"
+
+/* One series of the batch after validation. */
+typedef struct prepared {
+    promstore_label *labels; /* sorted, into the batch's label copy */
+    size_t n_labels;
+    uint8_t *key; /* labels key, into the batch's key buffer */
+    size_t key_len;
+} prepared;
+
+/* The head chunk of the series being appended to. */
+typedef struct head {
+    int present;
+    int dirty;
+    int64_t mint;
+    ps_xor_appender app;
+    uint8_t buf[PS_CHUNK_CAP];
+} head;
+
+/* State of one append call. */
+typedef struct batch {
+    promstore *db;
+    ps_txn *txn;
+    ps_stats_rec stats;
+    promstore_append_result res;
+    promstore_status first_reject; /* first out-of-order rejection, reported at the end */
+    promstore_error reject_err;
+    int64_t cached_block; /* last block -> slot look-up, to spare a get per seal */
+    uint32_t cached_slot;
+    int have_cached_slot;
+} batch;
+
+/* --- validation ----------------------------------------------------------- */
+
+static promstore_status prepare_batch(promstore *db, const promstore_series *series, size_t n,
+                                      prepared *out, promstore_label **labels_mem,
+                                      uint8_t **keys_mem, promstore_error *err)
+{
+    size_t total_labels = 0;
+    for (size_t i = 0; i < n; i++) {
+        if ((series[i].n_labels && series[i].labels == NULL) ||
+            (series[i].n_samples && series[i].samples == NULL))
+            return ps_fail(err, PROMSTORE_E_INVALID, "series %zu has NULL labels or samples", i);
+        total_labels += series[i].n_labels;
+    }
+    promstore_label *labels = malloc((total_labels ? total_labels : 1) * sizeof *labels);
+    if (labels == NULL)
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for %zu labels", total_labels);
+    *labels_mem = labels;
+
+    size_t key_bytes = 0;
+    for (size_t i = 0; i < n; i++) {
+        memcpy(labels, series[i].labels, series[i].n_labels * sizeof *labels);
+        size_t nl = series[i].n_labels;
+        promstore_status rc = ps_labels_normalize(labels, &nl, db->name_rules, err);
+        if (rc)
+            return rc;
+        for (size_t j = 0; j < nl; j++) {
+            uint8_t pair[PS_BACKEND_MAX_KEY];
+            if (ps_pair_encode(labels[j].name, labels[j].name_len, labels[j].value,
+                               labels[j].value_len, pair, PS_PAIR_MAX) == 0) {
+                char desc[256];
+                return ps_fail(err, PROMSTORE_E_BAD_LABELS,
+                               "label %.*s is too long (name and value together may take at "
+                               "most %d bytes) in series %s",
+                               (int)(labels[j].name_len < 64 ? labels[j].name_len : 64),
+                               labels[j].name, PS_PAIR_MAX - 2,
+                               ps_labels_format(labels, nl, desc, sizeof desc));
+            }
+        }
+        out[i].labels = labels;
+        out[i].n_labels = nl;
+        out[i].key_len = ps_labels_key_size(labels, nl);
+        key_bytes += out[i].key_len;
+        labels += series[i].n_labels;
+    }
+    uint8_t *keys = malloc(key_bytes ? key_bytes : 1);
+    if (keys == NULL)
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for series keys");
+    *keys_mem = keys;
+    for (size_t i = 0; i < n; i++) {
+        out[i].key = keys;
+        keys += ps_labels_key_encode(out[i].labels, out[i].n_labels, keys);
+    }
+    return PROMSTORE_OK;
+}
+
+/* --- series ---------------------------------------------------------------- */
+
+static promstore_status full_key_equals(promstore *db, ps_txn *txn, uint64_t id,
+                                        const uint8_t *key, size_t klen, int *equal,
+                                        promstore_error *err)
+{
+    uint8_t idk[8];
+    const void *v;
+    size_t vl;
+    ps_put_u64(idk, id);
+    promstore_status rc = db->bm->get(txn, db->t_series, idk, 8, &v, &vl, err);
+    if (rc)
+        return rc == PROMSTORE_E_NOT_FOUND
+                   ? ps_fail(err, PROMSTORE_E_CORRUPT, "series_key names id %llu, absent from series",
+                             (unsigned long long)id)
+                   : rc;
+    *equal = vl == klen && memcmp(v, key, klen) == 0;
+    return PROMSTORE_OK;
+}
+
+static promstore_status create_series(batch *b, const prepared *p, const uint8_t *skey,
+                                      size_t sklen, const void *old_ids, size_t old_len,
+                                      uint64_t *id_out, promstore_error *err)
+{
+    promstore *db = b->db;
+    uint64_t id = db->next_id++;
+    uint8_t idk[8];
+    ps_put_u64(idk, id);
+    promstore_status rc = db->bm->put(b->txn, db->t_series, idk, 8, p->key, p->key_len, err);
+    if (rc)
+        return rc;
+    /* A cut key's value lists every id under it; a short key's, one id. */
+    uint8_t *ids = malloc(old_len + 8);
+    if (ids == NULL)
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
+    memcpy(ids, old_ids, old_len);
+    memcpy(ids + old_len, idk, 8);
+    rc = db->bm->put(b->txn, db->t_series_key, skey, sklen, ids, old_len + 8, err);
+    free(ids);
+    if (rc)
+        return rc;
+    uint8_t pk[PS_BACKEND_MAX_KEY];
+    size_t pl = ps_pair_encode("", 0, "", 0, pk, sizeof pk);
+    memcpy(pk + pl, idk, 8);
+    if ((rc = db->bm->put(b->txn, db->t_postings, pk, pl + 8, "", 0, err)))
+        return rc;
+    for (size_t j = 0; j < p->n_labels; j++) {
+        pl = ps_pair_encode(p->labels[j].name, p->labels[j].name_len, p->labels[j].value,
+                            p->labels[j].value_len, pk, PS_PAIR_MAX);
+        memcpy(pk + pl, idk, 8);
+        if ((rc = db->bm->put(b->txn, db->t_postings, pk, pl + 8, "", 0, err)))
+            return rc;
+    }
+    b->stats.series++;
+    b->res.series_created++;
+    *id_out = id;
+    return PROMSTORE_OK;
+}
+
+static promstore_status resolve_series(batch *b, const prepared *p, uint64_t *id_out,
+                                       promstore_error *err)
+{
+    promstore *db = b->db;
+    uint64_t hash = ps_hash64(p->key, p->key_len);
+    uint64_t id = ps_cache_get(&db->cache, hash, p->key, p->key_len);
+    if (id != 0) {
+        *id_out = id;
+        return PROMSTORE_OK;
+    }
+    uint8_t skey[PS_SKEY_MAX + 8];
+    size_t sklen = ps_skey_encode(p->key, p->key_len, skey);
+    const void *v;
+    size_t vl;
+    promstore_status rc = db->bm->get(b->txn, db->t_series_key, skey, sklen, &v, &vl, err);
+    if (rc == PROMSTORE_E_NOT_FOUND) {
+        rc = create_series(b, p, skey, sklen, NULL, 0, &id, err);
+    } else if (rc == PROMSTORE_OK) {
+        if (vl == 0 || vl % 8 != 0)
+            return ps_fail(err, PROMSTORE_E_CORRUPT, "series_key value has %zu bytes", vl);
+        if (sklen == p->key_len) {
+            id = ps_get_u64(v);
+        } else {
+            /* Copy: the look-ups below may invalidate v. */
+            uint8_t *ids = malloc(vl);
+            if (ids == NULL)
+                return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
+            memcpy(ids, v, vl);
+            id = 0;
+            for (size_t i = 0; i < vl && rc == PROMSTORE_OK && id == 0; i += 8) {
+                int eq = 0;
+                rc = full_key_equals(db, b->txn, ps_get_u64(ids + i), p->key, p->key_len, &eq, err);
+                if (rc == PROMSTORE_OK && eq)
+                    id = ps_get_u64(ids + i);
+            }
+            if (rc == PROMSTORE_OK && id == 0)
+                rc = create_series(b, p, skey, sklen, ids, vl, &id, err);
+            free(ids);
+        }
+    }
+    if (rc)
+        return rc;
+    ps_cache_put(&db->cache, hash, p->key, p->key_len, id);
+    *id_out = id;
+    return PROMSTORE_OK;
+}
+
+/* --- blocks ---------------------------------------------------------------- */
+
+/* The slot of block `blk`, allocating the lowest free slot for a new block. */
+static promstore_status block_slot(batch *b, int64_t blk, uint32_t *slot, promstore_error *err)
+{
+    promstore *db = b->db;
+    if (b->have_cached_slot && b->cached_block == blk) {
+        *slot = b->cached_slot;
+        return PROMSTORE_OK;
+    }
+    uint8_t bk[8];
+    ps_put_time(bk, blk);
+    const void *v;
+    size_t vl;
+    promstore_status rc = db->bm->get(b->txn, db->t_blocks, bk, 8, &v, &vl, err);
+    if (rc == PROMSTORE_OK) {
+        if (vl != 28)
+            return ps_fail(err, PROMSTORE_E_CORRUPT, "blocks record has %zu bytes", vl);
+        *slot = ps_get_u32(v);
+    } else if (rc == PROMSTORE_E_NOT_FOUND) {
+        /* Few blocks live at once, so a scan for the lowest free slot is cheap. */
+        size_t cap = 64, used_n = 0;
+        uint32_t *used = malloc(cap * sizeof *used);
+        ps_cursor *c = NULL;
+        if (used == NULL)
+            return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
+        rc = db->bm->cursor_open(b->txn, db->t_blocks, &c, err);
+        const void *k;
+        size_t kl;
+        for (rc = rc ? rc : db->bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
+             rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
+            if (used_n == cap) {
+                uint32_t *u = realloc(used, (cap *= 2) * sizeof *used);
+                if (u == NULL) {
+                    rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
+                    break;
+                }
+                used = u;
+            }
+            used[used_n++] = vl >= 4 ? ps_get_u32(v) : 0;
+        }
+        if (c)
+            db->bm->cursor_close(c);
+        if (rc != PROMSTORE_DONE) {
+            free(used);
+            return rc;
+        }
+        uint32_t s = 0;
+        for (int again = 1; again;) {
+            again = 0;
+            for (size_t i = 0; i < used_n; i++)
+                if (used[i] == s) {
+                    s++;
+                    again = 1;
+                }
+        }
+        free(used);
+        uint8_t rec[28] = {0};
+        ps_put_u32(rec, s);
+        if ((rc = db->bm->put(b->txn, db->t_blocks, bk, 8, rec, sizeof rec, err)))
+            return rc;
+        *slot = s;
+    } else {
+        return rc;
+    }
+    b->cached_block = blk;
+    b->cached_slot = *slot;
+    b->have_cached_slot = 1;
+    return PROMSTORE_OK;
+}
+
+/* Add to a block's sample/chunk/byte counters. */
+static promstore_status block_account(batch *b, int64_t blk, uint64_t samples, uint64_t chunks,
+                                      uint64_t bytes, promstore_error *err)
+{
+    promstore *db = b->db;
+    uint8_t bk[8], rec[28];
+    const void *v;
+    size_t vl;
+    ps_put_time(bk, blk);
+    promstore_status rc = db->bm->get(b->txn, db->t_blocks, bk, 8, &v, &vl, err);
+    if (rc)
+        return rc;
+    if (vl != 28)
+        return ps_fail(err, PROMSTORE_E_CORRUPT, "blocks record has %zu bytes", vl);
+    memcpy(rec, v, 28);
+    ps_put_u64(rec + 4, ps_get_u64(rec + 4) + samples);
+    ps_put_u64(rec + 12, ps_get_u64(rec + 12) + chunks);
+    ps_put_u64(rec + 20, ps_get_u64(rec + 20) + bytes);
+    return db->bm->put(b->txn, db->t_blocks, bk, 8, rec, 28, err);
+}
+
+/* --- head chunks ------------------------------------------------------------ */
+
+static promstore_status head_load(batch *b, uint64_t id, head *h, promstore_error *err)
+{
+    promstore *db = b->db;
+    uint8_t idk[8];
+    const void *v;
+    size_t vl;
+    ps_put_u64(idk, id);
+    h->dirty = 0;
+    promstore_status rc = db->bm->get(b->txn, db->t_head, idk, 8, &v, &vl, err);
+    if (rc == PROMSTORE_E_NOT_FOUND) {
+        h->present = 0;
+        return PROMSTORE_OK;
+    }
+    if (rc)
+        return rc;
+    if (vl < PS_HEAD_HDR + 2 || vl - PS_HEAD_HDR > sizeof h->buf)
+        return ps_fail(err, PROMSTORE_E_CORRUPT, "head chunk of series %llu has %zu bytes",
+                       (unsigned long long)id, vl);
+    const uint8_t *p = v;
+    h->mint = ps_get_time(p);
+    memcpy(h->buf, p + PS_HEAD_HDR, vl - PS_HEAD_HDR);
+    if (ps_xor_appender_load(&h->app, h->buf, vl - PS_HEAD_HDR, sizeof h->buf, p + 16) != 0 ||
+        h->app.n == 0)
+        return ps_fail(err, PROMSTORE_E_CORRUPT, "head chunk of series %llu is corrupt",
+                       (unsigned long long)id);
+    h->present = 1;
+    return PROMSTORE_OK;
+}
+
+static promstore_status head_save(batch *b, uint64_t id, head *h, promstore_error *err)
+{
+    uint8_t idk[8], val[PS_HEAD_HDR + PS_CHUNK_CAP];
+    ps_put_u64(idk, id);
+    ps_put_time(val, h->mint);
+    ps_put_time(val + 8, h->app.t);
+    ps_xor_appender_save(&h->app, val + 16);
+    memcpy(val + PS_HEAD_HDR, h->buf, h->app.len);
+    return b->db->bm->put(b->txn, b->db->t_head, idk, 8, val, PS_HEAD_HDR + h->app.len, err);
+}
+
+/* Move the head chunk into its block's table. */
+static promstore_status head_seal(batch *b, uint64_t id, head *h, promstore_error *err)
+{
+    promstore *db = b->db;
+    int64_t blk = ps_block_of(h->mint, db->block_ms);
+    uint32_t slot;
+    ps_table t;
+    promstore_status rc = block_slot(b, blk, &slot, err);
+    if (rc || (rc = ps_slot_table(db, b->txn, slot, 1, &t, err)))
+        return rc;
+    uint8_t key[16], val[8 + PS_CHUNK_CAP];
+    ps_put_u64(key, id);
+    ps_put_time(key + 8, h->mint);
+    ps_put_time(val, h->app.t);
+    memcpy(val + 8, h->buf, h->app.len);
+    if ((rc = db->bm->put(b->txn, t, key, 16, val, 8 + h->app.len, err)))
+        return rc;
+    return block_account(b, blk, h->app.n, 1, h->app.len, err);
+}
+
+/* Record the block of a series' newest data (lastblk), replacing the old one. */
+static promstore_status move_lastblk(batch *b, uint64_t id, int had_old, int64_t old_blk,
+                                     int64_t new_blk, promstore_error *err)
+{
+    promstore *db = b->db;
+    uint8_t k[16];
+    ps_put_u64(k + 8, id);
+    promstore_status rc;
+    if (had_old) {
+        if (old_blk == new_blk)
+            return PROMSTORE_OK;
+        ps_put_time(k, old_blk);
+        rc = db->bm->del(b->txn, db->t_lastblk, k, 16, err);
+        if (rc && rc != PROMSTORE_E_NOT_FOUND)
+            return rc;
+    }
+    ps_put_time(k, new_blk);
+    return db->bm->put(b->txn, db->t_lastblk, k, 16, "", 0, err);
+}
+
+/* Start a fresh head chunk holding one sample. */
+static promstore_status head_start(batch *b, uint64_t id, head *h, int64_t t, uint64_t v,
+                                   promstore_error *err)
+{
+    int had = h->present;
+    int64_t old_blk = had ? ps_block_of(h->mint, b->db->block_ms) : 0;
+    ps_xor_appender_init(&h->app, h->buf, sizeof h->buf);
+    ps_xor_append(&h->app, t, v); /* an empty chunk always has room */
+    h->mint = t;
+    h->present = 1;
+    h->dirty = 1;
+    b->stats.chunks++;
+    return move_lastblk(b, id, had, old_blk, ps_block_of(t, b->db->block_ms), err);
+}
+
+/* --- looking up an existing sample (duplicates, out-of-order) ------------- */
+
+static int find_in_chunk(const uint8_t *buf, size_t len, int64_t t, uint64_t *v)
+{
+    ps_xor_iter it;
+    int64_t st;
+    uint64_t sv;
+    if (ps_xor_iter_init(&it, buf, len) != 0)
+        return 0;
+    while (ps_xor_iter_next(&it, &st, &sv) == 1) {
+        if (st == t) {
+            *v = sv;
+            return 1;
+        }
+        if (st > t)
+            return 0;
+    }
+    return 0;
+}
+
+/* Is there a stored sample of series id at time t? 1 and *v, 0, or <0 error. */
+static promstore_status stored_sample(batch *b, uint64_t id, const head *h, int64_t t,
+                                      int *found, uint64_t *v, promstore_error *err)
+{
+    promstore *db = b->db;
+    *found = 0;
+    if (h->present && t >= h->mint) {
+        *found = find_in_chunk(h->buf, h->app.len, t, v);
+        return PROMSTORE_OK;
+    }
+    int64_t blk = ps_block_of(t, db->block_ms);
+    uint8_t k[24];
+    const void *val;
+    size_t vl;
+    ps_put_time(k, blk);
+    ps_put_u64(k + 8, id);
+    ps_put_time(k + 16, t);
+    promstore_status rc = db->bm->get(b->txn, db->t_ooo, k, 24, &val, &vl, err);
+    if (rc == PROMSTORE_OK && vl == 8) {
+        *found = 1;
+        *v = ps_get_u64(val);
+        return PROMSTORE_OK;
+    }
+    if (rc && rc != PROMSTORE_E_NOT_FOUND)
+        return rc;
+    const void *bv;
+    rc = db->bm->get(b->txn, db->t_blocks, k, 8, &bv, &vl, err);
+    if (rc == PROMSTORE_E_NOT_FOUND)
+        return PROMSTORE_OK;
+    if (rc)
+        return rc;
+    ps_table tbl;
+    ps_cursor *c = NULL;
+    if ((rc = ps_slot_table(db, b->txn, ps_get_u32(bv), 1, &tbl, err)) ||
+        (rc = db->bm->cursor_open(b->txn, tbl, &c, err)))
+        return rc;
+    uint8_t seek[16];
+    ps_put_u64(seek, id); /* the series' first chunk in this block */
+    ps_put_time(seek + 8, INT64_MIN);
+    const void *ck;
+    size_t ckl;
+    for (rc = db->bm->cursor_seek(c, seek, 16, &ck, &ckl, &val, &vl, err); rc == PROMSTORE_OK;
+         rc = db->bm->cursor_next(c, &ck, &ckl, &val, &vl, err)) {
+        if (ckl != 16 || ps_get_u64(ck) != id || ps_get_time((const uint8_t *)ck + 8) > t)
+            break;
+        if (vl > 8 && ps_get_time(val) >= t) {
+            *found = find_in_chunk((const uint8_t *)val + 8, vl - 8, t, v);
+            break;
+        }
+    }
+    db->bm->cursor_close(c);
+    return (rc == PROMSTORE_OK || rc == PROMSTORE_DONE) ? PROMSTORE_OK : rc;
+}
+
+/* --- one sample -------------------------------------------------------------- */
+
+static void reject(batch *b, const prepared *p, const char *why, int64_t t, int64_t newest)
+{
+    b->res.samples_rejected++;
+    if (b->first_reject != PROMSTORE_OK)
+        return;
+    char desc[512];
+    b->first_reject = ps_fail(&b->reject_err, PROMSTORE_E_OUT_OF_ORDER,
+                              "%s: sample at %lld, newest is %lld, in series %s", why,
+                              (long long)t, (long long)newest,
+                              ps_labels_format(p->labels, p->n_labels, desc, sizeof desc));
+}
+
+static promstore_status put_ooo(batch *b, uint64_t id, int64_t t, uint64_t v, promstore_error *err)
+{
+    uint8_t k[24], val[8];
+    ps_put_time(k, ps_block_of(t, b->db->block_ms));
+    ps_put_u64(k + 8, id);
+    ps_put_time(k + 16, t);
+    ps_put_u64(val, v);
+    return b->db->bm->put(b->txn, b->db->t_ooo, k, 24, val, 8, err);
+}
+
+static promstore_status append_sample(batch *b, const prepared *p, uint64_t id, head *h,
+                                      int64_t t, uint64_t v, promstore_error *err)
+{
+    promstore *db = b->db;
+    promstore_status rc;
+    if (!h->present || t > h->app.t) {
+        int cut = h->present &&
+                  (h->app.n >= PS_CHUNK_SAMPLES || h->app.len >= PS_CHUNK_MAX_BYTES ||
+                   ps_block_of(t, db->block_ms) != ps_block_of(h->mint, db->block_ms));
+        if (h->present && !cut && ps_xor_append(&h->app, t, v) == 0) {
+            h->dirty = 1;
+        } else {
+            if (h->present && (rc = head_seal(b, id, h, err)))
+                return rc;
+            if ((rc = head_start(b, id, h, t, v, err)))
+                return rc;
+        }
+        b->res.samples_appended++;
+        b->stats.samples++;
+        if (b->stats.samples == 1 || t > b->stats.max_time)
+            b->stats.max_time = t;
+        if (b->stats.samples == 1 || t < b->stats.min_time)
+            b->stats.min_time = t;
+        return PROMSTORE_OK;
+    }
+    int found = 0;
+    uint64_t old = 0;
+    if ((rc = stored_sample(b, id, h, t, &found, &old, err)))
+        return rc;
+    if (found) {
+        if (old == v)
+            b->res.samples_duplicate++;
+        else
+            reject(b, p, "duplicate timestamp with a different value", t, h->app.t);
+        return PROMSTORE_OK;
+    }
+    if (db->ooo_window_ms == 0 || t < h->app.t - db->ooo_window_ms) {
+        reject(b, p, db->ooo_window_ms ? "sample older than the out-of-order window"
+                                       : "out-of-order sample",
+               t, h->app.t);
+        return PROMSTORE_OK;
+    }
+    if ((rc = put_ooo(b, id, t, v, err)))
+        return rc;
+    b->res.samples_appended++;
+    b->stats.samples++;
+    if (t < b->stats.min_time)
+        b->stats.min_time = t;
+    return PROMSTORE_OK;
+}
+
+static promstore_status append_series(batch *b, const prepared *p, const promstore_series *s,
+                                      head *h, promstore_error *err)
+{
+    uint64_t id;
+    promstore_status rc = resolve_series(b, p, &id, err);
+    if (rc || s->n_samples == 0)
+        return rc;
+    if ((rc = head_load(b, id, h, err)))
+        return rc;
+    for (size_t i = 0; i < s->n_samples; i++) {
+        rc = append_sample(b, p, id, h, s->samples[i].timestamp_ms, s->samples[i].value_bits, err);
+        if (rc)
+            return rc;
+    }
+    return h->dirty ? head_save(b, id, h, err) : PROMSTORE_OK;
+}
+
+/* --- automatic retention ----------------------------------------------------- */
+
+static promstore_status size_retention(promstore *db, promstore_error *err);
+
+static void auto_retention(promstore *db, const ps_stats_rec *st)
+{
+    if (db->retention_time_ms > 0 && st->samples > 0) {
+        int64_t cutoff = st->max_time - db->retention_time_ms;
+        int64_t cblk = ps_block_of(cutoff, db->block_ms);
+        if (cblk > db->retention_checked_block) {
+            ps_txn *txn = NULL;
+            if (db->bm->txn_begin(db->be, 1, &txn, NULL) == PROMSTORE_OK) {
+                if (ps_retention_locked(db, txn, cutoff, NULL, NULL) == PROMSTORE_OK &&
+                    db->bm->txn_commit(txn, NULL) == PROMSTORE_OK)
+                    db->retention_checked_block = cblk;
+                else
+                    db->bm->txn_abort(txn), ps_cache_clear(&db->cache);
+            }
+        }
+    }
+    if (db->retention_size_bytes > 0 && ++db->batches_since_size_check >= 8) {
+        db->batches_since_size_check = 0;
+        size_retention(db, NULL);
+    }
+}
+
+/* Drop the oldest block while the store is over its size limit. */
+static promstore_status size_retention(promstore *db, promstore_error *err)
+{
+    for (int round = 0; round < 1024; round++) {
+        ps_backend_space sp;
+        promstore_status rc = db->bm->space(db->be, &sp, err);
+        if (rc)
+            return rc;
+        if (sp.used_bytes <= db->retention_size_bytes)
+            return PROMSTORE_OK;
+        ps_txn *txn = NULL;
+        ps_cursor *c = NULL;
+        if ((rc = db->bm->txn_begin(db->be, 1, &txn, err)))
+            return rc;
+        const void *k, *v;
+        size_t kl, vl;
+        rc = db->bm->cursor_open(txn, db->t_blocks, &c, err);
+        if (rc == PROMSTORE_OK)
+            rc = db->bm->cursor_first(c, &k, &kl, &v, &vl, err);
+        int64_t oldest = rc == PROMSTORE_OK && kl == 8 ? ps_get_time(k) : 0;
+        if (c)
+            db->bm->cursor_close(c);
+        if (rc == PROMSTORE_OK)
+            rc = ps_retention_locked(db, txn, (oldest + 1) * db->block_ms, NULL, err);
+        if (rc == PROMSTORE_OK)
+            return db->bm->txn_commit(txn, err) ? PROMSTORE_E_IO : size_retention(db, err);
+        db->bm->txn_abort(txn);
+        ps_cache_clear(&db->cache);
+        return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc; /* no block left to drop */
+    }
+    return PROMSTORE_OK;
+}
+
+/* --- the call ------------------------------------------------------------------ */
+
+promstore_status promstore_append(promstore *db, const promstore_series *series, size_t n_series,
+                                  promstore_append_result *result, promstore_error *err)
+{
+    if (!ps_store_ok(db) || (series == NULL && n_series > 0))
+        return ps_fail(err, PROMSTORE_E_INVALID, "promstore_append: bad handle or NULL series");
+    if (result && result->struct_size < sizeof(size_t) + 4 * sizeof(uint64_t))
+        return ps_fail(err, PROMSTORE_E_INVALID, "append result struct_size is too small");
+
+    if (result) {
+        size_t size = result->struct_size;
+        memset(result, 0, size < sizeof *result ? size : sizeof *result);
+        result->struct_size = size;
+    }
+    prepared *prep = calloc(n_series ? n_series : 1, sizeof *prep);
+    promstore_label *labels_mem = NULL;
+    uint8_t *keys_mem = NULL;
+    head *h = malloc(sizeof *h);
+    promstore_status rc = PROMSTORE_OK;
+    if (prep == NULL || h == NULL) {
+        rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a batch of %zu series", n_series);
+        goto out;
+    }
+    if ((rc = prepare_batch(db, series, n_series, prep, &labels_mem, &keys_mem, err)))
+        goto out;
+
+    batch b;
+    memset(&b, 0, sizeof b);
+    b.db = db;
+    pthread_mutex_lock(&db->write_mu);
+    uint64_t next_id_before = db->next_id;
+    rc = db->bm->txn_begin(db->be, 1, &b.txn, err);
+    if (rc == PROMSTORE_OK)
+        rc = ps_stats_read(db, b.txn, &b.stats, err);
+    for (size_t i = 0; rc == PROMSTORE_OK && i < n_series; i++)
+        rc = append_series(&b, &prep[i], &series[i], h, err);
+    if (rc == PROMSTORE_OK && db->next_id != next_id_before) {
+        uint8_t nid[8];
+        ps_put_u64(nid, db->next_id);
+        rc = db->bm->put(b.txn, db->t_meta, "next_id", 7, nid, 8, err);
+    }
+    if (rc == PROMSTORE_OK)
+        rc = ps_stats_write(db, b.txn, &b.stats, err);
+    if (rc == PROMSTORE_OK) {
+        rc = db->bm->txn_commit(b.txn, err);
+    } else if (b.txn) {
+        db->bm->txn_abort(b.txn);
+    }
+    if (rc != PROMSTORE_OK) {
+        /* Nothing of the batch is stored: forget the series it created. */
+        db->next_id = next_id_before;
+        ps_cache_clear(&db->cache);
+        memset(&b.res, 0, sizeof b.res);
+    } else {
+        auto_retention(db, &b.stats);
+        if (b.first_reject != PROMSTORE_OK) {
+            rc = b.first_reject;
+            if (err)
+                *err = b.reject_err;
+        }
+    }
+    pthread_mutex_unlock(&db->write_mu);
+    if (result) {
+        size_t keep = result->struct_size < sizeof b.res ? result->struct_size : sizeof b.res;
+        b.res.struct_size = result->struct_size;
+        memcpy(result, &b.res, keep);
+    }
+out:
+    free(prep);
+    free(labels_mem);
+    free(keys_mem);
+    free(h);
+    return rc;
+}

@@ -1,0 +1,680 @@
+/*
+ * query.c -- promstore_query() and its series iterator.
+ *
+ * The iterator holds one read transaction (its snapshot) for its life. Series
+ * come out in labels.Compare order in one of two ways, chosen by the size of
+ * the selection: up to SMALL_SELECTION ids are fetched and sorted in memory;
+ * a larger selection walks series_key, which the labels key already keeps in
+ * that order, and skips ids not in the bitmap. Either way memory stays
+ * bounded: at most SMALL_SELECTION keys, plus the chunks of one series.
+ *
+ * For the current series the iterator gathers the chunks overlapping
+ * [mint, maxt] (sealed ones from each block in range, then the head) and its
+ * out-of-order samples; the sample cursor decodes and merges them, the chunk
+ * cursor hands the stored bytes out as they are.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "error.h"
+#include "keys.h"
+#include "labels.h"
+#include "select.h"
+#include "store.h"
+#include "xor.h"
+
+#define SMALL_SELECTION 4096
+
+typedef struct chunk_ref {
+    int64_t mint, maxt;
+    size_t off, len; /* in it->cbuf */
+    int is_ooo;      /* made from out-of-order samples, not stored as a chunk */
+} chunk_ref;
+
+typedef struct block_ref {
+    int64_t blk;
+    ps_table table;
+} block_ref;
+
+typedef struct pending {
+    uint64_t id;
+    size_t off, len; /* full labels key in it->kbuf */
+} pending;
+
+struct promstore_series_iter {
+    promstore *db;
+    ps_txn *txn;
+    int64_t mint, maxt;
+    ps_bitmap sel;
+    int scan_mode;
+    ps_cursor *scan;
+    int scan_started, scan_done;
+    int have_la; /* one series_key entry read ahead and put back */
+    uint8_t la_key[PS_SKEY_MAX + 8];
+    size_t la_klen, la_vlen, la_val_cap;
+    uint8_t *la_val;
+
+    pending *pend;
+    size_t n_pend, pend_pos, pend_cap;
+    uint8_t *kbuf;
+    size_t kbuf_len, kbuf_cap;
+
+    block_ref *blocks; /* blocks with sealed chunks in range */
+    size_t n_blocks;
+    int64_t *ooo_blocks; /* blocks with out-of-order samples in range */
+    size_t n_ooo_blocks;
+
+    int has_cur;
+    uint64_t cur_id;
+    ps_labelbuf lb;
+    chunk_ref *chunks;
+    size_t n_chunks, chunks_cap;
+    uint8_t *cbuf;
+    size_t cbuf_len, cbuf_cap;
+    promstore_sample *ooo;
+    size_t n_ooo, ooo_cap;
+
+    size_t chunk_pos;       /* chunk cursor */
+    size_t s_chunk, s_ooo;  /* sample cursor */
+    ps_xor_iter xit;
+    int xit_on;
+    int have_peek;
+    promstore_sample peek;
+
+    uint64_t n_series, n_samples, n_bytes;
+    promstore_status failed;
+};
+
+/* --- small growable buffers ------------------------------------------------- */
+
+static int grow(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t n = *cap ? *cap : 16;
+    while (n < need)
+        n *= 2;
+    void *q = realloc(*p, n * elem);
+    if (q == NULL)
+        return -1;
+    *p = q;
+    *cap = n;
+    return 0;
+}
+
+static promstore_status fail_iter(promstore_series_iter *it, promstore_status rc)
+{
+    it->failed = rc;
+    it->has_cur = 0;
+    return rc;
+}
+
+/* --- the blocks in range ----------------------------------------------------- */
+
+static promstore_status load_blocks(promstore_series_iter *it, promstore_error *err)
+{
+    promstore *db = it->db;
+    int64_t bmin = ps_block_of(it->mint, db->block_ms), bmax = ps_block_of(it->maxt, db->block_ms);
+    uint8_t seek[24];
+    ps_cursor *c = NULL;
+    const void *k, *v;
+    size_t kl, vl, cap = 0;
+    ps_put_time(seek, bmin);
+    promstore_status rc = db->bm->cursor_open(it->txn, db->t_blocks, &c, err);
+    for (rc = rc ? rc : db->bm->cursor_seek(c, seek, 8, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
+         rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
+        if (kl != 8 || vl != 28 || ps_get_time(k) > bmax)
+            break;
+        if (grow((void **)&it->blocks, &cap, it->n_blocks + 1, sizeof *it->blocks)) {
+            rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
+            break;
+        }
+        it->blocks[it->n_blocks].blk = ps_get_time(k);
+        it->blocks[it->n_blocks++].table = ps_get_u32(v); /* slot for now */
+    }
+    if (c)
+        db->bm->cursor_close(c);
+    if (rc != PROMSTORE_OK && rc != PROMSTORE_DONE)
+        return rc;
+    for (size_t i = 0; i < it->n_blocks; i++) {
+        ps_table t;
+        if ((rc = ps_slot_table(db, it->txn, it->blocks[i].table, 0, &t, err)))
+            return rc;
+        it->blocks[i].table = t;
+    }
+    /* Out-of-order blocks: skip-scan the distinct block prefixes of ooo. */
+    cap = 0;
+    c = NULL;
+    rc = db->bm->cursor_open(it->txn, db->t_ooo, &c, err);
+    int64_t blk = bmin;
+    while (rc == PROMSTORE_OK) {
+        ps_put_time(seek, blk);
+        rc = db->bm->cursor_seek(c, seek, 8, &k, &kl, &v, &vl, err);
+        if (rc != PROMSTORE_OK || kl != 24 || ps_get_time(k) > bmax)
+            break;
+        blk = ps_get_time(k);
+        if (grow((void **)&it->ooo_blocks, &cap, it->n_ooo_blocks + 1, sizeof *it->ooo_blocks)) {
+            rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
+            break;
+        }
+        it->ooo_blocks[it->n_ooo_blocks++] = blk;
+        if (blk == INT64_MAX)
+            break;
+        blk++;
+    }
+    if (c)
+        db->bm->cursor_close(c);
+    return (rc == PROMSTORE_OK || rc == PROMSTORE_DONE) ? PROMSTORE_OK : rc;
+}
+
+/* --- candidates in label order ---------------------------------------------- */
+
+static promstore_status push_pending(promstore_series_iter *it, uint64_t id, const void *key,
+                                     size_t klen, promstore_error *err)
+{
+    if (grow((void **)&it->pend, &it->pend_cap, it->n_pend + 1, sizeof *it->pend) ||
+        grow((void **)&it->kbuf, &it->kbuf_cap, it->kbuf_len + klen, 1))
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for query keys");
+    memcpy(it->kbuf + it->kbuf_len, key, klen);
+    it->pend[it->n_pend++] = (pending){id, it->kbuf_len, klen};
+    it->kbuf_len += klen;
+    return PROMSTORE_OK;
+}
+
+static const uint8_t *sort_kbuf;
+
+static int cmp_pending(const void *a, const void *b)
+{
+    const pending *x = a, *y = b;
+    size_t n = x->len < y->len ? x->len : y->len;
+    int c = memcmp(sort_kbuf + x->off, sort_kbuf + y->off, n);
+    return c ? c : (x->len > y->len) - (x->len < y->len);
+}
+
+/* qsort has no context argument; the lock makes the shared pointer safe. */
+static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static void sort_pending(promstore_series_iter *it)
+{
+    pthread_mutex_lock(&sort_mu);
+    sort_kbuf = it->kbuf;
+    qsort(it->pend, it->n_pend, sizeof *it->pend, cmp_pending);
+    pthread_mutex_unlock(&sort_mu);
+}
+
+static promstore_status fetch_full_key(promstore_series_iter *it, uint64_t id, promstore_error *err)
+{
+    uint8_t idk[8];
+    const void *v;
+    size_t vl;
+    ps_put_u64(idk, id);
+    promstore_status rc = it->db->bm->get(it->txn, it->db->t_series, idk, 8, &v, &vl, err);
+    if (rc == PROMSTORE_E_NOT_FOUND)
+        return PROMSTORE_OK; /* the id was never committed */
+    return rc ? rc : push_pending(it, id, v, vl, err);
+}
+
+/* Small selection: every id, its key, sorted. */
+static promstore_status load_small(promstore_series_iter *it, promstore_error *err)
+{
+    for (uint64_t w = 0; w < (it->sel.nbits + 63) / 64; w++) {
+        for (uint64_t bits = it->sel.words[w]; bits; bits &= bits - 1) {
+            promstore_status rc = fetch_full_key(it, w * 64 + (uint64_t)__builtin_ctzll(bits), err);
+            if (rc)
+                return rc;
+        }
+    }
+    sort_pending(it);
+    return PROMSTORE_OK;
+}
+
+/* The next series_key entry: the one put back by scan_unread, or the cursor's. */
+static promstore_status scan_read(promstore_series_iter *it, const void **k, size_t *kl,
+                                  const void **v, size_t *vl, promstore_error *err)
+{
+    promstore *db = it->db;
+    if (it->have_la) {
+        it->have_la = 0;
+        *k = it->la_key, *kl = it->la_klen, *v = it->la_val, *vl = it->la_vlen;
+        return PROMSTORE_OK;
+    }
+    if (it->scan_done)
+        return PROMSTORE_DONE;
+    promstore_status rc = it->scan_started ? db->bm->cursor_next(it->scan, k, kl, v, vl, err)
+                                           : db->bm->cursor_first(it->scan, k, kl, v, vl, err);
+    it->scan_started = 1;
+    if (rc == PROMSTORE_DONE)
+        it->scan_done = 1;
+    return rc;
+}
+
+static promstore_status scan_unread(promstore_series_iter *it, const void *k, size_t kl,
+                                    const void *v, size_t vl, promstore_error *err)
+{
+    if (grow((void **)&it->la_val, &it->la_val_cap, vl ? vl : 1, 1))
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
+    memmove(it->la_key, k, kl);
+    memmove(it->la_val, v, vl);
+    it->la_klen = kl, it->la_vlen = vl;
+    it->have_la = 1;
+    return PROMSTORE_OK;
+}
+
+/*
+ * Large selection: refill pending from the next series_key entries. A cut key
+ * (longer than PS_SKEY_MAX) sorts by prefix and hash, so all entries sharing
+ * its prefix are gathered and sorted by their full keys first.
+ */
+static promstore_status refill_scan(promstore_series_iter *it, promstore_error *err)
+{
+    const void *k, *v;
+    size_t kl, vl;
+    it->n_pend = it->pend_pos = it->kbuf_len = 0;
+    uint8_t prefix[PS_SKEY_PREFIX];
+    int in_group = 0;
+    for (;;) {
+        promstore_status rc = scan_read(it, &k, &kl, &v, &vl, err);
+        if (rc == PROMSTORE_DONE)
+            break;
+        if (rc)
+            return rc;
+        if (kl > PS_SKEY_MAX + 8 || vl % 8 != 0)
+            return ps_fail(err, PROMSTORE_E_CORRUPT, "series_key entry of %zu/%zu bytes", kl, vl);
+        int cut = kl == PS_SKEY_PREFIX + 8;
+        if (in_group && (!cut || memcmp(k, prefix, PS_SKEY_PREFIX) != 0)) {
+            if ((rc = scan_unread(it, k, kl, v, vl, err)))
+                return rc;
+            break;
+        }
+        for (size_t i = 0; i + 8 <= vl; i += 8) {
+            uint64_t id = ps_get_u64((const uint8_t *)v + i);
+            if (!ps_bitmap_has(&it->sel, id))
+                continue;
+            rc = cut ? fetch_full_key(it, id, err) : push_pending(it, id, k, kl, err);
+            if (rc)
+                return rc;
+        }
+        if (!cut) {
+            if (it->n_pend)
+                break;
+            continue;
+        }
+        if (!in_group) {
+            memcpy(prefix, k, PS_SKEY_PREFIX);
+            in_group = 1;
+        }
+    }
+    if (in_group)
+        sort_pending(it);
+    return PROMSTORE_OK;
+}
+
+/* --- the data of one series --------------------------------------------------- */
+
+static promstore_status add_chunk(promstore_series_iter *it, int64_t mint, int64_t maxt,
+                                  const void *data, size_t len, promstore_error *err)
+{
+    if (grow((void **)&it->chunks, &it->chunks_cap, it->n_chunks + 1, sizeof *it->chunks) ||
+        grow((void **)&it->cbuf, &it->cbuf_cap, it->cbuf_len + len, 1))
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for chunks");
+    memcpy(it->cbuf + it->cbuf_len, data, len);
+    it->chunks[it->n_chunks++] = (chunk_ref){mint, maxt, it->cbuf_len, len, 0};
+    it->cbuf_len += len;
+    return PROMSTORE_OK;
+}
+
+static promstore_status gather_sealed(promstore_series_iter *it, const block_ref *b,
+                                      promstore_error *err)
+{
+    promstore *db = it->db;
+    uint8_t seek[16];
+    ps_cursor *c = NULL;
+    const void *k, *v;
+    size_t kl, vl;
+    ps_put_u64(seek, it->cur_id);
+    ps_put_time(seek + 8, INT64_MIN);
+    promstore_status rc = db->bm->cursor_open(it->txn, b->table, &c, err);
+    for (rc = rc ? rc : db->bm->cursor_seek(c, seek, 16, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
+         rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
+        if (kl != 16 || ps_get_u64(k) != it->cur_id)
+            break;
+        int64_t cmin = ps_get_time((const uint8_t *)k + 8);
+        if (cmin > it->maxt)
+            break;
+        if (vl < 10) {
+            rc = ps_fail(err, PROMSTORE_E_CORRUPT, "chunk of %zu bytes", vl);
+            break;
+        }
+        int64_t cmax = ps_get_time(v);
+        if (cmax >= it->mint && (rc = add_chunk(it, cmin, cmax, (const uint8_t *)v + 8, vl - 8, err)))
+            break;
+    }
+    if (c)
+        db->bm->cursor_close(c);
+    return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc;
+}
+
+static promstore_status gather_head(promstore_series_iter *it, promstore_error *err)
+{
+    uint8_t idk[8];
+    const void *v;
+    size_t vl;
+    ps_put_u64(idk, it->cur_id);
+    promstore_status rc = it->db->bm->get(it->txn, it->db->t_head, idk, 8, &v, &vl, err);
+    if (rc == PROMSTORE_E_NOT_FOUND)
+        return PROMSTORE_OK;
+    if (rc)
+        return rc;
+    if (vl < PS_HEAD_HDR + 2)
+        return ps_fail(err, PROMSTORE_E_CORRUPT, "head chunk of %zu bytes", vl);
+    int64_t hmin = ps_get_time(v), hmax = ps_get_time((const uint8_t *)v + 8);
+    if (hmax < it->mint || hmin > it->maxt)
+        return PROMSTORE_OK;
+    return add_chunk(it, hmin, hmax, (const uint8_t *)v + PS_HEAD_HDR, vl - PS_HEAD_HDR, err);
+}
+
+static promstore_status gather_ooo(promstore_series_iter *it, int64_t blk, promstore_error *err)
+{
+    promstore *db = it->db;
+    uint8_t seek[24];
+    ps_cursor *c = NULL;
+    const void *k, *v;
+    size_t kl, vl;
+    ps_put_time(seek, blk);
+    ps_put_u64(seek + 8, it->cur_id);
+    ps_put_time(seek + 16, it->mint);
+    promstore_status rc = db->bm->cursor_open(it->txn, db->t_ooo, &c, err);
+    for (rc = rc ? rc : db->bm->cursor_seek(c, seek, 24, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
+         rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
+        if (kl != 24 || memcmp(k, seek, 16) != 0 || vl != 8)
+            break;
+        int64_t t = ps_get_time((const uint8_t *)k + 16);
+        if (t > it->maxt)
+            break;
+        if (grow((void **)&it->ooo, &it->ooo_cap, it->n_ooo + 1, sizeof *it->ooo)) {
+            rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
+            break;
+        }
+        it->ooo[it->n_ooo++] = (promstore_sample){t, ps_get_u64(v)};
+    }
+    if (c)
+        db->bm->cursor_close(c);
+    return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc;
+}
+
+/* Encode the series' out-of-order samples as extra chunks, for the chunk cursor. */
+static promstore_status ooo_chunks(promstore_series_iter *it, promstore_error *err)
+{
+    uint8_t buf[PS_CHUNK_CAP];
+    ps_xor_appender a;
+    size_t i = 0;
+    while (i < it->n_ooo) {
+        ps_xor_appender_init(&a, buf, sizeof buf);
+        int64_t mint = it->ooo[i].timestamp_ms, maxt = mint;
+        while (i < it->n_ooo && a.n < PS_CHUNK_SAMPLES &&
+               ps_xor_append(&a, it->ooo[i].timestamp_ms, it->ooo[i].value_bits) == 0)
+            maxt = it->ooo[i++].timestamp_ms;
+        promstore_status rc = add_chunk(it, mint, maxt, buf, a.len, err);
+        if (rc)
+            return rc;
+        it->chunks[it->n_chunks - 1].is_ooo = 1;
+    }
+    return PROMSTORE_OK;
+}
+
+static int cmp_chunk(const void *a, const void *b)
+{
+    const chunk_ref *x = a, *y = b;
+    return (x->mint > y->mint) - (x->mint < y->mint);
+}
+
+/* Load the data of series cur_id in range; *any = whether it has some. */
+static promstore_status gather_series(promstore_series_iter *it, int *any, promstore_error *err)
+{
+    it->n_chunks = it->cbuf_len = it->n_ooo = 0;
+    it->chunk_pos = it->s_chunk = it->s_ooo = 0;
+    it->xit_on = it->have_peek = 0;
+    promstore_status rc = PROMSTORE_OK;
+    for (size_t i = 0; rc == PROMSTORE_OK && i < it->n_blocks; i++)
+        rc = gather_sealed(it, &it->blocks[i], err);
+    if (rc == PROMSTORE_OK)
+        rc = gather_head(it, err);
+    size_t stored = it->n_chunks;
+    for (size_t i = 0; rc == PROMSTORE_OK && i < it->n_ooo_blocks; i++)
+        rc = gather_ooo(it, it->ooo_blocks[i], err);
+    if (rc == PROMSTORE_OK && it->n_ooo)
+        rc = ooo_chunks(it, err);
+    if (rc)
+        return rc;
+    /* Stored chunks are already in time order; merge in the out-of-order ones. */
+    if (it->n_chunks > stored)
+        qsort(it->chunks, it->n_chunks, sizeof *it->chunks, cmp_chunk);
+    *any = it->n_chunks > 0;
+    return PROMSTORE_OK;
+}
+
+/* --- the ABI ---------------------------------------------------------------------- */
+
+static void iter_free(promstore_series_iter *it)
+{
+    if (it == NULL)
+        return;
+    if (it->scan)
+        it->db->bm->cursor_close(it->scan);
+    if (it->txn)
+        it->db->bm->txn_abort(it->txn);
+    ps_bitmap_free(&it->sel);
+    ps_labelbuf_free(&it->lb);
+    free(it->pend);
+    free(it->kbuf);
+    free(it->la_val);
+    free(it->blocks);
+    free(it->ooo_blocks);
+    free(it->chunks);
+    free(it->cbuf);
+    free(it->ooo);
+    free(it);
+}
+
+void promstore_series_iter_close(promstore_series_iter *it)
+{
+    iter_free(it);
+}
+
+promstore_status ps_query_open(promstore *db, ps_matcher *m, size_t nm, int64_t mint,
+                               int64_t maxt, promstore_series_iter **out, promstore_error *err)
+{
+    promstore_series_iter *it = calloc(1, sizeof *it);
+    if (it == NULL)
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a query");
+    it->db = db;
+    it->mint = mint;
+    it->maxt = maxt;
+    promstore_status rc = db->bm->txn_begin(db->be, 0, &it->txn, err);
+    if (rc == PROMSTORE_OK)
+        rc = ps_select(db, it->txn, m, nm, &it->sel, err);
+    if (rc == PROMSTORE_OK) {
+        if (ps_bitmap_count(&it->sel) <= SMALL_SELECTION) {
+            rc = load_small(it, err);
+        } else {
+            it->scan_mode = 1;
+            rc = db->bm->cursor_open(it->txn, db->t_series_key, &it->scan, err);
+        }
+    }
+    if (rc == PROMSTORE_OK)
+        rc = load_blocks(it, err);
+    if (rc) {
+        iter_free(it);
+        return rc;
+    }
+    *out = it;
+    return PROMSTORE_OK;
+}
+
+promstore_status promstore_query(promstore *db, const promstore_matcher *matchers,
+                                 size_t n_matchers, int64_t mint, int64_t maxt,
+                                 promstore_series_iter **out, promstore_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!ps_store_ok(db) || out == NULL)
+        return ps_fail(err, PROMSTORE_E_INVALID, "promstore_query: bad handle or NULL out");
+    if (mint > maxt)
+        return ps_fail(err, PROMSTORE_E_INVALID, "query range is empty: mint %lld > maxt %lld",
+                       (long long)mint, (long long)maxt);
+    ps_matcher *m = NULL;
+    promstore_status rc = ps_matchers_compile(matchers, n_matchers, &m, err);
+    if (rc)
+        return rc;
+    rc = ps_query_open(db, m, n_matchers, mint, maxt, out, err);
+    ps_matchers_free(m, n_matchers);
+    return rc;
+}
+
+promstore_status promstore_series_iter_next(promstore_series_iter *it, promstore_error *err)
+{
+    if (it == NULL)
+        return ps_fail(err, PROMSTORE_E_INVALID, "iterator is NULL");
+    if (it->failed)
+        return ps_fail(err, it->failed, "the iterator failed earlier; close it");
+    it->has_cur = 0;
+    for (;;) {
+        if (it->pend_pos == it->n_pend) {
+            if (!it->scan_mode)
+                return PROMSTORE_DONE;
+            promstore_status rc = refill_scan(it, err);
+            if (rc)
+                return fail_iter(it, rc);
+            if (it->n_pend == 0)
+                return PROMSTORE_DONE;
+        }
+        pending *p = &it->pend[it->pend_pos++];
+        it->cur_id = p->id;
+        int rc = ps_labelbuf_decode(&it->lb, it->kbuf + p->off, p->len);
+        if (rc != 0)
+            return fail_iter(it, ps_fail(err, rc == -2 ? PROMSTORE_E_NOMEM : PROMSTORE_E_CORRUPT,
+                                         "series %llu: cannot decode its labels",
+                                         (unsigned long long)p->id));
+        int any = 0;
+        promstore_status st = gather_series(it, &any, err);
+        if (st)
+            return fail_iter(it, st);
+        if (!any)
+            continue;
+        if (it->db->max_series && ++it->n_series > it->db->max_series)
+            return fail_iter(it, ps_fail(err, PROMSTORE_E_LIMIT,
+                                         "query matched more than %llu series "
+                                         "(max_series_per_query)",
+                                         (unsigned long long)it->db->max_series));
+        it->has_cur = 1;
+        return PROMSTORE_OK;
+    }
+}
+
+promstore_status promstore_series_iter_labels(promstore_series_iter *it,
+                                              const promstore_label **labels, size_t *n_labels)
+{
+    if (it == NULL || labels == NULL || n_labels == NULL)
+        return PROMSTORE_E_INVALID;
+    if (!it->has_cur)
+        return PROMSTORE_E_MISUSE;
+    *labels = it->lb.labels;
+    *n_labels = it->lb.n;
+    return PROMSTORE_OK;
+}
+
+/* The next stored sample in range: 1, 0 at the end, or a negative status. */
+static int next_stored(promstore_series_iter *it, promstore_sample *s, promstore_error *err)
+{
+    for (;;) {
+        if (!it->xit_on) {
+            while (it->s_chunk < it->n_chunks && it->chunks[it->s_chunk].is_ooo)
+                it->s_chunk++;
+            if (it->s_chunk == it->n_chunks)
+                return 0;
+            const chunk_ref *c = &it->chunks[it->s_chunk++];
+            if (ps_xor_iter_init(&it->xit, it->cbuf + c->off, c->len) != 0)
+                return ps_fail(err, PROMSTORE_E_CORRUPT, "a chunk of series %s is truncated",
+                               "(current)");
+            it->xit_on = 1;
+        }
+        int r = ps_xor_iter_next(&it->xit, &s->timestamp_ms, &s->value_bits);
+        if (r < 0) {
+            char desc[256];
+            return ps_fail(err, PROMSTORE_E_CORRUPT, "a stored chunk of series %s does not decode",
+                           ps_labels_format(it->lb.labels, it->lb.n, desc, sizeof desc));
+        }
+        if (r == 0 || s->timestamp_ms > it->maxt) {
+            it->xit_on = 0;
+            continue;
+        }
+        if (s->timestamp_ms >= it->mint)
+            return 1;
+    }
+}
+
+promstore_status promstore_series_iter_sample(promstore_series_iter *it, promstore_sample *out,
+                                              promstore_error *err)
+{
+    if (it == NULL || out == NULL)
+        return ps_fail(err, PROMSTORE_E_INVALID, "iterator or out is NULL");
+    if (it->failed)
+        return ps_fail(err, it->failed, "the iterator failed earlier; close it");
+    if (!it->has_cur)
+        return ps_fail(err, PROMSTORE_E_MISUSE, "no current series: call promstore_series_iter_next");
+    if (!it->have_peek) {
+        int r = next_stored(it, &it->peek, err);
+        if (r < 0)
+            return fail_iter(it, r);
+        it->have_peek = r;
+    }
+    int have_ooo = it->s_ooo < it->n_ooo;
+    if (!it->have_peek && !have_ooo)
+        return PROMSTORE_DONE;
+    if (it->have_peek &&
+        (!have_ooo || it->peek.timestamp_ms <= it->ooo[it->s_ooo].timestamp_ms)) {
+        if (have_ooo && it->peek.timestamp_ms == it->ooo[it->s_ooo].timestamp_ms)
+            it->s_ooo++; /* the same instant twice: the in-order sample wins */
+        *out = it->peek;
+        it->have_peek = 0;
+    } else {
+        *out = it->ooo[it->s_ooo++];
+    }
+    if (it->db->max_samples && ++it->n_samples > it->db->max_samples)
+        return fail_iter(it, ps_fail(err, PROMSTORE_E_LIMIT,
+                                     "query returned more than %llu samples "
+                                     "(max_samples_per_query)",
+                                     (unsigned long long)it->db->max_samples));
+    return PROMSTORE_OK;
+}
+
+promstore_status promstore_series_iter_chunk(promstore_series_iter *it, promstore_chunk *out,
+                                             promstore_error *err)
+{
+    if (it == NULL || out == NULL)
+        return ps_fail(err, PROMSTORE_E_INVALID, "iterator or out is NULL");
+    if (it->failed)
+        return ps_fail(err, it->failed, "the iterator failed earlier; close it");
+    if (!it->has_cur)
+        return ps_fail(err, PROMSTORE_E_MISUSE, "no current series: call promstore_series_iter_next");
+    if (it->chunk_pos == it->n_chunks)
+        return PROMSTORE_DONE;
+    const chunk_ref *c = &it->chunks[it->chunk_pos++];
+    it->n_bytes += c->len;
+    if (it->db->max_bytes && it->n_bytes > it->db->max_bytes)
+        return fail_iter(it, ps_fail(err, PROMSTORE_E_LIMIT,
+                                     "query returned more than %llu bytes of chunks "
+                                     "(max_bytes_per_query)",
+                                     (unsigned long long)it->db->max_bytes));
+    int n = ps_xor_num_samples(it->cbuf + c->off, c->len);
+    if (it->db->max_samples && n > 0 && (it->n_samples += (uint64_t)n) > it->db->max_samples)
+        return fail_iter(it, ps_fail(err, PROMSTORE_E_LIMIT,
+                                     "query returned more than %llu samples "
+                                     "(max_samples_per_query)",
+                                     (unsigned long long)it->db->max_samples));
+    out->min_time_ms = c->mint;
+    out->max_time_ms = c->maxt;
+    out->data = it->cbuf + c->off;
+    out->data_len = c->len;
+    return PROMSTORE_OK;
+}

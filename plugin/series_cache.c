@@ -1,0 +1,99 @@
+/* series_cache.c -- see series_cache.h. */
+#include "series_cache.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define INITIAL_SLOTS 1024
+
+void ps_cache_init(ps_series_cache *c, size_t budget_bytes)
+{
+    memset(c, 0, sizeof *c);
+    c->budget_bytes = budget_bytes;
+}
+
+void ps_cache_free(ps_series_cache *c)
+{
+    free(c->slots);
+    free(c->arena);
+    memset(c, 0, sizeof *c);
+}
+
+void ps_cache_clear(ps_series_cache *c)
+{
+    size_t budget = c->budget_bytes;
+    ps_cache_free(c);
+    c->budget_bytes = budget;
+}
+
+uint64_t ps_cache_get(const ps_series_cache *c, uint64_t hash, const uint8_t *key, size_t klen)
+{
+    if (c->n_slots == 0)
+        return 0;
+    hash |= 1; /* 0 marks an empty slot */
+    size_t mask = c->n_slots - 1;
+    for (size_t i = hash & mask;; i = (i + 1) & mask) {
+        const ps_cache_slot *s = &c->slots[i];
+        if (s->hash == 0)
+            return 0;
+        if (s->hash == hash && s->key_len == klen &&
+            memcmp(c->arena + s->key_off, key, klen) == 0)
+            return s->id;
+    }
+}
+
+static int grow_slots(ps_series_cache *c)
+{
+    size_t n = c->n_slots ? c->n_slots * 2 : INITIAL_SLOTS;
+    ps_cache_slot *slots = calloc(n, sizeof *slots);
+    if (slots == NULL)
+        return -1;
+    for (size_t i = 0; i < c->n_slots; i++) {
+        ps_cache_slot *s = &c->slots[i];
+        if (s->hash == 0)
+            continue;
+        size_t j = s->hash & (n - 1);
+        while (slots[j].hash != 0)
+            j = (j + 1) & (n - 1);
+        slots[j] = *s;
+    }
+    free(c->slots);
+    c->slots = slots;
+    c->n_slots = n;
+    return 0;
+}
+
+static int reserve_arena(ps_series_cache *c, size_t more)
+{
+    if (c->arena_len + more <= c->arena_cap)
+        return 0;
+    size_t cap = c->arena_cap ? c->arena_cap : 64 * 1024;
+    while (cap < c->arena_len + more)
+        cap *= 2;
+    uint8_t *a = realloc(c->arena, cap);
+    if (a == NULL)
+        return -1;
+    c->arena = a;
+    c->arena_cap = cap;
+    return 0;
+}
+
+void ps_cache_put(ps_series_cache *c, uint64_t hash, const uint8_t *key, size_t klen, uint64_t id)
+{
+    size_t footprint = c->arena_cap + c->n_slots * sizeof(ps_cache_slot);
+    if (c->budget_bytes != 0 && footprint > c->budget_bytes)
+        ps_cache_clear(c); /* start over rather than grow past the budget */
+    if ((c->n_used + 1) * 4 > c->n_slots * 3 && grow_slots(c) != 0)
+        return;
+    if (reserve_arena(c, klen) != 0)
+        return;
+    hash |= 1;
+    size_t mask = c->n_slots - 1;
+    size_t i = hash & mask;
+    while (c->slots[i].hash != 0)
+        i = (i + 1) & mask;
+    memcpy(c->arena + c->arena_len, key, klen);
+    c->slots[i] = (ps_cache_slot){hash, id, c->arena_len, (uint32_t)klen};
+    c->arena_len += klen;
+    c->n_used++;
+}
