@@ -626,12 +626,12 @@ static promstore_status size_retention(promstore *db, promstore_error *err)
 
 /* --- the call ------------------------------------------------------------------ */
 
-promstore_status promstore_append(promstore *db, const promstore_series *series, size_t n_series,
+static promstore_status abi_append(promstore *db, const promstore_series *series, size_t n_series,
                                   promstore_append_result *result, promstore_error *err)
 {
     if (!ps_store_ok(db) || (series == NULL && n_series > 0))
         return ps_fail(err, PROMSTORE_E_INVALID, "promstore_append: bad handle or NULL series");
-    if (result && result->struct_size < sizeof(size_t) + 4 * sizeof(uint64_t))
+    if (result && result->struct_size < sizeof(size_t))
         return ps_fail(err, PROMSTORE_E_INVALID, "append result struct_size is too small");
 
     if (result) {
@@ -698,4 +698,12 @@ out:
     free(keys_mem);
     free(h);
     return rc;
+}
+
+promstore_status promstore_append(promstore *db, const promstore_series *series, size_t n_series,
+                                  promstore_append_result *result, promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_append(db, series, n_series, result, &local), &local, err);
 }

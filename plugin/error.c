@@ -42,3 +42,13 @@ void ps_error_prefix(promstore_error *err, const char *fmt, ...)
     int m = snprintf(err->message + n, sizeof err->message - (size_t)n, ": %s", old);
     mark_truncated(err->message, sizeof err->message, m < 0 ? m : n + m);
 }
+
+promstore_status ps_report(promstore_status rc, const promstore_error *local,
+                           promstore_error *user)
+{
+    if (rc < 0 && user != NULL) {
+        user->status = rc;
+        memcpy(user->message, local->message, sizeof user->message);
+    }
+    return rc;
+}

@@ -14,6 +14,14 @@
 #define PS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define PS_PRINTF(f, a)
+/*
+ * Hand an ABI call's result to its caller: on an error (rc < 0) copy the
+ * detail from local into *user (if not NULL); otherwise leave *user untouched,
+ * as the ABI promises. Returns rc.
+ */
+promstore_status ps_report(promstore_status rc, const promstore_error *local,
+                           promstore_error *user);
+
 #endif
 
 /* Fill *err (if not NULL) and return status. Long messages end with "...". */
@@ -22,5 +30,13 @@ promstore_status ps_fail(promstore_error *err, promstore_status status,
 
 /* Prefix err->message with "what: " (for context added by an outer layer). */
 void ps_error_prefix(promstore_error *err, const char *fmt, ...) PS_PRINTF(2, 3);
+
+/*
+ * Hand an ABI call's result to its caller: on an error (rc < 0) copy the
+ * detail from local into *user (if not NULL); otherwise leave *user untouched,
+ * as the ABI promises. Returns rc.
+ */
+promstore_status ps_report(promstore_status rc, const promstore_error *local,
+                           promstore_error *user);
 
 #endif

@@ -176,14 +176,14 @@ static promstore_status list_strings(promstore *db, const char *name, size_t nle
     return PROMSTORE_OK;
 }
 
-promstore_status promstore_label_names(promstore *db, const promstore_matcher *matchers,
+static promstore_status abi_label_names(promstore *db, const promstore_matcher *matchers,
                                        size_t n_matchers, int64_t mint, int64_t maxt,
                                        promstore_string_iter **out, promstore_error *err)
 {
     return list_strings(db, NULL, 0, matchers, n_matchers, mint, maxt, out, err);
 }
 
-promstore_status promstore_label_values(promstore *db, const char *name, size_t name_len,
+static promstore_status abi_label_values(promstore *db, const char *name, size_t name_len,
                                         const promstore_matcher *matchers, size_t n_matchers,
                                         int64_t mint, int64_t maxt, promstore_string_iter **out,
                                         promstore_error *err)
@@ -196,7 +196,7 @@ promstore_status promstore_label_values(promstore *db, const char *name, size_t 
     return list_strings(db, name, name_len, matchers, n_matchers, mint, maxt, out, err);
 }
 
-promstore_status promstore_string_iter_next(promstore_string_iter *it, const char **s,
+static promstore_status abi_string_iter_next(promstore_string_iter *it, const char **s,
                                             size_t *len, promstore_error *err)
 {
     if (it == NULL || s == NULL || len == NULL)
@@ -218,4 +218,31 @@ void promstore_string_iter_close(promstore_string_iter *it)
     free(it->lens);
     free(it->set);
     free(it);
+}
+
+promstore_status promstore_label_names(promstore *db, const promstore_matcher *matchers,
+                                       size_t n_matchers, int64_t mint, int64_t maxt,
+                                       promstore_string_iter **out, promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_label_names(db, matchers, n_matchers, mint, maxt, out, &local), &local, err);
+}
+
+promstore_status promstore_label_values(promstore *db, const char *name, size_t name_len,
+                                        const promstore_matcher *matchers, size_t n_matchers,
+                                        int64_t mint, int64_t maxt, promstore_string_iter **out,
+                                        promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_label_values(db, name, name_len, matchers, n_matchers, mint, maxt, out, &local), &local, err);
+}
+
+promstore_status promstore_string_iter_next(promstore_string_iter *it, const char **s,
+                                            size_t *len, promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_string_iter_next(it, s, len, &local), &local, err);
 }

@@ -511,7 +511,7 @@ promstore_status ps_query_open(promstore *db, ps_matcher *m, size_t nm, int64_t 
     return PROMSTORE_OK;
 }
 
-promstore_status promstore_query(promstore *db, const promstore_matcher *matchers,
+static promstore_status abi_query(promstore *db, const promstore_matcher *matchers,
                                  size_t n_matchers, int64_t mint, int64_t maxt,
                                  promstore_series_iter **out, promstore_error *err)
 {
@@ -531,7 +531,7 @@ promstore_status promstore_query(promstore *db, const promstore_matcher *matcher
     return rc;
 }
 
-promstore_status promstore_series_iter_next(promstore_series_iter *it, promstore_error *err)
+static promstore_status abi_series_iter_next(promstore_series_iter *it, promstore_error *err)
 {
     if (it == NULL)
         return ps_fail(err, PROMSTORE_E_INVALID, "iterator is NULL");
@@ -613,7 +613,7 @@ static int next_stored(promstore_series_iter *it, promstore_sample *s, promstore
     }
 }
 
-promstore_status promstore_series_iter_sample(promstore_series_iter *it, promstore_sample *out,
+static promstore_status abi_series_iter_sample(promstore_series_iter *it, promstore_sample *out,
                                               promstore_error *err)
 {
     if (it == NULL || out == NULL)
@@ -648,7 +648,7 @@ promstore_status promstore_series_iter_sample(promstore_series_iter *it, promsto
     return PROMSTORE_OK;
 }
 
-promstore_status promstore_series_iter_chunk(promstore_series_iter *it, promstore_chunk *out,
+static promstore_status abi_series_iter_chunk(promstore_series_iter *it, promstore_chunk *out,
                                              promstore_error *err)
 {
     if (it == NULL || out == NULL)
@@ -677,4 +677,36 @@ promstore_status promstore_series_iter_chunk(promstore_series_iter *it, promstor
     out->data = it->cbuf + c->off;
     out->data_len = c->len;
     return PROMSTORE_OK;
+}
+
+promstore_status promstore_query(promstore *db, const promstore_matcher *matchers,
+                                 size_t n_matchers, int64_t mint, int64_t maxt,
+                                 promstore_series_iter **out, promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_query(db, matchers, n_matchers, mint, maxt, out, &local), &local, err);
+}
+
+promstore_status promstore_series_iter_next(promstore_series_iter *it, promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_series_iter_next(it, &local), &local, err);
+}
+
+promstore_status promstore_series_iter_sample(promstore_series_iter *it, promstore_sample *out,
+                                              promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_series_iter_sample(it, out, &local), &local, err);
+}
+
+promstore_status promstore_series_iter_chunk(promstore_series_iter *it, promstore_chunk *out,
+                                             promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_series_iter_chunk(it, out, &local), &local, err);
 }

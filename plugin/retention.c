@@ -235,7 +235,7 @@ promstore_status ps_retention_locked(promstore *db, ps_txn *txn, int64_t cutoff,
     return rc;
 }
 
-promstore_status promstore_apply_retention(promstore *db, int64_t cutoff_ms,
+static promstore_status abi_apply_retention(promstore *db, int64_t cutoff_ms,
                                            promstore_retention_result *result,
                                            promstore_error *err)
 {
@@ -257,4 +257,13 @@ promstore_status promstore_apply_retention(promstore *db, int64_t cutoff_ms,
     }
     pthread_mutex_unlock(&db->write_mu);
     return rc;
+}
+
+promstore_status promstore_apply_retention(promstore *db, int64_t cutoff_ms,
+                                           promstore_retention_result *result,
+                                           promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_apply_retention(db, cutoff_ms, result, &local), &local, err);
 }

@@ -188,6 +188,41 @@ static promstore_status lock_dir(promstore *db, const char *path, promstore_erro
     return PROMSTORE_OK;
 }
 
+/*
+ * The directory remembers which backend made it (file FORMAT), so that opening
+ * it with the other one is a clear error instead of a second, empty store.
+ */
+static promstore_status check_format_file(const char *path, const char *backend,
+                                          promstore_error *err)
+{
+    char file[4096], want[64], got[64] = {0};
+    if (snprintf(file, sizeof file, "%s/FORMAT", path) >= (int)sizeof file)
+        return ps_fail(err, PROMSTORE_E_INVALID, "store path too long");
+    snprintf(want, sizeof want, "promstore %s %s\n", FORMAT_VERSION, backend);
+    FILE *f = fopen(file, "r");
+    if (f != NULL) {
+        size_t n = fread(got, 1, sizeof got - 1, f);
+        fclose(f);
+        got[n] = '\0';
+        if (strcmp(got, want) == 0)
+            return PROMSTORE_OK;
+        got[strcspn(got, "\n")] = '\0';
+        return ps_fail(err, PROMSTORE_E_CORRUPT,
+                       "store %s was made as \"%s\", not \"promstore %s %s\" (wrong backend?)",
+                       path, got, FORMAT_VERSION, backend);
+    }
+    if (errno != ENOENT)
+        return ps_fail(err, PROMSTORE_E_IO, "cannot read %s: %s", file, strerror(errno));
+    f = fopen(file, "w");
+    if (f == NULL)
+        return ps_fail(err, errno == ENOSPC ? PROMSTORE_E_FULL : PROMSTORE_E_IO,
+                       "cannot create %s: %s", file, strerror(errno));
+    int bad = fputs(want, f) < 0;
+    bad |= fsync(fileno(f)) != 0;
+    bad |= fclose(f) != 0;
+    return bad ? ps_fail(err, PROMSTORE_E_IO, "cannot write %s", file) : PROMSTORE_OK;
+}
+
 /* Read the caller's options, honouring only the fields its struct_size holds. */
 static promstore_status read_options(promstore *db, const promstore_options *in,
                                      const char **backend, const char **path,
@@ -299,12 +334,13 @@ fail:
     return rc;
 }
 
-promstore_status promstore_open(const promstore_options *opts, promstore **out,
+static promstore_status abi_open(const promstore_options *opts, promstore **out,
                                 promstore_error *err)
 {
+    if (out != NULL)
+        *out = NULL;
     if (out == NULL || opts == NULL)
         return ps_fail(err, PROMSTORE_E_INVALID, "promstore_open: opts and out must not be NULL");
-    *out = NULL;
     promstore *db = calloc(1, sizeof *db);
     if (db == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the store handle");
@@ -323,7 +359,8 @@ promstore_status promstore_open(const promstore_options *opts, promstore **out,
                      backend);
         goto fail;
     }
-    if ((rc = make_dir(path, err)) || (rc = lock_dir(db, path, err)))
+    if ((rc = make_dir(path, err)) || (rc = lock_dir(db, path, err)) ||
+        (rc = check_format_file(path, db->bm->name, err)))
         goto fail;
     ps_backend_config cfg = {0};
     if (db->flags & PROMSTORE_OPEN_SYNC)
@@ -362,7 +399,7 @@ promstore_status promstore_close(promstore *db, promstore_error *err)
     return PROMSTORE_OK;
 }
 
-promstore_status promstore_stats_get(promstore *db, promstore_stats *out, promstore_error *err)
+static promstore_status abi_stats_get(promstore *db, promstore_stats *out, promstore_error *err)
 {
     if (!ps_store_ok(db) || out == NULL)
         return ps_fail(err, PROMSTORE_E_INVALID, "promstore_stats_get: bad handle or NULL out");
@@ -408,4 +445,18 @@ out:
         db->bm->cursor_close(cur);
     db->bm->txn_abort(txn);
     return rc;
+}
+
+promstore_status promstore_open(const promstore_options *opts, promstore **out, promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_open(opts, out, &local), &local, err);
+}
+
+promstore_status promstore_stats_get(promstore *db, promstore_stats *out, promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_stats_get(db, out, &local), &local, err);
 }
