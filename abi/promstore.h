@@ -331,8 +331,8 @@ typedef struct promstore_chunk {
  * Ownership: matchers are only read during the call. On success *out is a new
  *   iterator freed by promstore_series_iter_close().
  * Returns:   PROMSTORE_OK; PROMSTORE_E_BAD_MATCHER (naming the matcher),
- *   PROMSTORE_E_INVALID (mint > maxt, NULL), PROMSTORE_E_IO, PROMSTORE_E_NOMEM,
- *   PROMSTORE_E_LIMIT (more series match than max_series_per_query).
+ *   PROMSTORE_E_INVALID (mint > maxt, NULL), PROMSTORE_E_IO, PROMSTORE_E_NOMEM.
+ *   The per-query limits are checked as the iterator advances, not here.
  * On error:  *out is set to NULL.
  * Threads:   any. Since: 1.0
  */

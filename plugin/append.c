@@ -75,17 +75,18 @@ static promstore_status prepare_batch(promstore *db, const promstore_series *ser
         if (rc)
             return rc;
         for (size_t j = 0; j < nl; j++) {
-            uint8_t pair[PS_BACKEND_MAX_KEY];
-            if (ps_pair_encode(labels[j].name, labels[j].name_len, labels[j].value,
-                               labels[j].value_len, pair, PS_PAIR_MAX) == 0) {
-                char desc[256];
-                return ps_fail(err, PROMSTORE_E_BAD_LABELS,
-                               "label %.*s is too long (name and value together may take at "
-                               "most %d bytes) in series %s",
-                               (int)(labels[j].name_len < 64 ? labels[j].name_len : 64),
-                               labels[j].name, PS_PAIR_MAX - 2,
-                               ps_labels_format(labels, nl, desc, sizeof desc));
-            }
+            size_t nv = labels[j].name_len + labels[j].value_len;
+            if (2 * nv + 2 <= PS_PAIR_MAX ||
+                ps_pair_size(labels[j].name, labels[j].name_len, labels[j].value,
+                             labels[j].value_len) <= PS_PAIR_MAX)
+                continue;
+            char desc[256];
+            return ps_fail(err, PROMSTORE_E_BAD_LABELS,
+                           "label %.*s is too long (name and value together may take at "
+                           "most %d bytes) in series %s",
+                           (int)(labels[j].name_len < 64 ? labels[j].name_len : 64),
+                           labels[j].name, PS_PAIR_MAX - 2,
+                           ps_labels_format(labels, nl, desc, sizeof desc));
         }
         out[i].labels = labels;
         out[i].n_labels = nl;
@@ -349,8 +350,8 @@ static promstore_status head_seal(batch *b, uint64_t id, head *h, promstore_erro
 {
     promstore *db = b->db;
     int64_t blk = ps_block_of(h->mint, db->block_ms);
-    uint32_t slot;
-    ps_table t;
+    uint32_t slot = 0;
+    ps_table t = 0;
     promstore_status rc = block_slot(b, blk, &slot, err);
     if (rc || (rc = ps_slot_table(db, b->txn, slot, 1, &t, err)))
         return rc;
@@ -551,7 +552,7 @@ static promstore_status append_sample(batch *b, const prepared *p, uint64_t id, 
 static promstore_status append_series(batch *b, const prepared *p, const promstore_series *s,
                                       head *h, promstore_error *err)
 {
-    uint64_t id;
+    uint64_t id = 0;
     promstore_status rc = resolve_series(b, p, &id, err);
     if (rc || s->n_samples == 0)
         return rc;

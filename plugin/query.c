@@ -422,6 +422,29 @@ static promstore_status ooo_chunks(promstore_series_iter *it, promstore_error *e
     return PROMSTORE_OK;
 }
 
+/*
+ * Does a chunk hold a sample in range? Its first and last samples are at mint
+ * and maxt, so only a chunk straddling the whole range needs decoding.
+ */
+static int chunk_has_sample_in(const promstore_series_iter *it, const chunk_ref *c)
+{
+    if ((c->mint >= it->mint && c->mint <= it->maxt) || (c->maxt >= it->mint && c->maxt <= it->maxt))
+        return 1;
+    ps_xor_iter x;
+    int64_t t;
+    uint64_t v;
+    if (ps_xor_iter_init(&x, it->cbuf + c->off, c->len) != 0)
+        return 1; /* let the sample cursor report the corruption */
+    int r;
+    while ((r = ps_xor_iter_next(&x, &t, &v)) == 1) {
+        if (t > it->maxt)
+            return 0;
+        if (t >= it->mint)
+            return 1;
+    }
+    return r < 0;
+}
+
 static int cmp_chunk(const void *a, const void *b)
 {
     const chunk_ref *x = a, *y = b;
@@ -449,7 +472,9 @@ static promstore_status gather_series(promstore_series_iter *it, int *any, proms
     /* Stored chunks are already in time order; merge in the out-of-order ones. */
     if (it->n_chunks > stored)
         qsort(it->chunks, it->n_chunks, sizeof *it->chunks, cmp_chunk);
-    *any = it->n_chunks > 0;
+    *any = it->n_ooo > 0;
+    for (size_t i = 0; !*any && i < it->n_chunks; i++)
+        *any = chunk_has_sample_in(it, &it->chunks[i]);
     return PROMSTORE_OK;
 }
 

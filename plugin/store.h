@@ -105,6 +105,9 @@ promstore_status ps_stats_write(promstore *db, ps_txn *txn, const ps_stats_rec *
 size_t ps_pair_encode(const char *name, size_t nlen, const char *value, size_t vlen,
                       uint8_t *out, size_t cap);
 
+/* Bytes ps_pair_encode needs for a pair. */
+size_t ps_pair_size(const char *name, size_t nlen, const char *value, size_t vlen);
+
 /* series_key key for a labels key; returns its length (<= PS_SKEY_MAX + 8). */
 size_t ps_skey_encode(const uint8_t *key, size_t klen, uint8_t *out);
 
