@@ -1,3 +1,210 @@
-/* Placeholder until the lmdb backend lands: every method table entry is NULL. */
-#include "backend.h"
-const ps_backend_methods ps_lmdb_methods = {PS_BACKEND_VERSION, "lmdb"};
+/*
+ * lmdb_backend.c -- the LMDB block backend: its method table, open and close,
+ * and the mapping of LMDB errors to promstore statuses. The design notes are
+ * in lmdb_internal.h.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "lmdb_internal.h"
+
+static int ps_lmdb_open(const char *dir, const ps_backend_config *cfg, ps_backend **out,
+                        promstore_error *err);
+static void ps_lmdb_close(ps_backend *base);
+
+const ps_backend_methods ps_lmdb_methods = {
+    .version = PS_BACKEND_VERSION,
+    .name = "lmdb",
+    .open = ps_lmdb_open,
+    .close = ps_lmdb_close,
+    .txn_begin = ps_lmdb_txn_begin,
+    .txn_commit = ps_lmdb_txn_commit,
+    .txn_abort = ps_lmdb_txn_abort,
+    .table_open = ps_lmdb_table_open,
+    .table_clear = ps_lmdb_table_clear,
+    .get = ps_lmdb_get,
+    .put = ps_lmdb_put,
+    .del = ps_lmdb_del,
+    .cursor_open = ps_lmdb_cursor_open,
+    .cursor_seek = ps_lmdb_cursor_seek,
+    .cursor_first = ps_lmdb_cursor_first,
+    .cursor_next = ps_lmdb_cursor_next,
+    .cursor_del = ps_lmdb_cursor_del,
+    .cursor_close = ps_lmdb_cursor_close,
+    .space = ps_lmdb_space,
+};
+
+static promstore_status ps_lmdb_status(int mrc)
+{
+    switch (mrc) {
+    case MDB_NOTFOUND:
+        return PROMSTORE_E_NOT_FOUND;
+    case MDB_MAP_FULL:
+    case MDB_TXN_FULL: /* too many dirty pages for one txn: it cannot go on */
+    case ENOSPC:
+    case EDQUOT:
+    case EFBIG:
+        return PROMSTORE_E_FULL;
+    case ENOMEM:
+        return PROMSTORE_E_NOMEM;
+    case MDB_READERS_FULL:
+    case EAGAIN:
+    case EBUSY:
+        return PROMSTORE_E_BUSY;
+    case MDB_CORRUPTED:
+    case MDB_PAGE_NOTFOUND:
+    case MDB_INVALID:
+    case MDB_VERSION_MISMATCH:
+        return PROMSTORE_E_CORRUPT;
+    case MDB_BAD_VALSIZE:
+    case MDB_BAD_DBI:
+    case EINVAL:
+        return PROMSTORE_E_INVALID;
+    case MDB_BAD_TXN:
+        return PROMSTORE_E_MISUSE;
+    default:
+        return PROMSTORE_E_IO;
+    }
+}
+
+int ps_lmdb_fail(promstore_error *err, int mrc, const char *what, const char *table)
+{
+    promstore_status st = ps_lmdb_status(mrc);
+    if (table != NULL)
+        return ps_fail(err, st, "lmdb: %s in table '%s': %s", what, table,
+                       mdb_strerror(mrc));
+    return ps_fail(err, st, "lmdb: %s: %s", what, mdb_strerror(mrc));
+}
+
+int ps_lmdb_txn_mark(ps_txn *txn, int status)
+{
+    /* Missing keys and bad arguments leave an LMDB txn usable; the rest not. */
+    if (status != PROMSTORE_E_NOT_FOUND && status != PROMSTORE_E_INVALID &&
+        txn->failed == 0)
+        txn->failed = status;
+    return status;
+}
+
+const char *ps_lmdb_table_name(const ps_lmdb *be, ps_table table)
+{
+    /* A handle the caller got from table_open names a slot nobody rewrites. */
+    if (table >= PS_LMDB_MAX_DBI || be->tables[table].state == PS_LMDB_FREE)
+        return "?";
+    return be->tables[table].name;
+}
+
+static size_t ps_lmdb_map_size(const ps_backend_config *cfg)
+{
+    uint64_t want = PS_LMDB_DEFAULT_MAP;
+    if (cfg != NULL && cfg->max_size_bytes != 0)
+        want = cfg->max_size_bytes;
+    if (sizeof(size_t) < 8 && want > (UINT64_C(1) << 30))
+        want = UINT64_C(1) << 30; /* a 32-bit address space cannot map more */
+    long page = sysconf(_SC_PAGESIZE);
+    uint64_t psz = page > 0 ? (uint64_t)page : 4096;
+    return (size_t)((want + psz - 1) / psz * psz);
+}
+
+static ps_lmdb *ps_lmdb_alloc(const char *dir)
+{
+    ps_lmdb *be = calloc(1, sizeof *be);
+    if (be == NULL)
+        return NULL;
+    size_t n = strlen(dir) + sizeof "/data.mdb";
+    be->data_path = malloc(n);
+    be->tables = calloc(PS_LMDB_MAX_DBI, sizeof *be->tables);
+    be->buckets = calloc(PS_LMDB_BUCKETS, sizeof *be->buckets);
+    be->pending = calloc(PS_LMDB_MAX_DBI, sizeof *be->pending);
+    if (be->data_path == NULL || be->tables == NULL || be->buckets == NULL ||
+        be->pending == NULL || pthread_mutex_init(&be->lock, NULL) != 0) {
+        free(be->data_path);
+        free(be->tables);
+        free(be->buckets);
+        free(be->pending);
+        free(be);
+        return NULL;
+    }
+    snprintf(be->data_path, n, "%s/data.mdb", dir);
+    be->base.methods = &ps_lmdb_methods;
+    return be;
+}
+
+static void ps_lmdb_free(ps_lmdb *be)
+{
+    pthread_mutex_destroy(&be->lock);
+    free(be->data_path);
+    free(be->tables);
+    free(be->buckets);
+    free(be->pending);
+    free(be);
+}
+
+static int ps_lmdb_env_open(ps_lmdb *be, const char *dir, const ps_backend_config *cfg,
+                            promstore_error *err)
+{
+    int sync = cfg != NULL && (cfg->flags & PS_BACKEND_SYNC) != 0;
+    unsigned flags = MDB_NOTLS | (sync ? 0 : MDB_NOSYNC);
+    int dead = 0;
+    int rc = mdb_env_create(&be->env);
+    if (rc)
+        return ps_lmdb_fail(err, rc, "creating the environment", NULL);
+    rc = mdb_env_set_maxdbs(be->env, PS_LMDB_MAX_TABLES);
+    if (rc == 0)
+        rc = mdb_env_set_maxreaders(be->env, PS_LMDB_MAX_READERS);
+    if (rc == 0)
+        rc = mdb_env_set_mapsize(be->env, ps_lmdb_map_size(cfg));
+    if (rc == 0)
+        rc = mdb_env_open(be->env, dir, flags, 0644);
+    if (rc)
+        goto fail;
+    be->nosync = !sync;
+    /* Free reader slots left by a killed process (stale pids). */
+    rc = mdb_reader_check(be->env, &dead);
+    if (rc)
+        goto fail;
+    return 0;
+fail:
+    mdb_env_close(be->env); /* LMDB: required after a failed mdb_env_open too */
+    be->env = NULL;
+    return ps_fail(err, ps_lmdb_status(rc), "lmdb: opening '%s': %s", dir,
+                   mdb_strerror(rc));
+}
+
+static int ps_lmdb_open(const char *dir, const ps_backend_config *cfg, ps_backend **out,
+                        promstore_error *err)
+{
+    if (dir == NULL || out == NULL)
+        return ps_fail(err, PROMSTORE_E_INVALID, "lmdb: open: NULL argument");
+    ps_lmdb *be = ps_lmdb_alloc(dir);
+    if (be == NULL)
+        return ps_fail(err, PROMSTORE_E_NOMEM, "lmdb: opening '%s': out of memory", dir);
+    int rc = ps_lmdb_env_open(be, dir, cfg, err);
+    if (rc)
+        goto fail;
+    rc = ps_lmdb_tables_load(be, err);
+    if (rc)
+        goto fail;
+    *out = &be->base;
+    return 0;
+fail:
+    if (be->env != NULL)
+        mdb_env_close(be->env);
+    ps_lmdb_free(be);
+    return rc;
+}
+
+static void ps_lmdb_close(ps_backend *base)
+{
+    if (base == NULL)
+        return;
+    ps_lmdb *be = (ps_lmdb *)base;
+    ps_lmdb_idle_drain(be);
+    /* A clean close flushes, so that only a crash can lose NOSYNC commits. */
+    if (be->nosync)
+        (void)mdb_env_sync(be->env, 1);
+    mdb_env_close(be->env);
+    ps_lmdb_free(be);
+}
