@@ -158,7 +158,8 @@ typedef struct promstore_series {
 
 /* Flags for promstore_options.flags. */
 #define PROMSTORE_OPEN_SYNC 0x1u /* fsync at the end of every append */
-#define PROMSTORE_OPEN_LEGACY_NAMES 0x2u /* only [a-zA-Z_:][a-zA-Z0-9_:]* names */
+/* Only classic names: labels [a-zA-Z_][a-zA-Z0-9_]*, metric names also ':'. */
+#define PROMSTORE_OPEN_LEGACY_NAMES 0x2u
 
 /*
  * Options for promstore_open(). Always initialise with promstore_options_init()
@@ -257,9 +258,15 @@ typedef struct promstore_append_result {
  * dropped. A series may appear several times in one batch.
  *
  * Validation comes first and is all-or-nothing: if any series has no labels,
- * an empty or invalid label name, a duplicate label name, or a name or value
- * that is not valid UTF-8, nothing is stored and the call fails with
- * PROMSTORE_E_BAD_LABELS naming the series.
+ * an empty or invalid label name, a duplicate label name, a name or value
+ * that is not valid UTF-8, or a label whose name and value together take more
+ * than 470 bytes (bytes 0x00 and 0x01 count twice), nothing is stored and the
+ * call fails with PROMSTORE_E_BAD_LABELS naming the series. A series with no
+ * samples is validated but not created.
+ *
+ * Samples at or before a series' newest sample are looked up: one equal to a
+ * stored sample (same timestamp, same value bits) is a duplicate and ignored,
+ * so a retried batch is harmless.
  *
  * Samples of a series must not go backwards beyond the out-of-order window:
  * a sample older than the series' newest sample minus the window is rejected
@@ -478,7 +485,9 @@ promstore_apply_retention(promstore *db, int64_t cutoff_ms,
  *   backend        "lmdb" or "sqlite".
  *   series         series in the index.
  *   samples        samples stored.
- *   chunks         chunks stored, open (head) chunks included.
+ *   chunks         chunks stored, open (head) chunks included; out-of-order
+ *                  samples are stored one by one and not counted here (the
+ *                  chunk cursor encodes them into chunks on the fly).
  *   blocks         time blocks holding sealed chunks.
  *   bytes_on_disk  bytes the backend uses for live data (free pages excluded).
  *   file_bytes     size of the backend's files (free pages included).

@@ -140,7 +140,8 @@ static promstore_status create_series(batch *b, const prepared *p, const uint8_t
     uint8_t *ids = malloc(old_len + 8);
     if (ids == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-    memcpy(ids, old_ids, old_len);
+    if (old_len)
+        memcpy(ids, old_ids, old_len);
     memcpy(ids + old_len, idk, 8);
     rc = db->bm->put(b->txn, db->t_series_key, skey, sklen, ids, old_len + 8, err);
     free(ids);
@@ -426,10 +427,11 @@ static promstore_status stored_sample(batch *b, uint64_t id, const head *h, int6
 {
     promstore *db = b->db;
     *found = 0;
-    if (h->present && t >= h->mint) {
-        *found = find_in_chunk(h->buf, h->app.len, t, v);
+    if (h->present && t >= h->mint && find_in_chunk(h->buf, h->app.len, t, v)) {
+        *found = 1;
         return PROMSTORE_OK;
     }
+    /* Out-of-order samples may sit anywhere before the newest one. */
     int64_t blk = ps_block_of(t, db->block_ms);
     uint8_t k[24];
     const void *val;
@@ -445,6 +447,8 @@ static promstore_status stored_sample(batch *b, uint64_t id, const head *h, int6
     }
     if (rc && rc != PROMSTORE_E_NOT_FOUND)
         return rc;
+    if (h->present && t >= h->mint)
+        return PROMSTORE_OK; /* not in the head, and sealed chunks end before it */
     const void *bv;
     rc = db->bm->get(b->txn, db->t_blocks, k, 8, &bv, &vl, err);
     if (rc == PROMSTORE_E_NOT_FOUND)
@@ -552,9 +556,15 @@ static promstore_status append_sample(batch *b, const prepared *p, uint64_t id, 
 static promstore_status append_series(batch *b, const prepared *p, const promstore_series *s,
                                       head *h, promstore_error *err)
 {
+    /*
+     * A series without samples (Prometheus sends exemplar-only entries) is
+     * not created: a series exists only while it has data.
+     */
+    if (s->n_samples == 0)
+        return PROMSTORE_OK;
     uint64_t id = 0;
     promstore_status rc = resolve_series(b, p, &id, err);
-    if (rc || s->n_samples == 0)
+    if (rc)
         return rc;
     if ((rc = head_load(b, id, h, err)))
         return rc;

@@ -196,6 +196,8 @@ static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
 
 static void sort_pending(promstore_series_iter *it)
 {
+    if (it->n_pend < 2)
+        return;
     pthread_mutex_lock(&sort_mu);
     sort_kbuf = it->kbuf;
     qsort(it->pend, it->n_pend, sizeof *it->pend, cmp_pending);
