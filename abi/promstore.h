@@ -172,7 +172,8 @@ typedef struct promstore_series {
  *                      required.
  *   retention_time_ms  drop blocks whose data is all older than the newest
  *                      sample minus this; 0 keeps data forever (default).
- *   retention_size_bytes  drop the oldest blocks while the store is larger;
+ *   retention_size_bytes  after each append, drop the oldest blocks while the
+ *                      store (bytes_on_disk) is larger;
  *                      0 means no size limit (default).
  *   block_duration_ms  length of a time block (default 2 h). Fixed when the
  *                      store is created; a different value at a later open is

@@ -596,10 +596,8 @@ static void auto_retention(promstore *db, const ps_stats_rec *st)
             }
         }
     }
-    if (db->retention_size_bytes > 0 && ++db->batches_since_size_check >= 8) {
-        db->batches_since_size_check = 0;
+    if (db->retention_size_bytes > 0)
         size_retention(db, NULL);
-    }
 }
 
 /* Drop the oldest block while the store is over its size limit. */

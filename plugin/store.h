@@ -86,7 +86,6 @@ struct promstore {
     ps_series_cache cache;
     uint64_t next_id;
     int64_t retention_checked_block; /* auto time retention last ran for this block */
-    uint64_t batches_since_size_check;
 };
 
 #define PS_STORE_MAGIC 0x70735354u /* "psST" */
