@@ -24,9 +24,11 @@
  *     used from another thread later, one thread at a time.
  *   - Once txn_commit returns 0, the change survives a kill -9 of the process;
  *     with PS_BACKEND_SYNC also a power loss.
- *   - Bytes returned by get or a cursor are owned by the backend and valid
- *     until the next call that writes in the same transaction, the next move of
- *     the same cursor, or the end of the transaction, whichever comes first.
+ *   - Bytes returned by get are owned by the backend and valid until the next
+ *     get, put or del in the same transaction, or its end. Bytes returned by a
+ *     cursor are valid until the next move of that cursor, a write in the
+ *     transaction, or its end. (So a long read transaction that gets one value
+ *     per series holds one value at a time, not all of them.)
  *   - Methods return 0 or a negative promstore_status, and fill *err (never
  *     NULL when passed by the engine) with a message naming the table.
  *   - Running out of space is PROMSTORE_E_FULL; after it, the transaction
