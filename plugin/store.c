@@ -230,14 +230,21 @@ static promstore_status check_format_file(const char *path, const char *backend,
     }
     if (errno != ENOENT)
         return ps_fail(err, PROMSTORE_E_IO, "cannot read %s: %s", file, strerror(errno));
-    f = fopen(file, "w");
+    /* Written aside and renamed, so a crash never leaves a half-written FORMAT. */
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", file);
+    f = fopen(tmp, "w");
     if (f == NULL)
         return ps_fail(err, errno == ENOSPC ? PROMSTORE_E_FULL : PROMSTORE_E_IO,
-                       "cannot create %s: %s", file, strerror(errno));
+                       "cannot create %s: %s", tmp, strerror(errno));
     int bad = fputs(want, f) < 0;
+    bad |= fflush(f) != 0;
     bad |= fsync(fileno(f)) != 0;
     bad |= fclose(f) != 0;
-    return bad ? ps_fail(err, PROMSTORE_E_IO, "cannot write %s", file) : PROMSTORE_OK;
+    if (bad || rename(tmp, file) != 0)
+        return ps_fail(err, errno == ENOSPC ? PROMSTORE_E_FULL : PROMSTORE_E_IO,
+                       "cannot write %s: %s", file, strerror(errno));
+    return PROMSTORE_OK;
 }
 
 /* Read the caller's options, honouring only the fields its struct_size holds. */
