@@ -461,10 +461,11 @@ typedef struct promstore_retention_result {
 } promstore_retention_result;
 
 /*
- * Drop every block whose whole time range is older than cutoff_ms (all its
- * samples have timestamps < cutoff_ms), the out-of-order samples older than
- * it, and every series left without data. Samples at or after the cutoff in a
- * block that straddles it are kept, as in Prometheus. The cost grows with the
+ * Drop every block that ends at or before cutoff_ms (its time range
+ * [start, start + block_duration) lies wholly before the cutoff), the
+ * out-of-order samples in those blocks, and every series left without data.
+ * A block that straddles the cutoff is kept whole, samples before the cutoff
+ * included, as Prometheus keeps whole blocks. The cost grows with the
  * blocks dropped, not with the samples they hold; the space is reused by
  * later appends.
  *
