@@ -166,15 +166,18 @@ static promstore_status create_series(batch *b, const prepared *p, const uint8_t
 }
 
 static promstore_status resolve_series(batch *b, const prepared *p, uint64_t *id_out,
-                                       promstore_error *err)
+                                       ps_cache_slot **slot_out, promstore_error *err)
 {
     promstore *db = b->db;
     uint64_t hash = ps_hash64(p->key, p->key_len);
-    uint64_t id = ps_cache_get(&db->cache, hash, p->key, p->key_len);
-    if (id != 0) {
-        *id_out = id;
+    ps_cache_slot *slot = ps_cache_find(&db->cache, hash, p->key, p->key_len);
+    if (slot != NULL) {
+        *id_out = slot->id;
+        *slot_out = slot;
         return PROMSTORE_OK;
     }
+    uint64_t id = 0;
+    int created = 0;
     uint8_t skey[PS_SKEY_MAX + 8];
     size_t sklen = ps_skey_encode(p->key, p->key_len, skey);
     const void *v;
@@ -182,6 +185,7 @@ static promstore_status resolve_series(batch *b, const prepared *p, uint64_t *id
     promstore_status rc = db->bm->get(b->txn, db->t_series_key, skey, sklen, &v, &vl, err);
     if (rc == PROMSTORE_E_NOT_FOUND) {
         rc = create_series(b, p, skey, sklen, NULL, 0, &id, err);
+        created = 1;
     } else if (rc == PROMSTORE_OK) {
         if (vl == 0 || vl % 8 != 0)
             return ps_fail(err, PROMSTORE_E_CORRUPT, "series_key value has %zu bytes", vl);
@@ -193,22 +197,26 @@ static promstore_status resolve_series(batch *b, const prepared *p, uint64_t *id
             if (ids == NULL)
                 return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
             memcpy(ids, v, vl);
-            id = 0;
             for (size_t i = 0; i < vl && rc == PROMSTORE_OK && id == 0; i += 8) {
                 int eq = 0;
                 rc = full_key_equals(db, b->txn, ps_get_u64(ids + i), p->key, p->key_len, &eq, err);
                 if (rc == PROMSTORE_OK && eq)
                     id = ps_get_u64(ids + i);
             }
-            if (rc == PROMSTORE_OK && id == 0)
+            if (rc == PROMSTORE_OK && id == 0) {
                 rc = create_series(b, p, skey, sklen, ids, vl, &id, err);
+                created = 1;
+            }
             free(ids);
         }
     }
     if (rc)
         return rc;
-    ps_cache_put(&db->cache, hash, p->key, p->key_len, id);
+    slot = ps_cache_put(&db->cache, hash, p->key, p->key_len, id);
+    if (slot && created)
+        ps_cache_set_head(&db->cache, slot, NULL, 0); /* a new series has no head yet */
     *id_out = id;
+    *slot_out = slot;
     return PROMSTORE_OK;
 }
 
@@ -306,25 +314,13 @@ static promstore_status block_account(batch *b, int64_t blk, uint64_t samples, u
 
 /* --- head chunks ------------------------------------------------------------ */
 
-static promstore_status head_load(batch *b, uint64_t id, head *h, promstore_error *err)
+/* Parse a stored head value into h. */
+static promstore_status head_parse(uint64_t id, const uint8_t *p, size_t vl, head *h,
+                                   promstore_error *err)
 {
-    promstore *db = b->db;
-    uint8_t idk[8];
-    const void *v;
-    size_t vl;
-    ps_put_u64(idk, id);
-    h->dirty = 0;
-    promstore_status rc = db->bm->get(b->txn, db->t_head, idk, 8, &v, &vl, err);
-    if (rc == PROMSTORE_E_NOT_FOUND) {
-        h->present = 0;
-        return PROMSTORE_OK;
-    }
-    if (rc)
-        return rc;
     if (vl < PS_HEAD_HDR + 2 || vl - PS_HEAD_HDR > sizeof h->buf)
         return ps_fail(err, PROMSTORE_E_CORRUPT, "head chunk of series %llu has %zu bytes",
                        (unsigned long long)id, vl);
-    const uint8_t *p = v;
     h->mint = ps_get_time(p);
     memcpy(h->buf, p + PS_HEAD_HDR, vl - PS_HEAD_HDR);
     if (ps_xor_appender_load(&h->app, h->buf, vl - PS_HEAD_HDR, sizeof h->buf, p + 16) != 0 ||
@@ -335,7 +331,35 @@ static promstore_status head_load(batch *b, uint64_t id, head *h, promstore_erro
     return PROMSTORE_OK;
 }
 
-static promstore_status head_save(batch *b, uint64_t id, head *h, promstore_error *err)
+static promstore_status head_load(batch *b, uint64_t id, ps_cache_slot *slot, head *h,
+                                  promstore_error *err)
+{
+    promstore *db = b->db;
+    h->dirty = 0;
+    h->present = 0;
+    if (slot && slot->head_state == PS_HEAD_ABSENT)
+        return PROMSTORE_OK;
+    if (slot && slot->head_state == PS_HEAD_CACHED)
+        return head_parse(id, slot->head, slot->head_len, h, err);
+    uint8_t idk[8];
+    const void *v;
+    size_t vl;
+    ps_put_u64(idk, id);
+    promstore_status rc = db->bm->get(b->txn, db->t_head, idk, 8, &v, &vl, err);
+    if (rc == PROMSTORE_E_NOT_FOUND) {
+        if (slot)
+            ps_cache_set_head(&db->cache, slot, NULL, 0);
+        return PROMSTORE_OK;
+    }
+    if (rc || (rc = head_parse(id, v, vl, h, err)))
+        return rc;
+    if (slot)
+        ps_cache_set_head(&db->cache, slot, v, vl);
+    return PROMSTORE_OK;
+}
+
+static promstore_status head_save(batch *b, uint64_t id, ps_cache_slot *slot, head *h,
+                                  promstore_error *err)
 {
     uint8_t idk[8], val[PS_HEAD_HDR + PS_CHUNK_CAP];
     ps_put_u64(idk, id);
@@ -343,7 +367,11 @@ static promstore_status head_save(batch *b, uint64_t id, head *h, promstore_erro
     ps_put_time(val + 8, h->app.t);
     ps_xor_appender_save(&h->app, val + 16);
     memcpy(val + PS_HEAD_HDR, h->buf, h->app.len);
-    return b->db->bm->put(b->txn, b->db->t_head, idk, 8, val, PS_HEAD_HDR + h->app.len, err);
+    size_t vl = PS_HEAD_HDR + h->app.len;
+    promstore_status rc = b->db->bm->put(b->txn, b->db->t_head, idk, 8, val, vl, err);
+    if (rc == PROMSTORE_OK && slot)
+        ps_cache_set_head(&b->db->cache, slot, val, vl);
+    return rc;
 }
 
 /* Move the head chunk into its block's table. */
@@ -563,17 +591,18 @@ static promstore_status append_series(batch *b, const prepared *p, const promsto
     if (s->n_samples == 0)
         return PROMSTORE_OK;
     uint64_t id = 0;
-    promstore_status rc = resolve_series(b, p, &id, err);
+    ps_cache_slot *slot = NULL;
+    promstore_status rc = resolve_series(b, p, &id, &slot, err);
     if (rc)
         return rc;
-    if ((rc = head_load(b, id, h, err)))
+    if ((rc = head_load(b, id, slot, h, err)))
         return rc;
     for (size_t i = 0; i < s->n_samples; i++) {
         rc = append_sample(b, p, id, h, s->samples[i].timestamp_ms, s->samples[i].value_bits, err);
         if (rc)
             return rc;
     }
-    return h->dirty ? head_save(b, id, h, err) : PROMSTORE_OK;
+    return h->dirty ? head_save(b, id, slot, h, err) : PROMSTORE_OK;
 }
 
 /* --- automatic retention ----------------------------------------------------- */

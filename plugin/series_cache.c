@@ -14,6 +14,8 @@ void ps_cache_init(ps_series_cache *c, size_t budget_bytes)
 
 void ps_cache_free(ps_series_cache *c)
 {
+    for (size_t i = 0; i < c->n_slots; i++)
+        free(c->slots[i].head);
     free(c->slots);
     free(c->arena);
     memset(c, 0, sizeof *c);
@@ -26,20 +28,47 @@ void ps_cache_clear(ps_series_cache *c)
     c->budget_bytes = budget;
 }
 
-uint64_t ps_cache_get(const ps_series_cache *c, uint64_t hash, const uint8_t *key, size_t klen)
+ps_cache_slot *ps_cache_find(ps_series_cache *c, uint64_t hash, const uint8_t *key, size_t klen)
 {
     if (c->n_slots == 0)
-        return 0;
+        return NULL;
     hash |= 1; /* 0 marks an empty slot */
     size_t mask = c->n_slots - 1;
     for (size_t i = hash & mask;; i = (i + 1) & mask) {
-        const ps_cache_slot *s = &c->slots[i];
+        ps_cache_slot *s = &c->slots[i];
         if (s->hash == 0)
-            return 0;
+            return NULL;
         if (s->hash == hash && s->key_len == klen &&
             memcmp(c->arena + s->key_off, key, klen) == 0)
-            return s->id;
+            return s;
     }
+}
+
+void ps_cache_set_head(ps_series_cache *c, ps_cache_slot *s, const void *head, size_t len)
+{
+    if (head == NULL) {
+        c->head_bytes -= s->head_cap;
+        free(s->head);
+        s->head = NULL;
+        s->head_len = s->head_cap = 0;
+        s->head_state = PS_HEAD_ABSENT;
+        return;
+    }
+    if (s->head_cap < len) {
+        /* Round up so a growing chunk is not reallocated on every sample. */
+        size_t cap = (len + 127) & ~(size_t)127;
+        uint8_t *h = realloc(s->head, cap);
+        if (h == NULL) {
+            s->head_state = PS_HEAD_UNKNOWN; /* forget rather than mislead */
+            return;
+        }
+        c->head_bytes += cap - s->head_cap;
+        s->head = h;
+        s->head_cap = (uint32_t)cap;
+    }
+    memcpy(s->head, head, len);
+    s->head_len = (uint32_t)len;
+    s->head_state = PS_HEAD_CACHED;
 }
 
 static int grow_slots(ps_series_cache *c)
@@ -62,7 +91,6 @@ static int grow_slots(ps_series_cache *c)
     c->n_slots = n;
     return 0;
 }
-
 static int reserve_arena(ps_series_cache *c, size_t more)
 {
     if (c->arena_len + more <= c->arena_cap)
@@ -78,22 +106,24 @@ static int reserve_arena(ps_series_cache *c, size_t more)
     return 0;
 }
 
-void ps_cache_put(ps_series_cache *c, uint64_t hash, const uint8_t *key, size_t klen, uint64_t id)
+ps_cache_slot *ps_cache_put(ps_series_cache *c, uint64_t hash, const uint8_t *key, size_t klen,
+                            uint64_t id)
 {
-    size_t footprint = c->arena_cap + c->n_slots * sizeof(ps_cache_slot);
+    size_t footprint = c->arena_cap + c->n_slots * sizeof(ps_cache_slot) + c->head_bytes;
     if (c->budget_bytes != 0 && footprint > c->budget_bytes)
         ps_cache_clear(c); /* start over rather than grow past the budget */
     if ((c->n_used + 1) * 4 > c->n_slots * 3 && grow_slots(c) != 0)
-        return;
+        return NULL;
     if (reserve_arena(c, klen) != 0)
-        return;
+        return NULL;
     hash |= 1;
     size_t mask = c->n_slots - 1;
     size_t i = hash & mask;
     while (c->slots[i].hash != 0)
         i = (i + 1) & mask;
     memcpy(c->arena + c->arena_len, key, klen);
-    c->slots[i] = (ps_cache_slot){hash, id, c->arena_len, (uint32_t)klen};
+    c->slots[i] = (ps_cache_slot){hash, id, c->arena_len, (uint32_t)klen, 0, 0, NULL, PS_HEAD_UNKNOWN};
     c->arena_len += klen;
     c->n_used++;
+    return &c->slots[i];
 }
