@@ -185,6 +185,12 @@ typedef struct promstore_series {
  *                      that reaches one fails with PROMSTORE_E_LIMIT as it
  *                      streams, so memory stays bounded.
  *   flags              PROMSTORE_OPEN_* bits.
+ *   max_concurrent_reads  remote reads served at once; one more is answered 503
+ *                      with Retry-After (default 10, as Prometheus).
+ *   max_request_bytes  largest compressed remote write/read body (default 32 MiB).
+ *   max_decoded_bytes  largest decoded body, checked against the snappy header
+ *                      before anything is allocated (default 32 MiB).
+ *   read_frame_bytes   target size of a streamed remote-read frame (default 1 MiB).
  */
 typedef struct promstore_options {
     size_t struct_size;
@@ -198,6 +204,10 @@ typedef struct promstore_options {
     uint64_t max_samples_per_query;
     uint64_t max_bytes_per_query;
     uint32_t flags;
+    uint32_t max_concurrent_reads;
+    uint64_t max_request_bytes;
+    uint64_t max_decoded_bytes;
+    uint64_t read_frame_bytes;
 } promstore_options;
 
 /*
@@ -515,6 +525,150 @@ typedef struct promstore_stats {
 PROMSTORE_API promstore_status promstore_stats_get(promstore *db,
                                                    promstore_stats *out,
                                                    promstore_error *err);
+
+/* --- Remote storage protocol (Prometheus remote write and remote read) ------ */
+
+/*
+ * The protocol lives here, not in the server, so that every front end (the C
+ * server, the Go shim) answers with the same status codes, headers and bytes.
+ * The library does no network I/O: a front end hands over the request's
+ * headers and body and sends back what the library answers.
+ */
+
+/* An HTTP request as the protocol entry points need it. */
+typedef struct promstore_http_request {
+    size_t struct_size;
+    const char *content_type;     /* Content-Type header value, NULL if absent */
+    const char *content_encoding; /* Content-Encoding header value, NULL if absent */
+    const uint8_t *body;
+    size_t body_len;
+} promstore_http_request;
+
+/* Room for extra response headers (Retry-After, the RW 2.0 Written counts, ...). */
+#define PROMSTORE_HTTP_MAX_HEADERS 6
+
+typedef struct promstore_http_header {
+    char name[64];
+    char value[64];
+} promstore_http_header;
+
+/*
+ * What to answer. Initialise struct_size to sizeof(*resp); the entry point
+ * fills the rest.
+ *
+ *   status            the HTTP status code.
+ *   content_type, content_encoding  header values to send; "" means none.
+ *   headers           further headers to send, n_headers of them.
+ *   message           for a status >= 400: one line naming the problem (and the
+ *                     series), to send as a text/plain body. "" otherwise.
+ *   samples_written .. exemplars_written  what was stored.
+ *   samples_rejected  samples refused (invalid, out of order).
+ *   exemplars_dropped, histograms_dropped, metadata_dropped  items received
+ *                     that this version does not store.
+ */
+typedef struct promstore_http_response {
+    size_t struct_size;
+    int status;
+    char content_type[96];
+    char content_encoding[32];
+    size_t n_headers;
+    promstore_http_header headers[PROMSTORE_HTTP_MAX_HEADERS];
+    char message[PROMSTORE_ERROR_MESSAGE_MAX];
+    uint64_t samples_written;
+    uint64_t histograms_written;
+    uint64_t exemplars_written;
+    uint64_t samples_rejected;
+    uint64_t exemplars_dropped;
+    uint64_t histograms_dropped;
+    uint64_t metadata_dropped;
+} promstore_http_response;
+
+/*
+ * Serve one remote-write request (POST /api/v1/write): Prometheus remote write
+ * 1.0 (prometheus.WriteRequest) and 2.0 (io.prometheus.write.v2.Request),
+ * chosen by Content-Type. Headers are checked before the body is touched (415
+ * for an unsupported Content-Type or Content-Encoding); the compressed and the
+ * declared decoded sizes are checked against the limits before anything is
+ * allocated (413); then the body is decoded and validated (400 naming the
+ * problem and the series) and appended; 204 only once the batch is durable.
+ * Storage trouble answers 5xx so that Prometheus retries (503 with
+ * Retry-After when busy, 507 when full, 500 otherwise), never 429.
+ *
+ * Ownership: req and the bytes it points to are only read during the call.
+ * Returns:   PROMSTORE_OK whenever *resp holds an answer (whatever its status);
+ *   PROMSTORE_E_INVALID for NULL or too-small structs (resp untouched).
+ * Threads:   any. Since: 1.0
+ */
+PROMSTORE_API promstore_status promstore_remote_write(promstore *db,
+                                                      const promstore_http_request *req,
+                                                      promstore_http_response *resp,
+                                                      promstore_error *err);
+
+typedef struct promstore_reader promstore_reader;
+
+/*
+ * Start serving one remote-read request (POST /api/v1/read). The response type
+ * is negotiated from accepted_response_types: SAMPLES (one snappy-compressed
+ * ReadResponse, what Prometheus 2.42 asks for) or STREAMED_XOR_CHUNKS (CRC32C
+ * framed ChunkedReadResponse messages, one series per frame, stored chunk bytes
+ * as they are). Every query is checked before the first byte is produced, so
+ * an error still has its own status; a limit reached while streaming ends the
+ * stream early (the client sees a broken stream, as with Prometheus).
+ *
+ * On return *resp holds the status and headers to send. If resp->status is
+ * 200, *out is a reader: call promstore_remote_read_next() until
+ * PROMSTORE_DONE and send each piece as the body. Otherwise *out is NULL and
+ * resp->message is the body.
+ *
+ * Ownership: req is only read during the call. *out is freed by
+ *   promstore_remote_read_close().
+ * Returns:   PROMSTORE_OK whenever *resp holds an answer; PROMSTORE_E_INVALID
+ *   for NULL or too-small structs.
+ * Threads:   any; at most max_concurrent_reads readers live at once (one more
+ *   is answered 503 with Retry-After). Since: 1.0
+ */
+PROMSTORE_API promstore_status promstore_remote_read_open(promstore *db,
+                                                          const promstore_http_request *req,
+                                                          promstore_http_response *resp,
+                                                          promstore_reader **out,
+                                                          promstore_error *err);
+
+/*
+ * The next piece of the response body.
+ *
+ * Ownership: *data points into the reader's memory, valid until the next call
+ *   on it. Pieces are produced as the store is read: memory stays bounded by
+ *   the frame size (streamed) or the query limits (SAMPLES).
+ * Returns:   PROMSTORE_OK (*data, *len set), PROMSTORE_DONE (the body is
+ *   complete), or an error (PROMSTORE_E_LIMIT, PROMSTORE_E_IO, ...) after which
+ *   the body must be cut short: the client then sees an incomplete response.
+ * Threads:   one caller at a time per reader. Since: 1.0
+ */
+PROMSTORE_API promstore_status promstore_remote_read_next(promstore_reader *r,
+                                                          const uint8_t **data, size_t *len,
+                                                          promstore_error *err);
+
+/* Free a reader. NULL is a harmless no-op. Since: 1.0 */
+PROMSTORE_API void promstore_remote_read_close(promstore_reader *r);
+
+/*
+ * The callback form of remote read: promstore_remote_read_open(), then each
+ * piece handed to write(ctx, data, len) as it is produced, then close. *resp
+ * is complete before the first call of write, so write can send the status
+ * and headers first. write returns 0 to go on, nonzero to stop (the client
+ * went away); the call then returns PROMSTORE_E_IO.
+ *
+ * Returns:   PROMSTORE_OK when the whole body was written (or resp->status is
+ *   not 200 and write was never called); otherwise as
+ *   promstore_remote_read_next().
+ * Threads:   any. Since: 1.0
+ */
+typedef int (*promstore_write_fn)(void *ctx, const uint8_t *data, size_t len);
+PROMSTORE_API promstore_status promstore_remote_read(promstore *db,
+                                                     const promstore_http_request *req,
+                                                     promstore_http_response *resp,
+                                                     promstore_write_fn write, void *ctx,
+                                                     promstore_error *err);
 
 /* --- Version and errors ---------------------------------------------------- */
 

@@ -276,6 +276,10 @@ static promstore_status read_options(promstore *db, const promstore_options *in,
     db->max_samples = o.max_samples_per_query;
     db->max_bytes = o.max_bytes_per_query;
     db->flags = o.flags;
+    db->max_concurrent_reads = o.max_concurrent_reads ? o.max_concurrent_reads : 10;
+    db->max_request_bytes = o.max_request_bytes ? o.max_request_bytes : (uint64_t)32 << 20;
+    db->max_decoded_bytes = o.max_decoded_bytes ? o.max_decoded_bytes : (uint64_t)32 << 20;
+    db->read_frame_bytes = o.read_frame_bytes ? o.read_frame_bytes : (uint64_t)1 << 20;
     db->name_rules = (o.flags & PROMSTORE_OPEN_LEGACY_NAMES) ? PS_NAMES_LEGACY : PS_NAMES_UTF8;
     return PROMSTORE_OK;
 }
@@ -371,6 +375,7 @@ static promstore_status abi_open(const promstore_options *opts, promstore **out,
     db->lock_fd = -1;
     pthread_mutex_init(&db->write_mu, NULL);
     pthread_mutex_init(&db->slot_mu, NULL);
+    pthread_mutex_init(&db->reads_mu, NULL);
     ps_cache_init(&db->cache, SERIES_CACHE_BUDGET);
 
     const char *backend = NULL, *path = NULL;
@@ -419,6 +424,7 @@ promstore_status promstore_close(promstore *db, promstore_error *err)
     free(db->slot_open);
     pthread_mutex_destroy(&db->write_mu);
     pthread_mutex_destroy(&db->slot_mu);
+    pthread_mutex_destroy(&db->reads_mu);
     free(db);
     return PROMSTORE_OK;
 }

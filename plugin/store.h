@@ -73,6 +73,12 @@ struct promstore {
     uint32_t flags;
     ps_name_rules name_rules;
 
+    /* Remote protocol limits (remote_write.c, remote_read.c). */
+    uint32_t max_concurrent_reads;
+    uint64_t max_request_bytes, max_decoded_bytes, read_frame_bytes;
+    pthread_mutex_t reads_mu;
+    uint32_t reads_active;
+
     ps_table t_meta, t_series, t_series_key, t_postings, t_head, t_lastblk, t_blocks, t_ooo;
 
     /* Block tables by slot; opened lazily, handles live as long as the backend. */

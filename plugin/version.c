@@ -47,4 +47,8 @@ void promstore_options_init(promstore_options *opts)
     opts->struct_size = sizeof *opts;
     opts->backend = "lmdb";
     opts->block_duration_ms = 2 * 60 * 60 * 1000;
+    opts->max_concurrent_reads = 10;           /* Prometheus's read-concurrent-limit */
+    opts->max_request_bytes = (uint64_t)32 << 20; /* Prometheus caps bodies at 32 MiB */
+    opts->max_decoded_bytes = (uint64_t)32 << 20;
+    opts->read_frame_bytes = (uint64_t)1 << 20;   /* Prometheus's max-bytes-in-frame */
 }

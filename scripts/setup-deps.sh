@@ -8,6 +8,10 @@ PACKAGES=(
   liblmdb-dev libsqlite3-dev libpcre2-dev libcmocka-dev abigail-tools
   # for the HTTP server and remote-write/read protocol (later issues)
   libprotobuf-c-dev protobuf-c-compiler libsnappy-dev libmicrohttpd-dev libyaml-dev
+  # for the server tests: libcurl as the HTTP client, openssl for a TLS certificate
+  libcurl4-openssl-dev openssl
+  # end-to-end tests and benchmarks against a real Prometheus (v2.42 in Debian 12)
+  prometheus jq curl
 )
 
 missing=()

@@ -1,0 +1,864 @@
+/*
+ * remote_read.c -- Prometheus remote read (POST /api/v1/read): the request
+ * checks, response-type negotiation and the two response bodies, SAMPLES and
+ * STREAMED_XOR_CHUNKS (../shared/PROTOCOL.md section 3), built on the query
+ * iterator of query.c. No network I/O: the front end hands over the headers
+ * and body and sends back what promstore_remote_read_next() produces.
+ *
+ * ORDER OF CHECKS in promstore_remote_read_open(), cheapest first, so that a
+ * bad request costs no memory: headers (415) -> a reader slot (503 +
+ * Retry-After; taken before the body is decompressed, because the limit is
+ * there to bound the memory of concurrent reads) -> compressed size and
+ * declared decoded size (413, ps_proto_unsnappy) -> snappy and protobuf
+ * decoding (400, 413 past the decoder's memory bound) -> negotiation (400) ->
+ * every query validated (400) -> the response's first bytes produced.
+ * Nothing is handed out before all of that passed, so every error has its
+ * own status.
+ *
+ * SAMPLES: the whole ReadResponse is encoded in open(), then compressed, and
+ * next() hands it out in pieces. Its size is bounded by the query limits
+ * (max_samples_per_query ...); a limit reached here is still a proper 400.
+ *
+ * STREAMED_XOR_CHUNKS: one frame per next() call, from the current series's
+ * chunk cursor. The reader holds one frame buffer (read_frame_bytes plus at
+ * most one chunk), one query iterator at a time, and the decoded request; so
+ * memory does not grow with the answer. The first frame is built in open(),
+ * so that a limit or storage error met on the first series still gets a
+ * status code; a later one can only cut the stream (the ABI says so).
+ *
+ * WIRE ENCODING of the responses is written by hand here rather than through
+ * protobuf-c's pack(): pack() wants the whole message as C structs (one per
+ * sample), while hand encoding lets a series be written straight into the
+ * output buffer. Fields are written in field-number order and proto3
+ * defaults (0, "") are left out, exactly as Go's encoder does, so that the
+ * streamed bytes equal Prometheus's (the test checks PROTOCOL.md's vector).
+ * The request is decoded with the generated protobuf-c code.
+ */
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <snappy-c.h>
+
+#include "crc32c.h"
+#include "error.h"
+#include "promstore.h"
+#include "protocol.h"
+#include "remote.pb-c.h"
+#include "select.h"
+#include "store.h"
+
+#define CT_STREAMED "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse"
+
+/* Room reserved before a frame's ChunkedSeries for the frame header:
+ * uvarint(len) 10 + CRC 4 + field tag 1 + uvarint(series len) 10. */
+#define FRAME_HEAD 32
+/* What a frame adds to its ChunkedSeries: FRAME_HEAD + query_index (1 + 10). */
+#define FRAME_OVERHEAD (FRAME_HEAD + 11)
+
+/* Protobuf wire types. */
+#define WT_VARINT 0
+#define WT_FIXED64 1
+#define WT_LEN 2
+#define TAG(field, wt) ((uint8_t)(((field) << 3) | (wt)))
+
+typedef enum rr_mode { RR_SAMPLES, RR_STREAMED } rr_mode;
+
+/* A growable byte buffer. */
+typedef struct rr_buf {
+    uint8_t *p;
+    size_t len, cap;
+} rr_buf;
+
+struct promstore_reader {
+    promstore *db;
+    rr_mode mode;
+    Prometheus__ReadRequest *req;
+    ps_pb_alloc pa;        /* req was decoded from it and is freed through it */
+    promstore_matcher *mt; /* matchers of the query being opened */
+    size_t mt_cap;
+    promstore_status failed; /* sticky error: the body is cut */
+    int done;
+
+    /* SAMPLES: the compressed body and how much of it was handed out. */
+    uint8_t *body;
+    size_t body_len, body_pos;
+
+    /* STREAMED: where we are, and the frame last built. */
+    size_t qi;                 /* query being streamed */
+    promstore_series_iter *it; /* its iterator, NULL between queries */
+    int in_series;             /* the current series has chunks left */
+    int have_pending;          /* a chunk read that did not fit the last frame */
+    promstore_chunk pending;
+    rr_buf frame;
+    size_t piece_off, piece_len; /* the frame within frame.p */
+    int piece_ready;             /* built in open(), not handed out yet */
+};
+
+/* --- protobuf wire writing ----------------------------------------------- */
+
+static size_t varint_size(uint64_t v)
+{
+    size_t n = 1;
+    while (v >= 0x80) {
+        v >>= 7;
+        n++;
+    }
+    return n;
+}
+
+/* Write v as a varint at p; returns the bytes written (<= 10). */
+static size_t varint_put(uint8_t *p, uint64_t v)
+{
+    size_t n = 0;
+    while (v >= 0x80) {
+        p[n++] = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    p[n++] = (uint8_t)v;
+    return n;
+}
+
+static int buf_reserve(rr_buf *b, size_t more)
+{
+    if (more > SIZE_MAX - b->len)
+        return -1;
+    size_t need = b->len + more;
+    if (need <= b->cap)
+        return 0;
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < need)
+        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
+    uint8_t *q = realloc(b->p, cap);
+    if (q == NULL)
+        return -1;
+    b->p = q;
+    b->cap = cap;
+    return 0;
+}
+
+/* The appenders below assume buf_reserve() made room for what they write. */
+static void put_byte(rr_buf *b, uint8_t c)
+{
+    b->p[b->len++] = c;
+}
+
+static void put_varint(rr_buf *b, uint64_t v)
+{
+    b->len += varint_put(b->p + b->len, v);
+}
+
+static void put_bytes(rr_buf *b, const void *p, size_t n)
+{
+    if (n)
+        memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+/* Size of a length-delimited field holding n bytes, tag included. */
+static size_t len_field_size(size_t n)
+{
+    return 1 + varint_size(n) + n;
+}
+
+/* A string field, left out when empty as proto3 does. */
+static size_t str_field_size(size_t n)
+{
+    return n ? len_field_size(n) : 0;
+}
+
+static void put_str_field(rr_buf *b, int field, const char *s, size_t n)
+{
+    if (n == 0)
+        return;
+    put_byte(b, TAG(field, WT_LEN));
+    put_varint(b, n);
+    put_bytes(b, s, n);
+}
+
+/* Label { name = 1; value = 2; } as field `field` of its parent. */
+static size_t label_body_size(const promstore_label *l)
+{
+    return str_field_size(l->name_len) + str_field_size(l->value_len);
+}
+
+static size_t labels_size(const promstore_label *ls, size_t n)
+{
+    size_t s = 0;
+    for (size_t i = 0; i < n; i++)
+        s += len_field_size(label_body_size(&ls[i]));
+    return s;
+}
+
+static void put_labels(rr_buf *b, int field, const promstore_label *ls, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        put_byte(b, TAG(field, WT_LEN));
+        put_varint(b, label_body_size(&ls[i]));
+        put_str_field(b, 1, ls[i].name, ls[i].name_len);
+        put_str_field(b, 2, ls[i].value, ls[i].value_len);
+    }
+}
+
+/* --- the reader slot (max_concurrent_reads) ------------------------------- */
+
+static int slot_take(promstore *db)
+{
+    int ok = 0;
+    pthread_mutex_lock(&db->reads_mu);
+    if (db->reads_active < db->max_concurrent_reads) {
+        db->reads_active++;
+        ok = 1;
+    }
+    pthread_mutex_unlock(&db->reads_mu);
+    return ok;
+}
+
+static void slot_give(promstore *db)
+{
+    pthread_mutex_lock(&db->reads_mu);
+    if (db->reads_active > 0)
+        db->reads_active--;
+    pthread_mutex_unlock(&db->reads_mu);
+}
+
+/* --- request checks and decoding ------------------------------------------ */
+
+/* Negotiate: the first type we support, in the client's order. -1: none. */
+static int negotiate(const Prometheus__ReadRequest *rq, rr_mode *mode)
+{
+    if (rq->n_accepted_response_types == 0) {
+        *mode = RR_SAMPLES; /* what Prometheus before 2.55 means */
+        return 0;
+    }
+    for (size_t i = 0; i < rq->n_accepted_response_types; i++) {
+        switch ((int)rq->accepted_response_types[i]) {
+        case PROMETHEUS__READ_REQUEST__RESPONSE_TYPE__SAMPLES:
+            *mode = RR_SAMPLES;
+            return 0;
+        case PROMETHEUS__READ_REQUEST__RESPONSE_TYPE__STREAMED_XOR_CHUNKS:
+            *mode = RR_STREAMED;
+            return 0;
+        default:
+            break; /* a type from a newer client: try the next one */
+        }
+    }
+    return -1;
+}
+
+/* Point r->mt at the ABI form of query q's matchers (strings stay in r->req). */
+static promstore_status query_matchers(promstore_reader *r, const Prometheus__Query *q,
+                                       promstore_error *err)
+{
+    if (q->n_matchers > r->mt_cap) {
+        promstore_matcher *m = realloc(r->mt, q->n_matchers * sizeof *m);
+        if (m == NULL)
+            return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for %zu matchers", q->n_matchers);
+        r->mt = m;
+        r->mt_cap = q->n_matchers;
+    }
+    for (size_t i = 0; i < q->n_matchers; i++) {
+        const Prometheus__LabelMatcher *lm = q->matchers[i];
+        int t = (int)lm->type;
+        if (t < PROMSTORE_MATCH_EQ || t > PROMSTORE_MATCH_NRE)
+            return ps_fail(err, PROMSTORE_E_BAD_MATCHER, "matcher %zu has unknown type %d", i, t);
+        /* bytes fields: (len, data), not NUL-terminated; the engine checks UTF-8. */
+        r->mt[i].type = (promstore_match_type)t;
+        /* An absent field has data NULL; the engine wants "" for an empty string. */
+        r->mt[i].name = lm->name.data ? (const char *)lm->name.data : "";
+        r->mt[i].name_len = lm->name.len;
+        r->mt[i].value = lm->value.data ? (const char *)lm->value.data : "";
+        r->mt[i].value_len = lm->value.len;
+    }
+    return PROMSTORE_OK;
+}
+
+/*
+ * Check one query as promstore_query() would, without opening a snapshot:
+ * the range, at least one matcher, and every matcher compiled. Opening a
+ * snapshot per query just to check it would let one request hold as many
+ * read transactions as it has queries.
+ */
+static promstore_status check_query(promstore_reader *r, size_t i, promstore_error *err)
+{
+    const Prometheus__Query *q = r->req->queries[i];
+    ps_matcher *pm = NULL;
+    if (q->start_timestamp_ms > q->end_timestamp_ms)
+        return ps_fail(err, PROMSTORE_E_INVALID, "query %zu: start %lld is after end %lld", i,
+                       (long long)q->start_timestamp_ms, (long long)q->end_timestamp_ms);
+    /*
+     * Prometheus's TSDB answers a selector without matchers with nothing, and
+     * PromQL never sends one; our promstore_query() would select every series
+     * instead. A client asking that is confused, so say so.
+     */
+    if (q->n_matchers == 0)
+        return ps_fail(err, PROMSTORE_E_INVALID, "query %zu has no matchers", i);
+    promstore_status rc = query_matchers(r, q, err);
+    if (rc)
+        goto fail;
+    rc = ps_matchers_compile(r->mt, q->n_matchers, &pm, err);
+    if (rc)
+        goto fail;
+    ps_matchers_free(pm, q->n_matchers);
+    return PROMSTORE_OK;
+fail:
+    ps_error_prefix(err, "query %zu", i);
+    return rc;
+}
+
+static promstore_status open_query(promstore_reader *r, size_t i, promstore_series_iter **it,
+                                   promstore_error *err)
+{
+    const Prometheus__Query *q = r->req->queries[i];
+    promstore_status rc = query_matchers(r, q, err);
+    if (rc == PROMSTORE_OK)
+        rc = promstore_query(r->db, r->mt, q->n_matchers, q->start_timestamp_ms,
+                             q->end_timestamp_ms, it, err);
+    if (rc)
+        ps_error_prefix(err, "query %zu", i);
+    return rc;
+}
+
+/* --- SAMPLES ----------------------------------------------------------------- */
+
+/* Sample { double value = 1; int64 timestamp = 2; } with proto3 defaults left out. */
+static size_t sample_body_size(const promstore_sample *s)
+{
+    return (s->value_bits ? 9 : 0) +
+           (s->timestamp_ms ? 1 + varint_size((uint64_t)s->timestamp_ms) : 0);
+}
+
+static void put_sample(rr_buf *b, const promstore_sample *s)
+{
+    put_byte(b, TAG(2, WT_LEN));
+    put_varint(b, sample_body_size(s));
+    if (s->value_bits) {
+        /* The raw bits, little-endian as fixed64 wants: NaN payloads survive. */
+        put_byte(b, TAG(1, WT_FIXED64));
+        for (int k = 0; k < 8; k++)
+            put_byte(b, (uint8_t)(s->value_bits >> (8 * k)));
+    }
+    if (s->timestamp_ms) {
+        put_byte(b, TAG(2, WT_VARINT));
+        put_varint(b, (uint64_t)s->timestamp_ms);
+    }
+}
+
+/*
+ * One TimeSeries { labels = 1; samples = 2; } of the current series into ts
+ * (reset first): labels, then every sample in range, in time order.
+ */
+static promstore_status encode_series(promstore_series_iter *it, rr_buf *ts, promstore_error *err)
+{
+    const promstore_label *ls;
+    size_t nl;
+    ts->len = 0;
+    promstore_status rc = promstore_series_iter_labels(it, &ls, &nl);
+    if (rc)
+        return ps_fail(err, rc, "no current series");
+    if (buf_reserve(ts, labels_size(ls, nl)))
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a series");
+    put_labels(ts, 1, ls, nl);
+    for (;;) {
+        promstore_sample s;
+        rc = promstore_series_iter_sample(it, &s, err);
+        if (rc == PROMSTORE_DONE)
+            return PROMSTORE_OK;
+        if (rc)
+            return rc;
+        /* At most 1 + 1 + 9 + 11 bytes per sample. */
+        if (buf_reserve(ts, 22))
+            return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for samples");
+        put_sample(ts, &s);
+    }
+}
+
+/*
+ * Append QueryResult { repeated TimeSeries timeseries = 1; } of query i to
+ * out as field 1 of ReadResponse. Room for the field's header is reserved
+ * first and the result slid back over the unused part at the end, so that
+ * the series are written once, straight into out.
+ */
+static promstore_status encode_result(promstore_reader *r, size_t i, rr_buf *out, rr_buf *ts,
+                                      promstore_error *err)
+{
+    promstore_series_iter *it = NULL;
+    promstore_status rc = open_query(r, i, &it, err);
+    if (rc)
+        return rc;
+    if (buf_reserve(out, 11)) {
+        rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the response");
+        goto fail;
+    }
+    size_t start = out->len;
+    out->len += 11;
+    while ((rc = promstore_series_iter_next(it, err)) == PROMSTORE_OK) {
+        rc = encode_series(it, ts, err);
+        if (rc)
+            goto fail;
+        if (buf_reserve(out, len_field_size(ts->len))) {
+            rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the response");
+            goto fail;
+        }
+        put_byte(out, TAG(1, WT_LEN));
+        put_varint(out, ts->len);
+        put_bytes(out, ts->p, ts->len);
+    }
+    if (rc != PROMSTORE_DONE)
+        goto fail;
+    size_t body = out->len - start - 11;
+    uint8_t head[11];
+    head[0] = TAG(1, WT_LEN);
+    size_t hl = 1 + varint_put(head + 1, body);
+    memmove(out->p + start + hl, out->p + start + 11, body);
+    memcpy(out->p + start, head, hl);
+    out->len = start + hl + body;
+    promstore_series_iter_close(it);
+    return PROMSTORE_OK;
+fail:
+    promstore_series_iter_close(it);
+    return rc;
+}
+
+/* Build the whole snappy-compressed ReadResponse into r->body. */
+static promstore_status build_samples(promstore_reader *r, promstore_error *err)
+{
+    rr_buf out = {0}, ts = {0};
+    promstore_status rc = PROMSTORE_OK;
+    for (size_t i = 0; i < r->req->n_queries; i++) {
+        rc = encode_result(r, i, &out, &ts, err);
+        if (rc)
+            goto fail;
+    }
+    free(ts.p);
+    ts.p = NULL;
+    size_t cap = snappy_max_compressed_length(out.len);
+    r->body = malloc(cap ? cap : 1);
+    if (r->body == NULL) {
+        rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory to compress %zu bytes", out.len);
+        goto fail;
+    }
+    r->body_len = cap;
+    if (snappy_compress((const char *)(out.p ? out.p : (uint8_t *)""), out.len, (char *)r->body,
+                        &r->body_len) != SNAPPY_OK) {
+        rc = ps_fail(err, PROMSTORE_E_NOMEM, "snappy could not compress the response");
+        goto fail;
+    }
+    free(out.p);
+    return PROMSTORE_OK;
+fail:
+    free(out.p);
+    free(ts.p);
+    return rc;
+}
+
+/* --- STREAMED_XOR_CHUNKS ----------------------------------------------------- */
+
+/* Chunk { min_time_ms = 1; max_time_ms = 2; type = 3 (XOR); data = 4; } */
+static size_t chunk_body_size(const promstore_chunk *c)
+{
+    return (c->min_time_ms ? 1 + varint_size((uint64_t)c->min_time_ms) : 0) +
+           (c->max_time_ms ? 1 + varint_size((uint64_t)c->max_time_ms) : 0) + 2 +
+           len_field_size(c->data_len);
+}
+
+static void put_chunk(rr_buf *b, const promstore_chunk *c)
+{
+    put_byte(b, TAG(2, WT_LEN));
+    put_varint(b, chunk_body_size(c));
+    if (c->min_time_ms) {
+        put_byte(b, TAG(1, WT_VARINT));
+        put_varint(b, (uint64_t)c->min_time_ms);
+    }
+    if (c->max_time_ms) {
+        put_byte(b, TAG(2, WT_VARINT));
+        put_varint(b, (uint64_t)c->max_time_ms);
+    }
+    put_byte(b, TAG(3, WT_VARINT));
+    put_byte(b, PROMETHEUS__CHUNK__ENCODING__XOR);
+    put_byte(b, TAG(4, WT_LEN));
+    put_varint(b, c->data_len);
+    put_bytes(b, c->data, c->data_len);
+}
+
+/*
+ * Wrap the ChunkedSeries in frame.p[FRAME_HEAD..len) into a frame:
+ * uvarint(len(msg)) + big-endian CRC32C(msg) + msg, where msg is
+ * ChunkedReadResponse { chunked_series = 1: [it]; query_index = 2 }. The
+ * header is written backwards into the reserved room, so nothing moves.
+ */
+static void seal_frame(promstore_reader *r)
+{
+    rr_buf *f = &r->frame;
+    size_t series_len = f->len - FRAME_HEAD;
+    if (r->qi) { /* proto3 leaves query_index 0 out */
+        put_byte(f, TAG(2, WT_VARINT));
+        put_varint(f, (uint64_t)r->qi);
+    }
+    uint8_t tmp[10];
+    size_t n = varint_put(tmp, series_len);
+    size_t msg = FRAME_HEAD - n - 1;
+    f->p[msg] = TAG(1, WT_LEN);
+    memcpy(f->p + msg + 1, tmp, n);
+    size_t msg_len = f->len - msg;
+    uint32_t crc = ps_crc32c(0, f->p + msg, msg_len);
+    size_t pos = msg - 4;
+    for (int k = 0; k < 4; k++)
+        f->p[pos + (size_t)k] = (uint8_t)(crc >> (24 - 8 * k));
+    n = varint_put(tmp, msg_len);
+    pos -= n;
+    memcpy(f->p + pos, tmp, n);
+    r->piece_off = pos;
+    r->piece_len = f->len - pos;
+}
+
+/* Move to the next series, across queries: OK, DONE (no more), or an error. */
+static promstore_status next_series(promstore_reader *r, promstore_error *err)
+{
+    for (;;) {
+        if (r->it == NULL) {
+            if (r->qi == r->req->n_queries)
+                return PROMSTORE_DONE;
+            promstore_status rc = open_query(r, r->qi, &r->it, err);
+            if (rc)
+                return rc;
+        }
+        promstore_status rc = promstore_series_iter_next(r->it, err);
+        if (rc == PROMSTORE_OK) {
+            r->in_series = 1;
+            return PROMSTORE_OK;
+        }
+        if (rc != PROMSTORE_DONE)
+            return rc;
+        promstore_series_iter_close(r->it);
+        r->it = NULL;
+        r->qi++;
+    }
+}
+
+/*
+ * Add the current series's chunks to the frame until they run out or the
+ * next one would take the frame past read_frame_bytes; that one is kept as
+ * pending for the next frame, which repeats the labels (a series is split
+ * across consecutive frames only when it does not fit one). A frame always
+ * takes at least one chunk, so it exceeds the target only when one chunk
+ * alone does. *added counts the chunks added. Returns PROMSTORE_OK or an error.
+ */
+static promstore_status fill_chunks(promstore_reader *r, size_t *added, promstore_error *err)
+{
+    rr_buf *f = &r->frame;
+    *added = 0;
+    for (;;) {
+        promstore_chunk c;
+        if (r->have_pending) {
+            c = r->pending;
+            r->have_pending = 0;
+        } else {
+            promstore_status rc = promstore_series_iter_chunk(r->it, &c, err);
+            if (rc == PROMSTORE_DONE) {
+                r->in_series = 0;
+                return PROMSTORE_OK;
+            }
+            if (rc)
+                return rc;
+        }
+        size_t need = len_field_size(chunk_body_size(&c));
+        if (*added && f->len + need + FRAME_OVERHEAD - FRAME_HEAD > r->db->read_frame_bytes) {
+            /* c points into the iterator, untouched until we call it again. */
+            r->pending = c;
+            r->have_pending = 1;
+            return PROMSTORE_OK;
+        }
+        if (buf_reserve(f, need + 11))
+            return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a frame");
+        put_chunk(f, &c);
+        (*added)++;
+    }
+}
+
+/* Build the next frame into r->frame: OK, DONE (no more), or an error. */
+static promstore_status build_frame(promstore_reader *r, promstore_error *err)
+{
+    for (;;) {
+        if (!r->in_series) {
+            promstore_status rc = next_series(r, err);
+            if (rc)
+                return rc;
+        }
+        const promstore_label *ls;
+        size_t nl;
+        promstore_status rc = promstore_series_iter_labels(r->it, &ls, &nl);
+        if (rc)
+            return ps_fail(err, rc, "no current series");
+        rr_buf *f = &r->frame;
+        f->len = 0;
+        if (buf_reserve(f, FRAME_HEAD + labels_size(ls, nl) + 11))
+            return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a frame");
+        f->len = FRAME_HEAD;
+        put_labels(f, 1, ls, nl);
+        size_t added = 0;
+        rc = fill_chunks(r, &added, err);
+        if (rc)
+            return rc;
+        if (added == 0)
+            continue; /* a series with no chunk in range: nothing to say */
+        seal_frame(r);
+        return PROMSTORE_OK;
+    }
+}
+
+/* --- the ABI ----------------------------------------------------------------- */
+
+static void reader_free(promstore_reader *r)
+{
+    if (r == NULL)
+        return;
+    promstore_series_iter_close(r->it);
+    if (r->req)
+        prometheus__read_request__free_unpacked(r->req, &r->pa.base);
+    free(r->mt);
+    free(r->body);
+    free(r->frame.p);
+    slot_give(r->db);
+    free(r);
+}
+
+/*
+ * Content-Type: absent, or application/x-protobuf with no proto= parameter or
+ * proto=prometheus.ReadRequest. Anything else answers 415 and returns -1.
+ */
+static int check_content_type(const promstore_http_request *req, promstore_http_response *resp)
+{
+    if (req->content_type == NULL)
+        return 0;
+    ps_content_type ct;
+    if (ps_content_type_parse(req->content_type, &ct) == 0 &&
+        ps_span_eq_nocase(ct.media, ct.media_len, "application/x-protobuf") &&
+        (ct.proto == NULL || ps_span_eq(ct.proto, ct.proto_len, "prometheus.ReadRequest")))
+        return 0;
+    ps_resp_error(resp, 415,
+                  "unsupported Content-Type \"%.200s\" for remote read: want "
+                  "application/x-protobuf (prometheus.ReadRequest)",
+                  req->content_type);
+    return -1;
+}
+
+/* Decompress and decode the ReadRequest into r->req; on failure answer and return -1. */
+static int decode_request(promstore_reader *r, const promstore_http_request *req,
+                          promstore_http_response *resp)
+{
+    uint8_t *raw = NULL;
+    size_t raw_len = 0;
+    if (ps_proto_unsnappy(r->db, req->body, req->body_len, "ReadRequest", &raw, &raw_len, resp))
+        return -1;
+    ps_pb_alloc_init(&r->pa, raw_len);
+    r->req = prometheus__read_request__unpack(&r->pa.base, raw_len, raw);
+    free(raw);
+    if (r->req == NULL) {
+        ps_proto_decode_failed(&r->pa, "ReadRequest", resp);
+        return -1;
+    }
+    return 0;
+}
+
+/* Everything about the request, before any byte of the answer: 0, or -1 answered. */
+static int check_request(promstore_reader *r, promstore_http_response *resp)
+{
+    if (negotiate(r->req, &r->mode)) {
+        ps_resp_error(resp, 400,
+                      "none of the %zu accepted_response_types is supported "
+                      "(this server speaks SAMPLES and STREAMED_XOR_CHUNKS)",
+                      r->req->n_accepted_response_types);
+        return -1;
+    }
+    for (size_t i = 0; i < r->req->n_queries; i++) {
+        promstore_error e;
+        if (check_query(r, i, &e)) {
+            ps_resp_engine_error(resp, &e);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/*
+ * The first bytes of the answer: all of SAMPLES, or the first frame of a
+ * stream. An error here still has a status of its own: 0, or -1 answered.
+ */
+static int start_body(promstore_reader *r, promstore_http_response *resp)
+{
+    promstore_error e;
+    promstore_status rc;
+    if (r->mode == RR_SAMPLES) {
+        rc = build_samples(r, &e);
+    } else {
+        rc = build_frame(r, &e);
+        if (rc == PROMSTORE_OK)
+            r->piece_ready = 1;
+        else if (rc == PROMSTORE_DONE)
+            r->done = 1; /* nothing matched: an empty 200 body */
+    }
+    if (rc < 0) {
+        ps_resp_engine_error(resp, &e);
+        return -1;
+    }
+    resp->status = 200;
+    if (r->mode == RR_SAMPLES) {
+        snprintf(resp->content_type, sizeof resp->content_type, "application/x-protobuf");
+        snprintf(resp->content_encoding, sizeof resp->content_encoding, "snappy");
+    } else {
+        /* Prometheus's client compares this string exactly; no Content-Encoding. */
+        snprintf(resp->content_type, sizeof resp->content_type, "%s", CT_STREAMED);
+    }
+    return 0;
+}
+
+static promstore_status abi_open(promstore *db, const promstore_http_request *req,
+                                 promstore_http_response *resp, promstore_reader **out,
+                                 promstore_error *err)
+{
+    if (out)
+        *out = NULL;
+    promstore_status rc = ps_proto_args_ok(db, req, resp, err);
+    if (rc)
+        return rc;
+    if (out == NULL || (req->body == NULL && req->body_len))
+        return ps_fail(err, PROMSTORE_E_INVALID, "promstore_remote_read_open: NULL out or body");
+    ps_resp_init(resp);
+    if (ps_proto_check_encoding(req, resp) || check_content_type(req, resp))
+        return PROMSTORE_OK;
+    /* Taken before the body is decoded: the limit is there to bound memory. */
+    if (!slot_take(db)) {
+        ps_resp_error(resp, 503, "too many remote reads at once (max_concurrent_reads is %u)",
+                      (unsigned)db->max_concurrent_reads);
+        ps_resp_header(resp, "Retry-After", "1");
+        return PROMSTORE_OK;
+    }
+    promstore_reader *r = calloc(1, sizeof *r);
+    if (r == NULL) {
+        slot_give(db);
+        ps_resp_error(resp, 503, "no memory for a remote read");
+        ps_resp_header(resp, "Retry-After", "1");
+        return PROMSTORE_OK;
+    }
+    r->db = db;
+    if (decode_request(r, req, resp) || check_request(r, resp) || start_body(r, resp))
+        goto answered;
+    *out = r;
+    return PROMSTORE_OK;
+answered:
+    reader_free(r);
+    return PROMSTORE_OK;
+}
+
+/* SAMPLES: the compressed body in pieces of at most read_frame_bytes. */
+static promstore_status next_samples(promstore_reader *r, const uint8_t **data, size_t *len)
+{
+    if (r->body_pos == r->body_len)
+        return PROMSTORE_DONE;
+    size_t n = r->body_len - r->body_pos;
+    if (n > r->db->read_frame_bytes)
+        n = (size_t)r->db->read_frame_bytes;
+    *data = r->body + r->body_pos;
+    *len = n;
+    r->body_pos += n;
+    return PROMSTORE_OK;
+}
+
+static promstore_status next_streamed(promstore_reader *r, const uint8_t **data, size_t *len,
+                                      promstore_error *err)
+{
+    if (!r->piece_ready) {
+        if (r->done)
+            return PROMSTORE_DONE;
+        promstore_status rc = build_frame(r, err);
+        if (rc == PROMSTORE_DONE) {
+            r->done = 1;
+            return rc;
+        }
+        if (rc) {
+            r->failed = rc;
+            promstore_series_iter_close(r->it); /* release the snapshot now */
+            r->it = NULL;
+            return rc;
+        }
+    }
+    r->piece_ready = 0;
+    *data = r->frame.p + r->piece_off;
+    *len = r->piece_len;
+    return PROMSTORE_OK;
+}
+
+static promstore_status abi_next(promstore_reader *r, const uint8_t **data, size_t *len,
+                                 promstore_error *err)
+{
+    if (r == NULL || data == NULL || len == NULL)
+        return ps_fail(err, PROMSTORE_E_INVALID, "promstore_remote_read_next: NULL argument");
+    if (r->failed)
+        return ps_fail(err, r->failed, "the response failed earlier; close the reader");
+    if (r->mode == RR_SAMPLES)
+        return next_samples(r, data, len);
+    return next_streamed(r, data, len, err);
+}
+
+promstore_status promstore_remote_read_open(promstore *db, const promstore_http_request *req,
+                                            promstore_http_response *resp, promstore_reader **out,
+                                            promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_open(db, req, resp, out, &local), &local, err);
+}
+
+promstore_status promstore_remote_read_next(promstore_reader *r, const uint8_t **data, size_t *len,
+                                            promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_next(r, data, len, &local), &local, err);
+}
+
+void promstore_remote_read_close(promstore_reader *r)
+{
+    reader_free(r);
+}
+
+static promstore_status abi_read(promstore *db, const promstore_http_request *req,
+                                 promstore_http_response *resp, promstore_write_fn write, void *ctx,
+                                 promstore_error *err)
+{
+    if (write == NULL)
+        return ps_fail(err, PROMSTORE_E_INVALID, "promstore_remote_read: NULL write callback");
+    promstore_reader *r = NULL;
+    promstore_status rc = abi_open(db, req, resp, &r, err);
+    if (rc || r == NULL)
+        return rc; /* an error answer, or bad arguments */
+    for (;;) {
+        const uint8_t *data = NULL;
+        size_t len = 0;
+        rc = abi_next(r, &data, &len, err);
+        if (rc == PROMSTORE_DONE) {
+            rc = PROMSTORE_OK;
+            break;
+        }
+        if (rc)
+            break;
+        if (write(ctx, data, len) != 0) {
+            rc = ps_fail(err, PROMSTORE_E_IO, "remote read: the client went away");
+            break;
+        }
+    }
+    reader_free(r);
+    return rc;
+}
+
+promstore_status promstore_remote_read(promstore *db, const promstore_http_request *req,
+                                       promstore_http_response *resp, promstore_write_fn write,
+                                       void *ctx, promstore_error *err)
+{
+    promstore_error local;
+    local.message[0] = '\0';
+    return ps_report(abi_read(db, req, resp, write, ctx, &local), &local, err);
+}
