@@ -1,0 +1,477 @@
+/*
+ * http.c -- libmicrohttpd glue. MHD calls on_request() several times per
+ * request: first with the headers (we route, check the method and the
+ * credentials, and may answer at once), then with each piece of the body
+ * (collected up to --web.max-request-bytes), then once more with no data
+ * (the handler runs). on_completed() counts the request and frees its state.
+ */
+#define _GNU_SOURCE
+#include "http.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <limits.h>
+#include <netdb.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "handlers.h"
+#include "log.h"
+#include "metrics.h"
+#include "units.h"
+
+/* The first buffer for a body whose length is not announced. */
+#define BODY_INITIAL (64u << 10)
+
+static const struct route {
+    const char *path;
+    enum srv_route route;
+    const char *allow; /* the Allow header of a 405 */
+} routes[] = {
+    {"/api/v1/write", SRV_ROUTE_WRITE, "POST"},
+    {"/api/v1/read", SRV_ROUTE_READ, "POST"},
+    {"/metrics", SRV_ROUTE_METRICS, "GET, HEAD"},
+    {"/-/healthy", SRV_ROUTE_HEALTHY, "GET, HEAD"},
+    {"/-/ready", SRV_ROUTE_READY, "GET, HEAD"},
+};
+#define N_ROUTES (sizeof routes / sizeof routes[0])
+
+/* TLS material stays allocated while the daemon runs. */
+static char *tls_cert, *tls_key;
+
+const char *srv_route_name(enum srv_route route)
+{
+    for (size_t i = 0; i < N_ROUTES; i++)
+        if (routes[i].route == route)
+            return routes[i].path;
+    return "other";
+}
+
+const char *srv_http_header(srv_request *r, const char *name)
+{
+    return MHD_lookup_connection_value(r->conn, MHD_HEADER_KIND, name);
+}
+
+enum MHD_Result srv_http_send(srv_request *r, int status, struct MHD_Response *resp,
+                              const char *message)
+{
+    if (resp == NULL)
+        return MHD_NO; /* out of memory: MHD closes the connection */
+    enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
+    MHD_destroy_response(resp);
+    if (rc == MHD_YES)
+        r->status = status;
+    if (status >= 400) {
+        char code[16];
+        snprintf(code, sizeof code, "%d", status);
+        srv_log(SRV_LOG_WARN, "Request failed", "handler", srv_route_name(r->route), "code",
+                code, "err", message ? message : "", NULL);
+    }
+    return rc;
+}
+
+enum MHD_Result srv_http_send_text(srv_request *r, int status, const char *text)
+{
+    size_t n = strlen(text);
+    char *body = malloc(n + 2);
+    if (body == NULL)
+        return MHD_NO;
+    memcpy(body, text, n);
+    body[n] = '\n';
+    body[n + 1] = '\0';
+    struct MHD_Response *resp = MHD_create_response_from_buffer(n + 1, body, MHD_RESPMEM_MUST_FREE);
+    if (resp == NULL) {
+        free(body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    return srv_http_send(r, status, resp, text);
+}
+
+static const struct route *find_route(const char *url)
+{
+    for (size_t i = 0; i < N_ROUTES; i++)
+        if (strcmp(routes[i].path, url) == 0)
+            return &routes[i];
+    return NULL;
+}
+
+static bool method_allowed(const struct route *rt, const char *method)
+{
+    if (strcmp(rt->allow, "POST") == 0)
+        return strcmp(method, "POST") == 0;
+    return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+}
+
+static enum MHD_Result send_405(srv_request *r, const char *allow)
+{
+    static const char text[] = "method not allowed\n";
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        sizeof text - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, allow);
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    return srv_http_send(r, 405, resp, "method not allowed");
+}
+
+static enum MHD_Result send_401(srv_request *r)
+{
+    static const char text[] = "unauthorized\n";
+    struct MHD_Response *resp = MHD_create_response_from_buffer(
+        sizeof text - 1, (void *)text, MHD_RESPMEM_PERSISTENT);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                            srv_auth_challenge(&r->srv->auth));
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    return srv_http_send(r, 401, resp, "missing or wrong credentials");
+}
+
+static enum MHD_Result send_413(srv_request *r)
+{
+    char msg[128];
+    snprintf(msg, sizeof msg, "request body larger than %llu bytes",
+             (unsigned long long)r->srv->cfg->max_request_bytes);
+    srv_metrics_limit(SRV_LIMIT_REQUEST_BYTES);
+    return srv_http_send_text(r, 413, msg);
+}
+
+/* The announced body length, or -1 when absent or not a number. */
+static long long content_length(srv_request *r)
+{
+    const char *v = srv_http_header(r, MHD_HTTP_HEADER_CONTENT_LENGTH);
+    uint64_t n;
+    char why[64];
+    if (v == NULL || srv_parse_uint(v, &n, why, sizeof why) != 0 || n > (uint64_t)LLONG_MAX)
+        return -1;
+    return (long long)n;
+}
+
+/* True when the request carries a body (announced or chunked). */
+static bool has_body(srv_request *r)
+{
+    return content_length(r) > 0 ||
+           srv_http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
+}
+
+/*
+ * What the headers alone decide: 404, 405 (its Allow in *allow), 401 or 413;
+ * 0 when the request may go on.
+ */
+static int precheck(srv_request *r, const char *url, const char *method, const char **allow)
+{
+    const struct route *rt = find_route(url);
+    if (rt == NULL) {
+        r->route = SRV_ROUTE_OTHER;
+        return 404;
+    }
+    r->route = rt->route;
+    if (!method_allowed(rt, method)) {
+        *allow = rt->allow;
+        return 405;
+    }
+    bool open = r->route == SRV_ROUTE_HEALTHY || r->route == SRV_ROUTE_READY;
+    if (!open && !srv_auth_check(&r->srv->auth,
+                                 srv_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION)))
+        return 401;
+    long long announced = content_length(r);
+    if (announced > 0 && (uint64_t)announced > r->srv->cfg->max_request_bytes)
+        return 413;
+    return 0;
+}
+
+static enum MHD_Result send_early(srv_request *r)
+{
+    switch (r->early) {
+    case 404:
+        return srv_http_send_text(r, 404, "not found");
+    case 405:
+        return send_405(r, r->allow);
+    case 401:
+        return send_401(r);
+    default:
+        return send_413(r);
+    }
+}
+
+/*
+ * First call: the headers are in. A refused request with a body is answered
+ * now, so its body is never read (MHD then closes the connection); anything
+ * else is answered at the last call, which keeps the connection alive.
+ */
+static enum MHD_Result begin(srv_server *s, struct MHD_Connection *conn, const char *url,
+                             const char *method, void **con_cls)
+{
+    srv_request *r = calloc(1, sizeof *r);
+    if (r == NULL)
+        return MHD_NO;
+    r->srv = s;
+    r->conn = conn;
+    clock_gettime(CLOCK_MONOTONIC, &r->start);
+    *con_cls = r;
+    atomic_fetch_add(&s->in_flight, 1);
+    r->early = precheck(r, url, method, &r->allow);
+    if (r->early != 0 && has_body(r))
+        return send_early(r);
+    long long announced = content_length(r);
+    if (r->early == 0 && announced > 0) {
+        r->body = malloc((size_t)announced);
+        r->cap = r->body ? (size_t)announced : 0;
+    }
+    return MHD_YES;
+}
+
+/* Append a piece of the body, or note that it cannot be kept. */
+static enum MHD_Result collect(srv_request *r, const char *data, size_t n)
+{
+    uint64_t max = r->srv->cfg->max_request_bytes;
+    if (r->too_large || r->no_memory || r->early) {
+        /* Discard; a sender that goes on far past the limit is cut off. */
+        r->len += n < SIZE_MAX - r->len ? n : 0;
+        return r->len > 2 * max ? MHD_NO : MHD_YES;
+    }
+    if (n > max - r->len) {
+        r->too_large = true;
+        free(r->body);
+        r->body = NULL;
+        r->cap = 0;
+        r->len = max + n;
+        return MHD_YES;
+    }
+    if (r->len + n > r->cap) {
+        size_t cap = r->cap ? r->cap : BODY_INITIAL;
+        while (cap < r->len + n)
+            cap *= 2;
+        if (cap > max)
+            cap = (size_t)max;
+        uint8_t *p = realloc(r->body, cap);
+        if (p == NULL) {
+            r->no_memory = true;
+            free(r->body);
+            r->body = NULL;
+            return MHD_YES;
+        }
+        r->body = p;
+        r->cap = cap;
+    }
+    memcpy(r->body + r->len, data, n);
+    r->len += n;
+    return MHD_YES;
+}
+
+/* Last call: the whole body is in (or was refused). */
+static enum MHD_Result finish(srv_request *r)
+{
+    if (r->early)
+        return send_early(r);
+    if (r->too_large)
+        return send_413(r);
+    if (r->no_memory)
+        return srv_http_send_text(r, 503, "out of memory storing the request body");
+    return srv_handle(r);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_size, void **con_cls)
+{
+    (void)version;
+    srv_request *r = *con_cls;
+    if (r == NULL)
+        return begin(cls, conn, url, method, con_cls);
+    if (*upload_size != 0) {
+        size_t n = *upload_size;
+        *upload_size = 0;
+        return r->status ? MHD_YES : collect(r, upload_data, n);
+    }
+    return r->status ? MHD_YES : finish(r);
+}
+
+static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe)
+{
+    (void)conn;
+    (void)toe;
+    srv_server *s = cls;
+    srv_request *r = *con_cls;
+    if (r == NULL)
+        return;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    double secs = (double)(now.tv_sec - r->start.tv_sec) +
+                  (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
+    if (r->status != 0)
+        srv_metrics_request(r->route, r->status, secs);
+    free(r->body);
+    free(r);
+    *con_cls = NULL;
+    atomic_fetch_sub(&s->in_flight, 1);
+}
+
+/* libmicrohttpd's own complaints (bind failures, TLS handshakes) as log lines. */
+static void on_mhd_log(void *cls, const char *fmt, va_list ap)
+{
+    (void)cls;
+    char buf[512];
+    vsnprintf(buf, sizeof buf, fmt, ap);
+    size_t n = strlen(buf);
+    while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+        buf[--n] = '\0';
+    srv_log(SRV_LOG_WARN, "libmicrohttpd", "err", buf, NULL);
+}
+
+/* Resolve the listen address to one socket address. */
+static int resolve(const char *addr, struct sockaddr_storage *ss, char *why, size_t why_len)
+{
+    char host[256], port[8];
+    uint16_t p;
+    if (srv_split_hostport(addr, host, sizeof host, &p, why, why_len) != 0)
+        return -1;
+    snprintf(port, sizeof port, "%u", (unsigned)p);
+    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                             .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
+    struct addrinfo *res = NULL;
+    int rc = getaddrinfo(host[0] ? host : "0.0.0.0", port, &hints, &res);
+    if (rc != 0) {
+        snprintf(why, why_len, "cannot resolve \"%s\": %s", host, gai_strerror(rc));
+        return -1;
+    }
+    memcpy(ss, res->ai_addr, res->ai_addrlen);
+    freeaddrinfo(res);
+    return 0;
+}
+
+/* Read a whole (small) PEM file into a NUL-terminated buffer. */
+static char *read_pem(const char *path, char *why, size_t why_len)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = NULL;
+    size_t len = 0, cap = 0;
+    if (f == NULL)
+        goto fail;
+    for (;;) {
+        if (cap - len < 4096) {
+            if (cap >= (1u << 20))
+                goto fail; /* no PEM file is a megabyte */
+            char *p = realloc(buf, cap + 8192);
+            if (p == NULL)
+                goto fail;
+            buf = p;
+            cap += 8192;
+        }
+        size_t n = fread(buf + len, 1, cap - len - 1, f);
+        len += n;
+        if (n == 0)
+            break;
+    }
+    if (ferror(f))
+        goto fail;
+    fclose(f);
+    buf[len] = '\0';
+    return buf;
+fail:
+    snprintf(why, why_len, "cannot read \"%s\"", path);
+    if (f)
+        fclose(f);
+    free(buf);
+    return NULL;
+}
+
+static unsigned worker_threads(const srv_config *cfg)
+{
+    if (cfg->threads > 0)
+        return (unsigned)cfg->threads;
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (unsigned)n : 1;
+}
+
+static void format_address(const struct sockaddr_storage *ss, uint16_t port, char *out,
+                           size_t len)
+{
+    char host[INET6_ADDRSTRLEN] = "?";
+    const void *a = ss->ss_family == AF_INET6
+                        ? (const void *)&((const struct sockaddr_in6 *)ss)->sin6_addr
+                        : (const void *)&((const struct sockaddr_in *)ss)->sin_addr;
+    inet_ntop(ss->ss_family, a, host, sizeof host);
+    snprintf(out, len, ss->ss_family == AF_INET6 ? "[%s]:%u" : "%s:%u", host, (unsigned)port);
+}
+
+static int load_tls(const srv_config *cfg, char *why, size_t why_len)
+{
+    if (cfg->tls_cert_file == NULL)
+        return 0;
+    if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES) {
+        snprintf(why, why_len, "this libmicrohttpd has no TLS support");
+        return -1;
+    }
+    tls_cert = read_pem(cfg->tls_cert_file, why, why_len);
+    tls_key = tls_cert ? read_pem(cfg->tls_key_file, why, why_len) : NULL;
+    return tls_key ? 0 : -1;
+}
+
+int srv_http_start(srv_server *s, char *why, size_t why_len)
+{
+    const srv_config *cfg = s->cfg;
+    struct sockaddr_storage ss;
+    memset(&ss, 0, sizeof ss);
+    if (resolve(cfg->listen_address, &ss, why, why_len) != 0 || load_tls(cfg, why, why_len) != 0)
+        return -1;
+
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+                     MHD_USE_ERROR_LOG;
+    if (ss.ss_family == AF_INET6)
+        flags |= MHD_USE_IPv6;
+    if (tls_cert)
+        flags |= MHD_USE_TLS;
+    unsigned timeout_s = (unsigned)((cfg->read_timeout_ms + 999) / 1000);
+    struct MHD_OptionItem ops[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, &ss},
+        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)worker_threads(cfg), NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout_s, NULL},
+        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->connection_memory_limit, NULL},
+        {tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls_cert},
+        {MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key},
+        {MHD_OPTION_END, 0, NULL},
+    };
+    /* The logger goes first so that MHD reports option problems through it. */
+    s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
+                                 MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
+                                 MHD_OPTION_ARRAY, ops, MHD_OPTION_NOTIFY_COMPLETED,
+                                 on_completed, s, MHD_OPTION_END);
+    if (s->daemon == NULL) {
+        snprintf(why, why_len, "cannot listen on %s (address in use or not permitted?)",
+                 cfg->listen_address);
+        return -1;
+    }
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+    s->port = info ? info->port : 0;
+    char shown[INET6_ADDRSTRLEN + 16];
+    format_address(&ss, s->port, shown, sizeof shown);
+    srv_log(SRV_LOG_INFO, "Listening on", "address", shown, "tls", tls_cert ? "true" : "false",
+            NULL);
+    return 0;
+}
+
+void srv_http_stop(srv_server *s, int grace_ms)
+{
+    if (s->daemon == NULL)
+        return;
+    MHD_socket fd = MHD_quiesce_daemon(s->daemon);
+    if (fd != MHD_INVALID_SOCKET)
+        close(fd);
+    /* MHD_stop_daemon closes open connections; let running requests end first. */
+    struct timespec tick = {0, 10 * 1000 * 1000};
+    for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10)
+        nanosleep(&tick, NULL);
+    MHD_stop_daemon(s->daemon);
+    s->daemon = NULL;
+    free(tls_cert);
+    free(tls_key);
+    tls_cert = tls_key = NULL;
+}

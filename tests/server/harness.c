@@ -1,0 +1,503 @@
+/*
+ * harness.c -- process, HTTP and protobuf helpers for the server tests (see
+ * harness.h). The protobuf is written and read by hand, field by field: the
+ * smoke test needs three message types and must not depend on generated code.
+ */
+#define _GNU_SOURCE
+#include "harness.h"
+
+#include <curl/curl.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <signal.h>
+#include <snappy-c.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+/* cmocka's headers need these first. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
+
+const char *h_binary;
+const char *h_backend;
+
+/* --- Files ------------------------------------------------------------------ */
+
+char *h_slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    size_t len = 0, cap = 4096;
+    char *buf = malloc(cap);
+    assert_non_null(buf);
+    if (f != NULL) {
+        size_t n;
+        while ((n = fread(buf + len, 1, cap - len - 1, f)) > 0) {
+            len += n;
+            if (cap - len < 2) {
+                cap *= 2;
+                buf = realloc(buf, cap);
+                assert_non_null(buf);
+            }
+        }
+        fclose(f);
+    }
+    buf[len] = '\0';
+    return buf;
+}
+
+void h_write_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "wb");
+    assert_non_null(f);
+    assert_int_equal(fputs(text, f) >= 0, 1);
+    assert_int_equal(fclose(f), 0);
+}
+
+void h_tmpdir(char *out, size_t len)
+{
+    const char *base = getenv("TMPDIR");
+    snprintf(out, len, "%s/promstore-srvtest-XXXXXX", base && *base ? base : "/tmp");
+    assert_non_null(mkdtemp(out));
+}
+
+static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path);
+}
+
+void h_rmtree(const char *path)
+{
+    nftw(path, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+/* --- Processes -------------------------------------------------------------- */
+
+/* fork + exec the binary with argv; stdout/stderr redirected. */
+static pid_t spawn(const char *const *argv, const char *out_path, const char *err_path,
+                   bool add_backend)
+{
+    const char *args[64];
+    size_t n = 0;
+    char backend_flag[64];
+    args[n++] = h_binary;
+    if (add_backend) {
+        snprintf(backend_flag, sizeof backend_flag, "--storage.backend=%s", h_backend);
+        args[n++] = backend_flag;
+    }
+    for (size_t i = 0; argv[i] && n < 63; i++)
+        args[n++] = argv[i];
+    args[n] = NULL;
+    fflush(stdout);
+    fflush(stderr);
+    pid_t pid = fork();
+    if (pid != 0)
+        return pid;
+    int out = open(out_path ? out_path : "/dev/null", O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (out < 0 || err < 0)
+        _exit(127);
+    dup2(out, STDOUT_FILENO);
+    dup2(err, STDERR_FILENO);
+    execv(h_binary, (char *const *)args);
+    _exit(127);
+}
+
+/* The port of the "Listening on" line, 0 while there is none. */
+static int listening_port(const char *log)
+{
+    for (const char *line = log; line && *line;) {
+        const char *end = strchr(line, '\n');
+        if (end == NULL)
+            break; /* a line still being written */
+        const char *hit = strstr(line, "msg=\"Listening on\"");
+        if (hit && hit < end) {
+            const char *a = strstr(line, " address=");
+            const char *colon = a ? memrchr(a, ':', (size_t)(end - a)) : NULL;
+            if (colon)
+                return atoi(colon + 1);
+        }
+        line = end + 1;
+    }
+    return 0;
+}
+
+int h_start(h_server *s, const char *log_path, const char *const *argv)
+{
+    memset(s, 0, sizeof *s);
+    snprintf(s->log_path, sizeof s->log_path, "%s", log_path);
+    /* Empty the log here, not in the child: a previous run's port must not be read. */
+    FILE *f = fopen(log_path, "w");
+    if (f != NULL)
+        fclose(f);
+    s->pid = spawn(argv, NULL, log_path, true);
+    if (s->pid < 0)
+        return -1;
+    struct timespec tick = {0, 20 * 1000 * 1000};
+    for (int i = 0; i < 750; i++) {
+        int status;
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return -1;
+        }
+        char *log = h_slurp(log_path);
+        s->port = listening_port(log);
+        free(log);
+        if (s->port > 0)
+            return 0;
+        nanosleep(&tick, NULL);
+    }
+    h_stop(s, SIGKILL);
+    return -1;
+}
+
+int h_stop(h_server *s, int sig)
+{
+    if (s->pid <= 0)
+        return -1;
+    kill(s->pid, sig);
+    struct timespec tick = {0, 20 * 1000 * 1000};
+    for (int i = 0; i < 1500; i++) {
+        int status;
+        if (waitpid(s->pid, &status, WNOHANG) == s->pid) {
+            s->pid = 0;
+            return status;
+        }
+        nanosleep(&tick, NULL);
+    }
+    kill(s->pid, SIGKILL);
+    waitpid(s->pid, NULL, 0);
+    s->pid = 0;
+    return -1;
+}
+
+int h_run(const char *const *argv, const char *out_path, const char *err_path)
+{
+    pid_t pid = spawn(argv, out_path, err_path, false);
+    int status;
+    if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status))
+        return -1;
+    return WEXITSTATUS(status);
+}
+
+/* --- HTTP --------------------------------------------------------------------- */
+
+static size_t collect(char *data, size_t size, size_t n, void *ctx)
+{
+    h_buf *b = ctx;
+    size_t add = size * n;
+    if (b->len + add + 1 > b->cap) {
+        size_t cap = (b->len + add + 1) * 2;
+        uint8_t *p = realloc(b->p, cap);
+        if (p == NULL)
+            return 0;
+        b->p = p;
+        b->cap = cap;
+    }
+    memcpy(b->p + b->len, data, add);
+    b->len += add;
+    b->p[b->len] = '\0';
+    return add;
+}
+
+int h_http(const char *method, const char *url, const char *const *headers, const void *body,
+           size_t body_len, h_response *resp)
+{
+    memset(resp, 0, sizeof *resp);
+    CURL *c = curl_easy_init();
+    assert_non_null(c);
+    h_buf rb = {0}, hb = {0};
+    struct curl_slist *hl = NULL;
+    for (size_t i = 0; headers && headers[i]; i++)
+        hl = curl_slist_append(hl, headers[i]);
+    /* No 100-continue round trip: the server decides on the headers anyway. */
+    hl = curl_slist_append(hl, "Expect:");
+    curl_easy_setopt(c, CURLOPT_URL, url);
+    curl_easy_setopt(c, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, method);
+    curl_easy_setopt(c, CURLOPT_HTTPHEADER, hl);
+    curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_WRITEDATA, &rb);
+    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, collect);
+    curl_easy_setopt(c, CURLOPT_HEADERDATA, &hb);
+    curl_easy_setopt(c, CURLOPT_TIMEOUT, 30L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYPEER, 0L);
+    curl_easy_setopt(c, CURLOPT_SSL_VERIFYHOST, 0L);
+    if (strcmp(method, "HEAD") == 0)
+        curl_easy_setopt(c, CURLOPT_NOBODY, 1L);
+    if (body != NULL) {
+        curl_easy_setopt(c, CURLOPT_POSTFIELDS, body);
+        curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)body_len);
+    }
+    CURLcode rc = curl_easy_perform(c);
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &resp->status);
+    curl_slist_free_all(hl);
+    curl_easy_cleanup(c);
+    resp->body = rb.p ? (char *)rb.p : strdup("");
+    resp->body_len = rb.len;
+    resp->headers = hb.p ? (char *)hb.p : strdup("");
+    return rc == CURLE_OK ? 0 : -1;
+}
+
+void h_response_free(h_response *resp)
+{
+    free(resp->body);
+    free(resp->headers);
+    memset(resp, 0, sizeof *resp);
+}
+
+int h_header(const h_response *resp, const char *name, char *out, size_t len)
+{
+    size_t n = strlen(name);
+    for (const char *line = resp->headers; line && *line;) {
+        const char *end = strstr(line, "\r\n");
+        if (end == NULL)
+            end = line + strlen(line);
+        if (strncasecmp(line, name, n) == 0 && line[n] == ':') {
+            const char *v = line + n + 1;
+            while (*v == ' ')
+                v++;
+            snprintf(out, len, "%.*s", (int)(end - v), v);
+            return 0;
+        }
+        line = *end ? end + 2 : end;
+    }
+    return -1;
+}
+
+/* --- Protobuf ---------------------------------------------------------------- */
+
+void h_buf_free(h_buf *b)
+{
+    free(b->p);
+    memset(b, 0, sizeof *b);
+}
+
+static void put(h_buf *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+        assert_non_null(b->p);
+    }
+    memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+static void put_varint(h_buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    put(b, tmp, n);
+}
+
+static void put_bytes(h_buf *b, unsigned field, const void *p, size_t n)
+{
+    put_varint(b, (uint64_t)field << 3 | 2);
+    put_varint(b, n);
+    put(b, p, n);
+}
+
+static void put_label(h_buf *b, const char *name, const char *value)
+{
+    h_buf l = {0};
+    put_bytes(&l, 1, name, strlen(name));
+    put_bytes(&l, 2, value, strlen(value));
+    put_bytes(b, 1, l.p, l.len);
+    h_buf_free(&l);
+}
+
+static void snappy(h_buf *out, const h_buf *raw)
+{
+    size_t n = snappy_max_compressed_length(raw->len);
+    out->p = malloc(n);
+    assert_non_null(out->p);
+    assert_int_equal(snappy_compress((const char *)raw->p, raw->len, (char *)out->p, &n),
+                     SNAPPY_OK);
+    out->len = out->cap = n;
+}
+
+void h_write_request(h_buf *out, const char *name, const char *job, const int64_t *t,
+                     const double *v, size_t n)
+{
+    h_buf ts = {0}, req = {0};
+    put_label(&ts, "__name__", name);
+    put_label(&ts, "job", job);
+    for (size_t i = 0; i < n; i++) {
+        h_buf s = {0};
+        uint64_t bits;
+        memcpy(&bits, &v[i], 8);
+        uint8_t le[8];
+        for (int k = 0; k < 8; k++)
+            le[k] = (uint8_t)(bits >> (8 * k));
+        put_varint(&s, 1 << 3 | 1); /* value: double, fixed64 */
+        put(&s, le, 8);
+        put_varint(&s, 2 << 3 | 0); /* timestamp: int64 varint */
+        put_varint(&s, (uint64_t)t[i]);
+        put_bytes(&ts, 2, s.p, s.len);
+        h_buf_free(&s);
+    }
+    put_bytes(&req, 1, ts.p, ts.len);
+    snappy(out, &req);
+    h_buf_free(&ts);
+    h_buf_free(&req);
+}
+
+void h_read_request(h_buf *out, const char *name, int64_t start, int64_t end)
+{
+    h_buf m = {0}, q = {0}, req = {0};
+    put_varint(&m, 1 << 3 | 0);
+    put_varint(&m, 0); /* EQ */
+    put_bytes(&m, 2, "__name__", 8);
+    put_bytes(&m, 3, name, strlen(name));
+    put_varint(&q, 1 << 3 | 0);
+    put_varint(&q, (uint64_t)start);
+    put_varint(&q, 2 << 3 | 0);
+    put_varint(&q, (uint64_t)end);
+    put_bytes(&q, 3, m.p, m.len);
+    put_bytes(&req, 1, q.p, q.len);
+    put_varint(&req, 2 << 3 | 0);
+    put_varint(&req, 0); /* accepted_response_types: SAMPLES */
+    snappy(out, &req);
+    h_buf_free(&m);
+    h_buf_free(&q);
+    h_buf_free(&req);
+}
+
+/* A protobuf field as the reader sees it. */
+typedef struct pb_field {
+    unsigned num, wire;
+    uint64_t v;          /* varint or fixed64 value */
+    const uint8_t *data; /* length-delimited bytes */
+    size_t len;
+} pb_field;
+
+static int get_varint(const uint8_t **p, const uint8_t *end, uint64_t *v)
+{
+    *v = 0;
+    for (int shift = 0; shift < 64 && *p < end; shift += 7) {
+        uint8_t b = *(*p)++;
+        *v |= (uint64_t)(b & 0x7f) << shift;
+        if (!(b & 0x80))
+            return 0;
+    }
+    return -1;
+}
+
+/* Read the next field; 1 at the end, -1 on bad input. */
+static int next_field(const uint8_t **p, const uint8_t *end, pb_field *f)
+{
+    uint64_t key;
+    if (*p == end)
+        return 1;
+    if (get_varint(p, end, &key) != 0)
+        return -1;
+    f->num = (unsigned)(key >> 3);
+    f->wire = (unsigned)(key & 7);
+    switch (f->wire) {
+    case 0:
+        return get_varint(p, end, &f->v);
+    case 1:
+        if (end - *p < 8)
+            return -1;
+        f->v = 0;
+        for (int k = 0; k < 8; k++)
+            f->v |= (uint64_t)(*p)[k] << (8 * k);
+        *p += 8;
+        return 0;
+    case 2:
+        if (get_varint(p, end, &f->v) != 0 || f->v > (uint64_t)(end - *p))
+            return -1;
+        f->data = *p;
+        f->len = (size_t)f->v;
+        *p += f->len;
+        return 0;
+    case 5:
+        if (end - *p < 4)
+            return -1;
+        *p += 4;
+        return 0;
+    default:
+        return -1;
+    }
+}
+
+/* The first length-delimited field `num` of a message. */
+static int first_sub(const uint8_t *msg, size_t len, unsigned num, const uint8_t **sub,
+                     size_t *sub_len)
+{
+    const uint8_t *p = msg, *end = msg + len;
+    pb_field f;
+    int rc;
+    while ((rc = next_field(&p, end, &f)) == 0) {
+        if (f.num == num && f.wire == 2) {
+            *sub = f.data;
+            *sub_len = f.len;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+int h_read_response_samples(const void *body, size_t len, int64_t *t, double *v, size_t max,
+                            size_t *n)
+{
+    size_t raw_len;
+    if (snappy_uncompressed_length(body, len, &raw_len) != SNAPPY_OK || raw_len > (64u << 20))
+        return -1;
+    char *raw = malloc(raw_len + 1);
+    assert_non_null(raw);
+    int rc = -1;
+    if (snappy_uncompress(body, len, raw, &raw_len) != SNAPPY_OK)
+        goto out;
+    const uint8_t *result, *series;
+    size_t result_len, series_len;
+    *n = 0;
+    if (first_sub((const uint8_t *)raw, raw_len, 1, &result, &result_len) != 0) {
+        rc = 0; /* no result at all: zero samples */
+        goto out;
+    }
+    if (first_sub(result, result_len, 1, &series, &series_len) != 0) {
+        rc = 0;
+        goto out;
+    }
+    const uint8_t *p = series, *end = series + series_len;
+    pb_field f;
+    int st;
+    while ((st = next_field(&p, end, &f)) == 0) {
+        if (f.num != 2 || f.wire != 2 || *n >= max)
+            continue;
+        const uint8_t *q = f.data, *qend = f.data + f.len;
+        pb_field g;
+        int64_t ts = 0;
+        uint64_t bits = 0;
+        while (next_field(&q, qend, &g) == 0) {
+            if (g.num == 1 && g.wire == 1)
+                bits = g.v;
+            else if (g.num == 2 && g.wire == 0)
+                ts = (int64_t)g.v;
+        }
+        t[*n] = ts;
+        memcpy(&v[*n], &bits, 8);
+        (*n)++;
+    }
+    rc = st == 1 ? 0 : -1;
+out:
+    free(raw);
+    return rc;
+}

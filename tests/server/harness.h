@@ -1,0 +1,100 @@
+/*
+ * harness.h -- what the server tests need around the real `promstore` binary:
+ * run it as a child process on a temporary store, read its bound port from
+ * its "Listening on" log line, talk HTTP(S) to it with libcurl, and build and
+ * read the small protobuf/snappy bodies of a remote-write/read smoke test.
+ */
+#ifndef TEST_SERVER_HARNESS_H
+#define TEST_SERVER_HARNESS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+/* Set by main(): the binary under test and the backend to run it with. */
+extern const char *h_binary;
+extern const char *h_backend;
+
+/* A running server. */
+typedef struct h_server {
+    pid_t pid;
+    int port;
+    char log_path[512];
+} h_server;
+
+/*
+ * Start the server with argv (NULL-terminated, without the program name);
+ * --storage.backend is added first. stderr goes to log_path. Waits up to 15 s
+ * for the "Listening on" line. Returns 0, or -1 if the process died or never
+ * listened (its exit status in *status when it died).
+ */
+int h_start(h_server *s, const char *log_path, const char *const *argv);
+
+/* Send sig and wait (up to 30 s) for the exit; returns the wait status or -1. */
+int h_stop(h_server *s, int sig);
+
+/*
+ * Run the binary to completion with argv; stdout and stderr land in
+ * out_path/err_path. Returns its exit code, or -1.
+ */
+int h_run(const char *const *argv, const char *out_path, const char *err_path);
+
+/* A whole file as a NUL-terminated malloc'd string ("" when missing). */
+char *h_slurp(const char *path);
+
+/* Write a whole file; asserts. */
+void h_write_file(const char *path, const char *text);
+
+/* A fresh temporary directory (mkdtemp) and its recursive removal. */
+void h_tmpdir(char *out, size_t len);
+void h_rmtree(const char *path);
+
+/* One HTTP exchange. */
+typedef struct h_response {
+    long status;
+    char *body;       /* malloc'd, NUL-terminated */
+    size_t body_len;
+    char *headers;    /* raw response headers, malloc'd */
+} h_response;
+
+/*
+ * method on url ("http://127.0.0.1:PORT/path"), with extra headers
+ * (NULL-terminated, may be NULL) and a body (may be NULL). TLS certificates
+ * are not verified. Returns 0 when an HTTP answer came, -1 otherwise.
+ */
+int h_http(const char *method, const char *url, const char *const *headers, const void *body,
+           size_t body_len, h_response *resp);
+void h_response_free(h_response *resp);
+
+/* Value of a response header (case-insensitive), copied into out; 0 if found. */
+int h_header(const h_response *resp, const char *name, char *out, size_t len);
+
+/* --- Protobuf and snappy ------------------------------------------------- */
+
+typedef struct h_buf {
+    uint8_t *p;
+    size_t len, cap;
+} h_buf;
+
+void h_buf_free(h_buf *b);
+
+/*
+ * A snappy-compressed prometheus.WriteRequest with one series
+ * {__name__=name, job=job} and n samples (t[i], v[i]).
+ */
+void h_write_request(h_buf *out, const char *name, const char *job, const int64_t *t,
+                     const double *v, size_t n);
+
+/* A snappy-compressed ReadRequest: one query __name__=name over [start, end], SAMPLES. */
+void h_read_request(h_buf *out, const char *name, int64_t start, int64_t end);
+
+/*
+ * Decode a SAMPLES ReadResponse (snappy): the samples of its first series of
+ * its first result into t/v (at most max), their count in *n. Returns 0, or
+ * -1 if the body does not decode.
+ */
+int h_read_response_samples(const void *body, size_t len, int64_t *t, double *v, size_t max,
+                            size_t *n);
+
+#endif
