@@ -189,7 +189,9 @@ typedef struct promstore_series {
  *                      with Retry-After (default 10, as Prometheus).
  *   max_request_bytes  largest compressed remote write/read body (default 32 MiB).
  *   max_decoded_bytes  largest decoded body, checked against the snappy header
- *                      before anything is allocated (default 32 MiB).
+ *                      before anything is allocated (default 32 MiB); also the
+ *                      largest SAMPLES remote-read response before compression,
+ *                      since that answer is built in memory.
  *   read_frame_bytes   target size of a streamed remote-read frame (default 1 MiB).
  */
 typedef struct promstore_options {

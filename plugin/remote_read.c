@@ -405,6 +405,14 @@ static promstore_status encode_result(promstore_reader *r, size_t i, rr_buf *out
         put_byte(out, TAG(1, WT_LEN));
         put_varint(out, ts->len);
         put_bytes(out, ts->p, ts->len);
+        /* SAMPLES is built in memory: bound it, as the header promises. */
+        if (out->len > r->db->max_decoded_bytes) {
+            rc = ps_fail(err, PROMSTORE_E_LIMIT,
+                         "remote read: the SAMPLES response of query %zu exceeds %llu bytes "
+                         "(max_decoded_bytes); narrow the query or accept STREAMED_XOR_CHUNKS",
+                         i, (unsigned long long)r->db->max_decoded_bytes);
+            goto fail;
+        }
     }
     if (rc != PROMSTORE_DONE)
         goto fail;

@@ -937,6 +937,33 @@ static void test_limits_samples(void **state)
     free(req);
 }
 
+/*
+ * A SAMPLES answer is built in memory, so it is capped at max_decoded_bytes:
+ * past it the read is refused with a 400 naming the limit, while the same
+ * query streamed (one frame at a time) still works.
+ */
+static void test_samples_response_cap(void **state)
+{
+    fx *f = *state;
+    f->opts.max_decoded_bytes = 2000;
+    fx_reopen(f);
+    many_small(f->db, 40); /* ~40 series x 10 samples: well over 2000 bytes */
+    size_t n;
+    uint8_t *req = simple_request(SAMPLES_T, 0, 100000, "__name__", "lim", &n);
+    expect_status(f->db, req, n, NULL, NULL, 400, "max_decoded_bytes");
+    free(req);
+    req = simple_request(STREAMED_T, 0, 100000, "__name__", "lim", &n);
+    promstore_http_response resp;
+    body out;
+    assert_int_equal(serve(f->db, req, n, &resp, &out), PROMSTORE_OK);
+    assert_int_equal(resp.status, 200);
+    frames *fr = frames_of(out.p, out.len);
+    assert_int_equal(fr->n, 40);
+    frames_free(fr);
+    free(out.p);
+    free(req);
+}
+
 static void test_limits_streamed(void **state)
 {
     fx *f = *state;
@@ -1207,6 +1234,7 @@ int main(int argc, char **argv)
         T(test_query_errors),
         T(test_concurrency_limit),
         T(test_limits_samples),
+        T(test_samples_response_cap),
         T(test_limits_streamed),
         T(test_frame_size),
         T(test_many_series_streamed),
