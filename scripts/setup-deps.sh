@@ -12,6 +12,8 @@ PACKAGES=(
   libcurl4-openssl-dev openssl
   # end-to-end tests and benchmarks against a real Prometheus (v2.42 in Debian 12)
   prometheus jq curl
+  # the Go shim (go-shim/) and its adapter binary: Go 1.19 with cgo
+  golang-go
 )
 
 missing=()

@@ -1,0 +1,219 @@
+package main
+
+import (
+	"crypto/subtle"
+	"encoding/base64"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	promstore "promstore/go-shim"
+)
+
+// route is one endpoint, as in server/http.c.
+type route struct {
+	path  string
+	allow string
+	open  bool // no credentials needed
+}
+
+var routes = []route{
+	{"/api/v1/write", "POST", false},
+	{"/api/v1/read", "POST", false},
+	{"/metrics", "GET, HEAD", false},
+	{"/-/healthy", "GET, HEAD", true},
+	{"/-/ready", "GET, HEAD", true},
+}
+
+type server struct {
+	db      *promstore.DB
+	auth    *auth
+	ready   *atomic.Bool
+	metrics *metrics
+	write   http.Handler
+	read    http.Handler
+}
+
+func newServer(db *promstore.DB, a *auth, ready *atomic.Bool) *server {
+	s := &server{db: db, auth: a, ready: ready, metrics: newMetrics()}
+	s.write = db.RemoteWriteHandler(s.handlerOptions(routeWrite))
+	s.read = db.RemoteReadHandler(s.handlerOptions(routeRead))
+	return s
+}
+
+// status records the status code a handler sent, for metrics and logs.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = 200
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	idx := routeOther
+	for i, rt := range routes {
+		if rt.path == r.URL.Path {
+			idx = i
+		}
+	}
+	sw := &statusWriter{ResponseWriter: w}
+	defer func() {
+		if sw.code != 0 {
+			s.metrics.request(idx, sw.code, time.Since(start).Seconds())
+		}
+	}()
+	if idx == routeOther {
+		s.text(sw, idx, 404, "not found")
+		return
+	}
+	rt := routes[idx]
+	if !(r.Method == "POST" && rt.allow == "POST" || rt.allow != "POST" && (r.Method == "GET" || r.Method == "HEAD")) {
+		sw.Header().Set("Allow", rt.allow)
+		sw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		sw.Header().Set("Content-Length", "19")
+		sw.WriteHeader(405)
+		_, _ = sw.Write([]byte("method not allowed\n"))
+		logFailed(idx, 405, "method not allowed")
+		return
+	}
+	if !rt.open && !s.auth.check(r.Header.Get("Authorization")) {
+		sw.Header().Set("WWW-Authenticate", s.auth.challenge())
+		sw.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		sw.Header().Set("Content-Length", "13")
+		sw.WriteHeader(401)
+		_, _ = sw.Write([]byte("unauthorized\n"))
+		logFailed(idx, 401, "missing or wrong credentials")
+		return
+	}
+	switch idx {
+	case routeWrite:
+		s.write.ServeHTTP(sw, r)
+	case routeRead:
+		s.read.ServeHTTP(sw, r)
+	case routeMetrics:
+		body := s.metrics.render(s.db)
+		sw.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
+		sw.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		sw.WriteHeader(200)
+		_, _ = sw.Write(body)
+	case routeHealthy:
+		s.text(sw, idx, 200, "Healthy")
+	case routeReady:
+		if s.ready.Load() {
+			s.text(sw, idx, 200, "Ready")
+		} else {
+			s.text(sw, idx, 503, "Service Unavailable")
+		}
+	}
+}
+
+func (s *server) text(w http.ResponseWriter, idx, code int, text string) {
+	promstore.SendText(w, code, text)
+	if code >= 400 {
+		logFailed(idx, code, text)
+	}
+}
+
+func logFailed(idx, code int, msg string) {
+	logf(levelWarn, "Request failed", "handler", routeName(idx), "code", strconv.Itoa(code), "err", msg)
+}
+
+func (s *server) handlerOptions(idx int) promstore.HandlerOptions {
+	m := s.metrics
+	return promstore.HandlerOptions{
+		OnWrite: m.write,
+		OnResponse: func(code int, msg string) {
+			m.status(idx, code, msg)
+			if code >= 400 {
+				logFailed(idx, code, msg)
+			}
+		},
+		OnReadStream: func(d int) { m.readsOpen.Add(int64(d)) },
+		OnReadCut: func(err error) {
+			if e, ok := err.(*promstore.Error); ok && e.Status == promstore.ErrLimit {
+				m.limits[limitQuery].Add(1)
+			}
+			logf(levelWarn, "Remote read cut short", "handler", "/api/v1/read", "err", err.Error())
+		},
+	}
+}
+
+// auth checks basic auth and bearer tokens as server/auth.c does.
+type auth struct {
+	user, password, token string
+}
+
+func loadAuth(c *config) (*auth, error) {
+	a := &auth{user: c.str["web.basic-auth-user"]}
+	read := func(path string) (string, error) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return "", err
+		}
+		return strings.TrimSuffix(strings.TrimSuffix(string(b), "\n"), "\r"), nil
+	}
+	var err error
+	if p := c.str["web.basic-auth-password-file"]; p != "" {
+		if a.password, err = read(p); err != nil {
+			return nil, err
+		}
+	}
+	if p := c.str["web.bearer-token-file"]; p != "" {
+		if a.token, err = read(p); err != nil {
+			return nil, err
+		}
+	}
+	return a, nil
+}
+
+func (a *auth) enabled() bool { return a.user != "" || a.token != "" }
+
+func (a *auth) check(header string) bool {
+	if !a.enabled() {
+		return true
+	}
+	scheme, cred, _ := strings.Cut(header, " ")
+	cred = strings.TrimSpace(cred)
+	if a.user != "" && strings.EqualFold(scheme, "Basic") {
+		raw, err := base64.StdEncoding.DecodeString(cred)
+		if err == nil {
+			u, p, _ := strings.Cut(string(raw), ":")
+			if subtle.ConstantTimeCompare([]byte(u), []byte(a.user))&subtle.ConstantTimeCompare([]byte(p), []byte(a.password)) == 1 {
+				return true
+			}
+		}
+	}
+	if a.token != "" && strings.EqualFold(scheme, "Bearer") {
+		return subtle.ConstantTimeCompare([]byte(cred), []byte(a.token)) == 1
+	}
+	return false
+}
+
+func (a *auth) challenge() string {
+	if a.user != "" {
+		return `Basic realm="promstore", charset="UTF-8"`
+	}
+	return `Bearer realm="promstore"`
+}

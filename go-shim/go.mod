@@ -1,0 +1,3 @@
+module promstore/go-shim
+
+go 1.19

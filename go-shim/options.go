@@ -1,0 +1,99 @@
+package promstore
+
+/*
+#include "shim.h"
+*/
+import "C"
+
+import "time"
+
+// Options mirror promstore_options. A zero field keeps the library's default.
+type Options struct {
+	// Backend is "lmdb" (the default) or "sqlite".
+	Backend string
+	// Path is the store's directory, created if missing. Required.
+	Path string
+	// RetentionTime drops blocks wholly older than the newest sample minus
+	// this; 0 keeps data forever.
+	RetentionTime time.Duration
+	// RetentionSize drops the oldest blocks while the store is larger; 0: no limit.
+	RetentionSize uint64
+	// BlockDuration is the length of a time block (default 2h), fixed when
+	// the store is created.
+	BlockDuration time.Duration
+	// OutOfOrderWindow is how far behind a series' newest sample a sample may
+	// arrive and still be accepted (default 0: in order only).
+	OutOfOrderWindow time.Duration
+	// MaxSeriesPerQuery, MaxSamplesPerQuery, MaxBytesPerQuery are per-query
+	// limits (0: unlimited); a query reaching one fails with ErrLimit.
+	MaxSeriesPerQuery  uint64
+	MaxSamplesPerQuery uint64
+	MaxBytesPerQuery   uint64
+	// Sync makes every append end with an fsync (survives power loss).
+	Sync bool
+	// LegacyNames accepts only classic label and metric names.
+	LegacyNames bool
+	// MaxConcurrentReads is the number of remote reads served at once
+	// (default 10); one more is answered 503.
+	MaxConcurrentReads uint32
+	// MaxRequestBytes is the largest compressed remote write/read body
+	// (default 32 MiB). The HTTP handlers answer 413 beyond it, as the C
+	// server does.
+	MaxRequestBytes uint64
+	// MaxDecodedBytes is the largest decoded body (default 32 MiB).
+	MaxDecodedBytes uint64
+	// ReadFrameBytes is the target size of a streamed remote-read frame
+	// (default 1 MiB).
+	ReadFrameBytes uint64
+}
+
+// defaultMaxRequestBytes is the library's and the C server's default.
+const defaultMaxRequestBytes = 32 << 20
+
+// fill sets the C options from o; backend and path are C strings owned by the caller.
+func (o *Options) fill(c *C.promstore_options, backend, path *C.char) {
+	C.promstore_options_init(c)
+	if backend != nil {
+		c.backend = backend
+	}
+	c.path = path
+	if o.RetentionTime > 0 {
+		c.retention_time_ms = C.int64_t(o.RetentionTime / time.Millisecond)
+	}
+	if o.RetentionSize > 0 {
+		c.retention_size_bytes = C.uint64_t(o.RetentionSize)
+	}
+	if o.BlockDuration > 0 {
+		c.block_duration_ms = C.int64_t(o.BlockDuration / time.Millisecond)
+	}
+	if o.OutOfOrderWindow > 0 {
+		c.out_of_order_window_ms = C.int64_t(o.OutOfOrderWindow / time.Millisecond)
+	}
+	if o.MaxSeriesPerQuery > 0 {
+		c.max_series_per_query = C.uint64_t(o.MaxSeriesPerQuery)
+	}
+	if o.MaxSamplesPerQuery > 0 {
+		c.max_samples_per_query = C.uint64_t(o.MaxSamplesPerQuery)
+	}
+	if o.MaxBytesPerQuery > 0 {
+		c.max_bytes_per_query = C.uint64_t(o.MaxBytesPerQuery)
+	}
+	if o.Sync {
+		c.flags |= C.PROMSTORE_OPEN_SYNC
+	}
+	if o.LegacyNames {
+		c.flags |= C.PROMSTORE_OPEN_LEGACY_NAMES
+	}
+	if o.MaxConcurrentReads > 0 {
+		c.max_concurrent_reads = C.uint32_t(o.MaxConcurrentReads)
+	}
+	if o.MaxRequestBytes > 0 {
+		c.max_request_bytes = C.uint64_t(o.MaxRequestBytes)
+	}
+	if o.MaxDecodedBytes > 0 {
+		c.max_decoded_bytes = C.uint64_t(o.MaxDecodedBytes)
+	}
+	if o.ReadFrameBytes > 0 {
+		c.read_frame_bytes = C.uint64_t(o.ReadFrameBytes)
+	}
+}
