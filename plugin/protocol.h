@@ -107,15 +107,24 @@ int ps_proto_unsnappy(const promstore *db, const uint8_t *body, size_t body_len,
  * grows, so the running total is the peak.
  */
 typedef struct ps_pb_alloc {
-    ProtobufCAllocator base; /* pass &pa.base to *_unpack / *_free_unpacked */
+    ProtobufCAllocator base; /* pass &pa.base to *_unpack */
     size_t used;
     size_t limit;
     int refused; /* set once a request was refused for the limit */
     int oom;     /* set once malloc itself failed */
+    /* A bump arena: a decoded message is thousands of small objects. */
+    void *blocks;       /* newest block; each starts with a pointer to the previous */
+    size_t block_used, block_cap;
 } ps_pb_alloc;
 
 /* Set up pa with a limit fitting a message of encoded_len bytes (see protocol.c). */
 void ps_pb_alloc_init(ps_pb_alloc *pa, size_t encoded_len);
+
+/*
+ * Free everything unpacked with pa at once. Use this instead of
+ * *_free_unpacked(), whose per-object frees are no-ops on the arena.
+ */
+void ps_pb_alloc_release(ps_pb_alloc *pa);
 
 /*
  * Answer a failed *_unpack(): 413 when pa refused memory past its limit,

@@ -624,8 +624,7 @@ static void reader_free(promstore_reader *r)
     if (r == NULL)
         return;
     promstore_series_iter_close(r->it);
-    if (r->req)
-        prometheus__read_request__free_unpacked(r->req, &r->pa.base);
+    ps_pb_alloc_release(&r->pa); /* also after a failed unpack */
     free(r->mt);
     free(r->body);
     free(r->frame.p);

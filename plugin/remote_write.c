@@ -232,10 +232,15 @@ static void batch_append(promstore *db, const rw_batch *b, promstore_http_respon
         resp->status = 204;
 }
 
-/* Validate, then append; the batch is freed. */
+/*
+ * Validate, then append; the batch is freed. A batch that goes to the engine
+ * in one append needs no validation pass of its own: promstore_append is
+ * itself all or nothing for bad labels, with the same rules and message.
+ */
 static void batch_run(promstore *db, rw_batch *b, promstore_http_response *resp)
 {
-    if (batch_validate(db, b, resp) == 0)
+    int one_append = chunk_end(b, 0) == b->n_series && !b->require_name;
+    if (one_append || batch_validate(db, b, resp) == 0)
         batch_append(db, b, resp);
     batch_free(b);
 }
@@ -292,12 +297,13 @@ static void write_v1(promstore *db, const uint8_t *buf, size_t len,
     Prometheus__WriteRequest *wr = prometheus__write_request__unpack(&pa.base, len, buf);
     if (wr == NULL) {
         ps_proto_decode_failed(&pa, "WriteRequest", resp);
+        ps_pb_alloc_release(&pa);
         return;
     }
     rw_batch b;
     if (v1_batch(wr, &b, resp) == 0)
         batch_run(db, &b, resp);
-    prometheus__write_request__free_unpacked(wr, &pa.base);
+    ps_pb_alloc_release(&pa);
 }
 
 /* --- 2.0 -------------------------------------------------------------------------- */
@@ -408,12 +414,13 @@ static void write_v2(promstore *db, const uint8_t *buf, size_t len,
         io__prometheus__write__v2__request__unpack(&pa.base, len, buf);
     if (rq == NULL) {
         ps_proto_decode_failed(&pa, "io.prometheus.write.v2.Request", resp);
+        ps_pb_alloc_release(&pa);
         return;
     }
     rw_batch b;
     if (v2_check(rq, resp) == 0 && v2_batch(rq, &b, resp) == 0)
         batch_run(db, &b, resp);
-    io__prometheus__write__v2__request__free_unpacked(rq, &pa.base);
+    ps_pb_alloc_release(&pa);
 }
 
 /* The three 2.0 response headers, with what was really stored. */
