@@ -292,11 +292,13 @@ static int fail(const char *msg)
 /* Checks that span settings, after everything is applied. */
 static int validate(const srv_config *cfg)
 {
-    if (strcmp(cfg->backend, "lmdb") != 0 && strcmp(cfg->backend, "sqlite") != 0) {
+    /* An empty value is stored as NULL (found by fuzz_config_yaml). */
+    if (cfg->backend == NULL ||
+        (strcmp(cfg->backend, "lmdb") != 0 && strcmp(cfg->backend, "sqlite") != 0)) {
         fprintf(stderr,
                 "promstore: error: invalid value \"%s\" for --storage.backend: "
                 "expected lmdb or sqlite\n",
-                cfg->backend);
+                cfg->backend ? cfg->backend : "");
         return -1;
     }
     if (cfg->path == NULL)

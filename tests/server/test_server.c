@@ -268,6 +268,8 @@ static void test_bad_flags_exit_2(void **state)
     expect_usage_error(f, a3, "--storage.retention.size");
     const char *a4[] = {"--storage.backend=oracle", NULL};
     expect_usage_error(f, a4, "--storage.backend");
+    const char *a4e[] = {"--storage.backend=", NULL}; /* once a crash (fuzzing) */
+    expect_usage_error(f, a4e, "--storage.backend");
     const char *a5[] = {"--web.listen-address=nowhere", NULL};
     expect_usage_error(f, a5, "--web.listen-address");
     const char *a6[] = {"--web.tls-cert-file=/nonexistent.pem", NULL};
@@ -286,6 +288,8 @@ static void test_bad_yaml_exit_2(void **state)
     expect_usage_error(f, argv, "storage.retension");
     h_write_file(cfg, "storage:\n  retention:\n    time: soon\n");
     expect_usage_error(f, argv, "storage.retention.time");
+    h_write_file(cfg, "storage: {backend: }\n");
+    expect_usage_error(f, argv, "--storage.backend");
     h_write_file(cfg, "web: [1, 2]\n");
     expect_usage_error(f, argv, "web");
     h_write_file(cfg, "storage: {path: [unclosed\n");
