@@ -14,6 +14,8 @@ PACKAGES=(
   prometheus jq curl
   # the Go shim (go-shim/) and its adapter binary: Go 1.19 with cgo
   golang-go
+  # fuzzing (tests/fuzz/run.sh): clang 14 and its libFuzzer/sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()

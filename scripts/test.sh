@@ -6,6 +6,7 @@
 #      run whose figures are printed, not judged (a timeout is not a failure)
 #   4. build-asan/ with ASan + UBSan: the example on both backends, then ctest
 #      (leaks are errors)
+#   5. libFuzzer targets (tests/fuzz/run.sh), FUZZ_SECONDS each (default 60)
 # Keeps going after a failure, ends with "N passed, N failed" (ctest tests of
 # both builds and the checks above, summed) and exits non-zero on any failure.
 set -euo pipefail
@@ -85,6 +86,12 @@ if bash scripts/build.sh build-asan -DPROMSTORE_SANITIZE=ON; then
 else
   ko "build of build-asan/"
 fi
+
+# Fuzzing (clang's libFuzzer, ASan+UBSan): every target for FUZZ_SECONDS
+# (60 by default) from its committed seed corpus, after replaying every saved
+# crash input (tests/fuzz/regressions/) so a fixed crash stays fixed.
+banner "fuzz (libFuzzer, ${FUZZ_SECONDS:-60} s per target)"
+if bash tests/fuzz/run.sh; then ok; else ko "fuzz (tests/fuzz/run.sh)"; fi
 
 banner "summary"
 for f in "${failures[@]}"; do echo "failed: $f"; done
