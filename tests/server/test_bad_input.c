@@ -1,0 +1,751 @@
+/*
+ * test_bad_input.c -- hostile and malformed input over HTTP, one test per
+ * case, against the real `promstore` binary (see harness.h). Run once per
+ * backend:
+ *
+ *   test_bad_input BACKEND PATH-TO-promstore
+ *
+ * One server is started for the group and a valid series is written first;
+ * every case then sends its bad request, checks the status and that the body
+ * names the problem, and checks that the server is still ready and that the
+ * first series still reads back bit for bit. The slow-client and idle-socket
+ * cases run their own server with a short --web.read-timeout.
+ *
+ * Every case prints one "CASE name | status | message" line to stderr: that
+ * is where the table in docs/RELIABILITY.md comes from.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <snappy-c.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <cmocka.h>
+
+#include "harness.h"
+
+/* The body limit of the group's server (--web.max-request-bytes). */
+#define BODY_LIMIT (1u << 20)
+
+typedef struct fixture {
+    char dir[512];
+    char store[600];
+    char log[600];
+    h_server srv;
+} fixture;
+
+static fixture *g; /* the group's server */
+
+static void dump_log(const fixture *f)
+{
+    char *log = h_slurp(f->log);
+    fprintf(stderr, "--- server log %s ---\n%s--- end ---\n", f->log, log);
+    free(log);
+}
+
+static void fixture_init(fixture *f, const char *name)
+{
+    h_tmpdir(f->dir, sizeof f->dir);
+    snprintf(f->store, sizeof f->store, "%s/store", f->dir);
+    snprintf(f->log, sizeof f->log, "%s/%s.log", f->dir, name);
+}
+
+static void fixture_done(fixture *f)
+{
+    if (f->srv.pid > 0)
+        h_stop(&f->srv, SIGKILL);
+    if (getenv("KEEP") == NULL)
+        h_rmtree(f->dir);
+}
+
+static void start(fixture *f, const char *const *extra)
+{
+    char path_flag[700];
+    const char *argv[32];
+    size_t n = 0;
+    snprintf(path_flag, sizeof path_flag, "--storage.path=%s", f->store);
+    argv[n++] = path_flag;
+    argv[n++] = "--web.listen-address=127.0.0.1:0";
+    for (size_t i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    if (h_start(&f->srv, f->log, argv) != 0) {
+        dump_log(f);
+        fail_msg("the server did not start");
+    }
+}
+
+static long request(const fixture *f, const char *method, const char *path,
+                    const char *const *headers, const void *body, size_t len, h_response *resp)
+{
+    char u[256];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d%s", f->srv.port, path);
+    if (h_http(method, u, headers, body, len, resp) != 0)
+        return -1;
+    return resp->status;
+}
+
+static const char *const write_headers[] = {
+    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
+    "X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
+static const char *const write_v2_headers[] = {
+    "Content-Type: application/x-protobuf;proto=io.prometheus.write.v2.Request",
+    "Content-Encoding: snappy", "X-Prometheus-Remote-Write-Version: 2.0.0", NULL};
+static const char *const read_headers[] = {
+    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
+    "X-Prometheus-Remote-Read-Version: 0.1.0", NULL};
+
+static const int64_t first_t[] = {1700000000000, 1700000015000};
+static const double first_v[] = {1.5, -2.25};
+
+/* --- Protobuf, by hand (any bytes, any order) ------------------------------ */
+
+static void put(h_buf *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+        assert_non_null(b->p);
+    }
+    if (n)
+        memcpy(b->p + b->len, p, n);
+    b->len += n;
+}
+
+static void put_varint(h_buf *b, uint64_t v)
+{
+    uint8_t tmp[10];
+    size_t n = 0;
+    do {
+        tmp[n] = (uint8_t)(v & 0x7f);
+        v >>= 7;
+        if (v)
+            tmp[n] |= 0x80;
+        n++;
+    } while (v);
+    put(b, tmp, n);
+}
+
+static void put_bytes(h_buf *b, unsigned field, const void *p, size_t n)
+{
+    put_varint(b, (uint64_t)field << 3 | 2);
+    put_varint(b, n);
+    put(b, p, n);
+}
+
+/* A label with explicit lengths (names and values may hold any byte). */
+static void put_label_n(h_buf *ts, const char *name, size_t nl, const char *value, size_t vl)
+{
+    h_buf l = {0};
+    put_bytes(&l, 1, name, nl);
+    put_bytes(&l, 2, value, vl);
+    put_bytes(ts, 1, l.p, l.len);
+    h_buf_free(&l);
+}
+
+static void put_label(h_buf *ts, const char *name, const char *value)
+{
+    put_label_n(ts, name, strlen(name), value, strlen(value));
+}
+
+static void put_sample(h_buf *ts, unsigned field, int64_t t, double v)
+{
+    h_buf s = {0};
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    uint8_t le[8];
+    for (int k = 0; k < 8; k++)
+        le[k] = (uint8_t)(bits >> (8 * k));
+    put_varint(&s, 1 << 3 | 1);
+    put(&s, le, 8);
+    put_varint(&s, 2 << 3 | 0);
+    put_varint(&s, (uint64_t)t);
+    put_bytes(ts, field, s.p, s.len);
+    h_buf_free(&s);
+}
+
+/* A v1 WriteRequest with the single TimeSeries ts (not compressed). */
+static void write_request_raw(h_buf *req, const h_buf *ts)
+{
+    put_bytes(req, 1, ts->p, ts->len);
+}
+
+static void snappy_block(h_buf *out, const void *raw, size_t len)
+{
+    size_t n = snappy_max_compressed_length(len);
+    out->p = malloc(n);
+    assert_non_null(out->p);
+    assert_int_equal(snappy_compress(raw, len, (char *)out->p, &n), SNAPPY_OK);
+    out->len = out->cap = n;
+}
+
+/* --- The checks every case ends with --------------------------------------- */
+
+/* Print the observed answer (one table row), then check status and message. */
+static void expect(const char *name, const char *what, long st, const h_response *r, long want,
+                   const char *substr)
+{
+    char msg[300];
+    snprintf(msg, sizeof msg, "%.*s", (int)(r && r->body ? strcspn(r->body, "\n") : 0),
+             r && r->body ? r->body : "");
+    if (strlen(msg) > 200)
+        strcpy(msg + 197, "...");
+    fprintf(stderr, "CASE %s | %s | %ld | %s\n", name, what, st, msg);
+    if (st != want) {
+        dump_log(g);
+        fail_msg("%s: status %ld, want %ld (body: %s)", name, st, want, msg);
+    }
+    if (substr != NULL && strstr(r->body, substr) == NULL)
+        fail_msg("%s: body \"%s\" does not contain \"%s\"", name, msg, substr);
+}
+
+/* The server still serves and the first series is intact. */
+static void still_serving(const fixture *f)
+{
+    h_response r;
+    assert_int_equal(request(f, "GET", "/-/ready", NULL, NULL, 0, &r), 200);
+    h_response_free(&r);
+    h_buf body = {0};
+    h_read_request(&body, "bad_input_first", 1699999999000, 1700000100000);
+    long st = request(f, "POST", "/api/v1/read", read_headers, body.p, body.len, &r);
+    h_buf_free(&body);
+    if (st != 200) {
+        dump_log(f);
+        fail_msg("read after the case answered %ld: %s", st, r.body);
+    }
+    int64_t t[4];
+    double v[4];
+    size_t n = 0;
+    assert_int_equal(h_read_response_samples(r.body, r.body_len, t, v, 4, &n), 0);
+    assert_int_equal(n, 2);
+    for (size_t i = 0; i < 2; i++) {
+        assert_true(t[i] == first_t[i]);
+        assert_memory_equal(&v[i], &first_v[i], sizeof v[i]);
+    }
+    h_response_free(&r);
+}
+
+/* POST a body to /api/v1/write with headers; check; check the server. */
+static void post_case(const char *name, const char *what, const char *const *headers,
+                      const void *body, size_t len, long want, const char *substr)
+{
+    h_response r;
+    long st = request(g, "POST", "/api/v1/write", headers, body, len, &r);
+    expect(name, what, st, &r, want, substr);
+    h_response_free(&r);
+    still_serving(g);
+}
+
+/* A v1 write of one series with the given labels (already in ts) and a sample. */
+static void post_series(const char *name, const char *what, h_buf *ts, long want,
+                        const char *substr)
+{
+    h_buf req = {0}, body = {0};
+    put_sample(ts, 2, 1700000000000, 1.0);
+    write_request_raw(&req, ts);
+    snappy_block(&body, req.p, req.len);
+    post_case(name, what, write_headers, body.p, body.len, want, substr);
+    h_buf_free(&req);
+    h_buf_free(&body);
+    h_buf_free(ts);
+}
+
+/* --- Group ------------------------------------------------------------------ */
+
+static int group_setup(void **state)
+{
+    (void)state;
+    g = calloc(1, sizeof *g);
+    assert_non_null(g);
+    fixture_init(g, "server");
+    char limit[64];
+    snprintf(limit, sizeof limit, "--web.max-request-bytes=%u", BODY_LIMIT);
+    const char *extra[] = {limit, NULL};
+    start(g, extra);
+    h_buf body = {0};
+    h_write_request(&body, "bad_input_first", "badin", first_t, first_v, 2);
+    h_response r;
+    long st = request(g, "POST", "/api/v1/write", write_headers, body.p, body.len, &r);
+    h_buf_free(&body);
+    h_response_free(&r);
+    if (st != 204) {
+        dump_log(g);
+        fprintf(stderr, "the first write answered %ld\n", st);
+        return -1;
+    }
+    return 0;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    fixture_done(g);
+    free(g);
+    g = NULL;
+    return 0;
+}
+
+/* --- Body encoding ---------------------------------------------------------- */
+
+static void test_corrupt_snappy(void **state)
+{
+    (void)state;
+    /* A plausible length header (100), then bytes that are no valid snappy. */
+    uint8_t body[64];
+    memset(body, 0xff, sizeof body);
+    body[0] = 100;
+    post_case("corrupt_snappy", "length header 100 then 63 bytes of 0xff", write_headers, body,
+              sizeof body, 400, "corrupt snappy body");
+}
+
+static void test_framed_snappy(void **state)
+{
+    (void)state;
+    static const uint8_t body[] = {0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70,
+                                   0x59, 0x01, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+                                   0x00};
+    post_case("framed_snappy", "snappy stream-identifier chunk + data chunk", write_headers,
+              body, sizeof body, 400, "framed");
+}
+
+static void test_truncated_protobuf(void **state)
+{
+    (void)state;
+    h_buf ts = {0}, req = {0}, body = {0};
+    put_label(&ts, "__name__", "bad_input_trunc");
+    put_label(&ts, "job", "badin");
+    put_sample(&ts, 2, 1700000000000, 1.0);
+    write_request_raw(&req, &ts);
+    snappy_block(&body, req.p, req.len - 5); /* cut inside the sample */
+    post_case("truncated_protobuf", "valid WriteRequest cut 5 bytes short, then snappy",
+              write_headers, body.p, body.len, 400, "cannot decode WriteRequest");
+    h_buf_free(&ts);
+    h_buf_free(&req);
+    h_buf_free(&body);
+}
+
+static void test_garbage_protobuf(void **state)
+{
+    (void)state;
+    uint8_t raw[256];
+    for (size_t i = 0; i < sizeof raw; i++)
+        raw[i] = (uint8_t)(0xff - i * 7); /* wire types 7/6: never valid */
+    raw[0] = 0x0f;                        /* field 1, wire type 7 */
+    h_buf body = {0};
+    snappy_block(&body, raw, sizeof raw);
+    post_case("garbage_protobuf", "256 bytes of non-protobuf, valid snappy", write_headers,
+              body.p, body.len, 400, "cannot decode WriteRequest");
+    h_buf_free(&body);
+}
+
+static void test_body_over_limit(void **state)
+{
+    (void)state;
+    size_t len = BODY_LIMIT + 4096;
+    char *big = malloc(len);
+    assert_non_null(big);
+    memset(big, 'x', len);
+    post_case("body_over_limit", "1 MiB + 4 KiB body, limit 1 MiB (Content-Length)",
+              write_headers, big, len, 413, "larger than");
+    free(big);
+}
+
+static void test_huge_claimed_length(void **state)
+{
+    (void)state;
+    /* Varint 0xFFFFFFFF (4 GiB - 1) as the uncompressed length, then a literal. */
+    static const uint8_t body[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, 'x'};
+    post_case("huge_claimed_length", "7-byte body claiming 4 GiB uncompressed", write_headers,
+              body, sizeof body, 413, "larger than the limit");
+}
+
+/* --- Labels ----------------------------------------------------------------- */
+
+static void test_unsorted_labels(void **state)
+{
+    (void)state;
+    /* Not an error: the library sorts the labels (Prometheus sends them sorted). */
+    h_buf ts = {0};
+    put_label(&ts, "zzz", "1");
+    put_label(&ts, "job", "badin");
+    put_label(&ts, "__name__", "bad_input_unsorted");
+    post_series("unsorted_labels", "labels zzz, job, __name__ in that order", &ts, 204, NULL);
+}
+
+static void test_duplicate_labels(void **state)
+{
+    (void)state;
+    h_buf ts = {0};
+    put_label(&ts, "__name__", "bad_input_dup");
+    put_label(&ts, "job", "a");
+    put_label(&ts, "job", "b");
+    post_series("duplicate_labels", "label job twice", &ts, 400, "duplicate label name");
+}
+
+static void test_empty_label_name(void **state)
+{
+    (void)state;
+    h_buf ts = {0};
+    put_label(&ts, "__name__", "bad_input_empty");
+    put_label(&ts, "", "x");
+    post_series("empty_label_name", "label \"\"=\"x\"", &ts, 400, "empty label name");
+}
+
+static void test_invalid_label_name(void **state)
+{
+    (void)state;
+    h_buf ts = {0};
+    put_label(&ts, "__name__", "bad_input_invalid");
+    put_label(&ts, "0-bad name", "x");
+    /* Observed: 204. Remote write takes UTF-8 label names (Prometheus 3), so a
+     * name outside [a-zA-Z_][a-zA-Z0-9_]* is stored; only empty or non-UTF-8
+     * names are refused (the cases around this one). */
+    post_series("invalid_label_name", "label \"0-bad name\"", &ts, 204, NULL);
+}
+
+static void test_invalid_utf8_name(void **state)
+{
+    (void)state;
+    h_buf ts = {0};
+    put_label(&ts, "__name__", "bad_input_utf8");
+    put_label_n(&ts, "a\xff\xfe", 3, "x", 1);
+    post_series("invalid_utf8_name", "label name \"a\\xff\\xfe\"", &ts, 400, "UTF-8");
+}
+
+static void test_invalid_utf8_value(void **state)
+{
+    (void)state;
+    h_buf ts = {0};
+    put_label(&ts, "__name__", "bad_input_utf8v");
+    put_label_n(&ts, "job", 3, "\xc3\x28", 2);
+    post_series("invalid_utf8_value", "label value \"\\xc3\\x28\"", &ts, 400, "UTF-8");
+}
+
+static void test_missing_name_v2(void **state)
+{
+    (void)state;
+    /* symbols ["", "job", "badin"], one series job=badin, one sample. */
+    h_buf req = {0}, ts = {0}, refs = {0}, body = {0};
+    put_bytes(&req, 4, "", 0);
+    put_bytes(&req, 4, "job", 3);
+    put_bytes(&req, 4, "badin", 5);
+    put_varint(&refs, 1);
+    put_varint(&refs, 2);
+    put_bytes(&ts, 1, refs.p, refs.len);
+    put_sample(&ts, 2, 1700000000000, 1.0);
+    put_bytes(&req, 5, ts.p, ts.len);
+    snappy_block(&body, req.p, req.len);
+    post_case("missing_name_v2", "v2 Request, one series {job=\"badin\"}", write_v2_headers,
+              body.p, body.len, 400, "__name__");
+    h_buf_free(&req);
+    h_buf_free(&ts);
+    h_buf_free(&refs);
+    h_buf_free(&body);
+}
+
+static void test_thousands_of_labels(void **state)
+{
+    (void)state;
+    h_buf ts = {0};
+    put_label(&ts, "__name__", "bad_input_many_labels");
+    for (int i = 0; i < 5000; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "l%05d", i);
+        put_label(&ts, name, "v");
+    }
+    /* Observed: 204. There is no per-series label-count limit; the series is
+     * bounded only by the body and decoded-size limits. */
+    post_series("thousands_of_labels", "one series with 5001 labels", &ts, 204, NULL);
+}
+
+static void test_huge_label_value(void **state)
+{
+    (void)state;
+    size_t n = 4u << 20; /* 4 MiB: compresses to ~200 KiB, under the body limit */
+    char *value = malloc(n);
+    assert_non_null(value);
+    memset(value, 'a', n);
+    h_buf ts = {0};
+    put_label(&ts, "__name__", "bad_input_huge_value");
+    put_label_n(&ts, "job", 3, value, n);
+    free(value);
+    post_series("huge_label_value", "label value of 4 MiB (body ~200 KiB)", &ts, 400,
+                "label");
+}
+
+/* --- Timestamps ------------------------------------------------------------- */
+
+static void test_timestamp_limits(void **state)
+{
+    (void)state;
+    h_buf ts = {0}, req = {0}, body = {0};
+    put_label(&ts, "__name__", "bad_input_ts_limits");
+    put_sample(&ts, 2, INT64_MIN, 1.0);
+    put_sample(&ts, 2, INT64_MAX, 2.0);
+    write_request_raw(&req, &ts);
+    snappy_block(&body, req.p, req.len);
+    post_case("timestamp_limits", "samples at INT64_MIN and INT64_MAX", write_headers, body.p,
+              body.len, 204, NULL);
+    h_buf_free(&ts);
+    h_buf_free(&req);
+    h_buf_free(&body);
+}
+
+/* --- Headers and method ----------------------------------------------------- */
+
+static void test_wrong_content_type(void **state)
+{
+    (void)state;
+    h_buf body = {0};
+    h_write_request(&body, "bad_input_ct", "badin", first_t, first_v, 1);
+    const char *hdrs[] = {"Content-Type: application/json", "Content-Encoding: snappy", NULL};
+    post_case("wrong_content_type", "Content-Type: application/json", hdrs, body.p, body.len,
+              415, "Content-Type");
+    h_buf_free(&body);
+}
+
+static void test_wrong_content_encoding(void **state)
+{
+    (void)state;
+    h_buf body = {0};
+    h_write_request(&body, "bad_input_ce", "badin", first_t, first_v, 1);
+    const char *hdrs[] = {"Content-Type: application/x-protobuf", "Content-Encoding: gzip",
+                          NULL};
+    post_case("wrong_content_encoding", "Content-Encoding: gzip", hdrs, body.p, body.len, 415,
+              "Content-Encoding");
+    h_buf_free(&body);
+}
+
+static void test_wrong_method(void **state)
+{
+    (void)state;
+    h_response r;
+    long st = request(g, "GET", "/api/v1/write", NULL, NULL, 0, &r);
+    expect("wrong_method", "GET /api/v1/write", st, &r, 405, "method not allowed");
+    char allow[64] = "";
+    assert_int_equal(h_header(&r, "Allow", allow, sizeof allow), 0);
+    assert_string_equal(allow, "POST");
+    h_response_free(&r);
+    still_serving(g);
+}
+
+/* --- Connections ------------------------------------------------------------ */
+
+static int connect_to(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+static double now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* A second server with --web.read-timeout=2s, its first series written. */
+static void start_short_timeout(fixture *f, const char *name)
+{
+    fixture_init(f, name);
+    const char *extra[] = {"--web.read-timeout=2s", NULL};
+    start(f, extra);
+    h_buf body = {0};
+    h_write_request(&body, "bad_input_first", "badin", first_t, first_v, 2);
+    h_response r;
+    assert_int_equal(request(f, "POST", "/api/v1/write", write_headers, body.p, body.len, &r),
+                     204);
+    h_buf_free(&body);
+    h_response_free(&r);
+}
+
+/*
+ * A client sends a request's headers a byte a second: MHD's connection
+ * timeout (--web.read-timeout) counts from the last activity, so a trickle
+ * resets it. Observed: the connection stays open for as long as the trickle
+ * lasts (no total-request deadline); the test bounds itself to 6 s and asserts
+ * that the server keeps serving others meanwhile and after, and that a client
+ * that stops sending is dropped after the timeout.
+ */
+static void test_slow_client(void **state)
+{
+    (void)state;
+    fixture f;
+    memset(&f, 0, sizeof f);
+    start_short_timeout(&f, "slow");
+    int fd = connect_to(f.srv.port);
+    assert_true(fd >= 0);
+    static const char req[] = "POST /api/v1/write HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+                              "Content-Type: application/x-protobuf\r\n"
+                              "Content-Length: 100\r\n\r\n";
+    /* Headers at once, then the body a byte a second (under the 2 s timeout). */
+    assert_int_equal(send(fd, req, sizeof req - 1, MSG_NOSIGNAL), (ssize_t)(sizeof req - 1));
+    double t0 = now_s();
+    bool closed = false;
+    int sent = 0;
+    char buf[512];
+    ssize_t got = 0;
+    while (now_s() - t0 < 6.0) {
+        /* Meanwhile another client is served. */
+        h_response r;
+        assert_int_equal(request(&f, "GET", "/-/healthy", NULL, NULL, 0, &r), 200);
+        h_response_free(&r);
+        struct pollfd p = {fd, POLLIN, 0};
+        if (poll(&p, 1, 1000) > 0) {
+            got = recv(fd, buf, sizeof buf - 1, 0);
+            closed = true;
+            break;
+        }
+        if (send(fd, "x", 1, MSG_NOSIGNAL) != 1) {
+            closed = true;
+            break;
+        }
+        sent++;
+    }
+    double dt = now_s() - t0;
+    buf[got > 0 ? got : 0] = '\0';
+    fprintf(stderr, "CASE slow_client | 1 byte/s body, read-timeout 2s | %s | after %.1f s, %d "
+                    "bytes sent; first answer line: %.*s\n",
+            closed ? "closed" : "still open", dt, sent, (int)strcspn(buf, "\r\n"), buf);
+    close(fd);
+    /* The same client pausing longer than the timeout is dropped. */
+    fd = connect_to(f.srv.port);
+    assert_true(fd >= 0);
+    assert_int_equal(send(fd, "POST /api/v1/write HTTP/1.1\r\n", 29, MSG_NOSIGNAL), 29);
+    t0 = now_s();
+    struct pollfd p = {fd, POLLIN, 0};
+    int pr = poll(&p, 1, 8000);
+    got = pr > 0 ? recv(fd, buf, sizeof buf - 1, 0) : -1;
+    dt = now_s() - t0;
+    fprintf(stderr, "CASE stalled_client | half a request line then silence, read-timeout 2s | "
+                    "%s | after %.1f s\n",
+            pr > 0 && got == 0 ? "closed by server" : "not closed", dt);
+    close(fd);
+    assert_true(pr > 0 && got == 0);
+    assert_true(dt >= 1.0 && dt < 6.0);
+    still_serving(&f);
+    fixture_done(&f);
+}
+
+/* 2000 idle sockets: /-/healthy still answers (within 10 s) and a write works. */
+static void test_idle_connections(void **state)
+{
+    (void)state;
+    enum { N = 2000 };
+    struct rlimit rl;
+    assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+    if (rl.rlim_cur < N + 64 && rl.rlim_max >= N + 64) {
+        rl.rlim_cur = N + 64;
+        setrlimit(RLIMIT_NOFILE, &rl);
+    }
+    fixture f;
+    memset(&f, 0, sizeof f);
+    start_short_timeout(&f, "idle");
+    static int fds[N];
+    int open_n = 0;
+    for (int i = 0; i < N; i++) {
+        fds[i] = connect_to(f.srv.port);
+        if (fds[i] >= 0)
+            open_n++;
+    }
+    double t0 = now_s();
+    long st = -1;
+    while (now_s() - t0 < 10.0) {
+        char u[128];
+        snprintf(u, sizeof u, "http://127.0.0.1:%d/-/healthy", f.srv.port);
+        h_response r;
+        if (h_http("GET", u, NULL, NULL, 0, &r) == 0)
+            st = r.status;
+        h_response_free(&r);
+        if (st == 200)
+            break;
+        struct timespec tick = {0, 200 * 1000 * 1000};
+        nanosleep(&tick, NULL);
+    }
+    double dt = now_s() - t0;
+    fprintf(stderr, "CASE idle_connections | %d idle sockets connected (of %d), "
+                    "--web.max-connections 512, read-timeout 2s | /-/healthy %ld | after %.1f s\n",
+            open_n, N, st, dt);
+    assert_int_equal(st, 200);
+    h_buf body = {0};
+    const int64_t t[] = {1700000030000};
+    const double v[] = {3.0};
+    h_write_request(&body, "bad_input_after_idle", "badin", t, v, 1);
+    h_response r;
+    assert_int_equal(request(&f, "POST", "/api/v1/write", write_headers, body.p, body.len, &r),
+                     204);
+    h_response_free(&r);
+    h_buf_free(&body);
+    still_serving(&f);
+    for (int i = 0; i < N; i++)
+        if (fds[i] >= 0)
+            close(fds[i]);
+    still_serving(&f);
+    fixture_done(&f);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s lmdb|sqlite PATH-TO-promstore\n", argv[0]);
+        return 2;
+    }
+    h_backend = argv[1];
+    h_binary = argv[2];
+    signal(SIGPIPE, SIG_IGN);
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_corrupt_snappy),
+        cmocka_unit_test(test_framed_snappy),
+        cmocka_unit_test(test_truncated_protobuf),
+        cmocka_unit_test(test_garbage_protobuf),
+        cmocka_unit_test(test_body_over_limit),
+        cmocka_unit_test(test_huge_claimed_length),
+        cmocka_unit_test(test_unsorted_labels),
+        cmocka_unit_test(test_duplicate_labels),
+        cmocka_unit_test(test_empty_label_name),
+        cmocka_unit_test(test_invalid_label_name),
+        cmocka_unit_test(test_invalid_utf8_name),
+        cmocka_unit_test(test_invalid_utf8_value),
+        cmocka_unit_test(test_missing_name_v2),
+        cmocka_unit_test(test_thousands_of_labels),
+        cmocka_unit_test(test_huge_label_value),
+        cmocka_unit_test(test_timestamp_limits),
+        cmocka_unit_test(test_wrong_content_type),
+        cmocka_unit_test(test_wrong_content_encoding),
+        cmocka_unit_test(test_wrong_method),
+        cmocka_unit_test(test_slow_client),
+        cmocka_unit_test(test_idle_connections),
+    };
+    char group[64];
+    snprintf(group, sizeof group, "bad_input_%s", h_backend);
+    int failed = cmocka_run_group_tests_name(group, tests, group_setup, group_teardown);
+    curl_global_cleanup();
+    return failed;
+}
