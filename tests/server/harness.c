@@ -281,18 +281,19 @@ void h_buf_free(h_buf *b)
     memset(b, 0, sizeof *b);
 }
 
-static void put(h_buf *b, const void *p, size_t n)
+void h_put(h_buf *b, const void *p, size_t n)
 {
     if (b->len + n > b->cap) {
         b->cap = (b->len + n) * 2 + 64;
         b->p = realloc(b->p, b->cap);
         assert_non_null(b->p);
     }
-    memcpy(b->p + b->len, p, n);
+    if (n)
+        memcpy(b->p + b->len, p, n);
     b->len += n;
 }
 
-static void put_varint(h_buf *b, uint64_t v)
+void h_put_varint(h_buf *b, uint64_t v)
 {
     uint8_t tmp[10];
     size_t n = 0;
@@ -303,22 +304,22 @@ static void put_varint(h_buf *b, uint64_t v)
             tmp[n] |= 0x80;
         n++;
     } while (v);
-    put(b, tmp, n);
+    h_put(b, tmp, n);
 }
 
-static void put_bytes(h_buf *b, unsigned field, const void *p, size_t n)
+void h_put_bytes(h_buf *b, unsigned field, const void *p, size_t n)
 {
-    put_varint(b, (uint64_t)field << 3 | 2);
-    put_varint(b, n);
-    put(b, p, n);
+    h_put_varint(b, (uint64_t)field << 3 | 2);
+    h_put_varint(b, n);
+    h_put(b, p, n);
 }
 
 static void put_label(h_buf *b, const char *name, const char *value)
 {
     h_buf l = {0};
-    put_bytes(&l, 1, name, strlen(name));
-    put_bytes(&l, 2, value, strlen(value));
-    put_bytes(b, 1, l.p, l.len);
+    h_put_bytes(&l, 1, name, strlen(name));
+    h_put_bytes(&l, 2, value, strlen(value));
+    h_put_bytes(b, 1, l.p, l.len);
     h_buf_free(&l);
 }
 
@@ -345,14 +346,14 @@ void h_write_request(h_buf *out, const char *name, const char *job, const int64_
         uint8_t le[8];
         for (int k = 0; k < 8; k++)
             le[k] = (uint8_t)(bits >> (8 * k));
-        put_varint(&s, 1 << 3 | 1); /* value: double, fixed64 */
-        put(&s, le, 8);
-        put_varint(&s, 2 << 3 | 0); /* timestamp: int64 varint */
-        put_varint(&s, (uint64_t)t[i]);
-        put_bytes(&ts, 2, s.p, s.len);
+        h_put_varint(&s, 1 << 3 | 1); /* value: double, fixed64 */
+        h_put(&s, le, 8);
+        h_put_varint(&s, 2 << 3 | 0); /* timestamp: int64 varint */
+        h_put_varint(&s, (uint64_t)t[i]);
+        h_put_bytes(&ts, 2, s.p, s.len);
         h_buf_free(&s);
     }
-    put_bytes(&req, 1, ts.p, ts.len);
+    h_put_bytes(&req, 1, ts.p, ts.len);
     snappy(out, &req);
     h_buf_free(&ts);
     h_buf_free(&req);
@@ -361,18 +362,18 @@ void h_write_request(h_buf *out, const char *name, const char *job, const int64_
 void h_read_request(h_buf *out, const char *name, int64_t start, int64_t end)
 {
     h_buf m = {0}, q = {0}, req = {0};
-    put_varint(&m, 1 << 3 | 0);
-    put_varint(&m, 0); /* EQ */
-    put_bytes(&m, 2, "__name__", 8);
-    put_bytes(&m, 3, name, strlen(name));
-    put_varint(&q, 1 << 3 | 0);
-    put_varint(&q, (uint64_t)start);
-    put_varint(&q, 2 << 3 | 0);
-    put_varint(&q, (uint64_t)end);
-    put_bytes(&q, 3, m.p, m.len);
-    put_bytes(&req, 1, q.p, q.len);
-    put_varint(&req, 2 << 3 | 0);
-    put_varint(&req, 0); /* accepted_response_types: SAMPLES */
+    h_put_varint(&m, 1 << 3 | 0);
+    h_put_varint(&m, 0); /* EQ */
+    h_put_bytes(&m, 2, "__name__", 8);
+    h_put_bytes(&m, 3, name, strlen(name));
+    h_put_varint(&q, 1 << 3 | 0);
+    h_put_varint(&q, (uint64_t)start);
+    h_put_varint(&q, 2 << 3 | 0);
+    h_put_varint(&q, (uint64_t)end);
+    h_put_bytes(&q, 3, m.p, m.len);
+    h_put_bytes(&req, 1, q.p, q.len);
+    h_put_varint(&req, 2 << 3 | 0);
+    h_put_varint(&req, 0); /* accepted_response_types: SAMPLES */
     snappy(out, &req);
     h_buf_free(&m);
     h_buf_free(&q);

@@ -80,6 +80,14 @@ typedef struct h_buf {
 void h_buf_free(h_buf *b);
 
 /*
+ * Protobuf by hand, so tests can build any bytes in any order: append raw
+ * bytes, a varint, or a length-delimited field (tag field, wire type 2).
+ */
+void h_put(h_buf *b, const void *p, size_t n);
+void h_put_varint(h_buf *b, uint64_t v);
+void h_put_bytes(h_buf *b, unsigned field, const void *p, size_t n);
+
+/*
  * A snappy-compressed prometheus.WriteRequest with one series
  * {__name__=name, job=job} and n samples (t[i], v[i]).
  */

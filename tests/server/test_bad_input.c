@@ -115,46 +115,13 @@ static const double first_v[] = {1.5, -2.25};
 
 /* --- Protobuf, by hand (any bytes, any order) ------------------------------ */
 
-static void put(h_buf *b, const void *p, size_t n)
-{
-    if (b->len + n > b->cap) {
-        b->cap = (b->len + n) * 2 + 64;
-        b->p = realloc(b->p, b->cap);
-        assert_non_null(b->p);
-    }
-    if (n)
-        memcpy(b->p + b->len, p, n);
-    b->len += n;
-}
-
-static void put_varint(h_buf *b, uint64_t v)
-{
-    uint8_t tmp[10];
-    size_t n = 0;
-    do {
-        tmp[n] = (uint8_t)(v & 0x7f);
-        v >>= 7;
-        if (v)
-            tmp[n] |= 0x80;
-        n++;
-    } while (v);
-    put(b, tmp, n);
-}
-
-static void put_bytes(h_buf *b, unsigned field, const void *p, size_t n)
-{
-    put_varint(b, (uint64_t)field << 3 | 2);
-    put_varint(b, n);
-    put(b, p, n);
-}
-
 /* A label with explicit lengths (names and values may hold any byte). */
 static void put_label_n(h_buf *ts, const char *name, size_t nl, const char *value, size_t vl)
 {
     h_buf l = {0};
-    put_bytes(&l, 1, name, nl);
-    put_bytes(&l, 2, value, vl);
-    put_bytes(ts, 1, l.p, l.len);
+    h_put_bytes(&l, 1, name, nl);
+    h_put_bytes(&l, 2, value, vl);
+    h_put_bytes(ts, 1, l.p, l.len);
     h_buf_free(&l);
 }
 
@@ -171,18 +138,18 @@ static void put_sample(h_buf *ts, unsigned field, int64_t t, double v)
     uint8_t le[8];
     for (int k = 0; k < 8; k++)
         le[k] = (uint8_t)(bits >> (8 * k));
-    put_varint(&s, 1 << 3 | 1);
-    put(&s, le, 8);
-    put_varint(&s, 2 << 3 | 0);
-    put_varint(&s, (uint64_t)t);
-    put_bytes(ts, field, s.p, s.len);
+    h_put_varint(&s, 1 << 3 | 1);
+    h_put(&s, le, 8);
+    h_put_varint(&s, 2 << 3 | 0);
+    h_put_varint(&s, (uint64_t)t);
+    h_put_bytes(ts, field, s.p, s.len);
     h_buf_free(&s);
 }
 
 /* A v1 WriteRequest with the single TimeSeries ts (not compressed). */
 static void write_request_raw(h_buf *req, const h_buf *ts)
 {
-    put_bytes(req, 1, ts->p, ts->len);
+    h_put_bytes(req, 1, ts->p, ts->len);
 }
 
 static void snappy_block(h_buf *out, const void *raw, size_t len)
@@ -441,14 +408,14 @@ static void test_missing_name_v2(void **state)
     (void)state;
     /* symbols ["", "job", "badin"], one series job=badin, one sample. */
     h_buf req = {0}, ts = {0}, refs = {0}, body = {0};
-    put_bytes(&req, 4, "", 0);
-    put_bytes(&req, 4, "job", 3);
-    put_bytes(&req, 4, "badin", 5);
-    put_varint(&refs, 1);
-    put_varint(&refs, 2);
-    put_bytes(&ts, 1, refs.p, refs.len);
+    h_put_bytes(&req, 4, "", 0);
+    h_put_bytes(&req, 4, "job", 3);
+    h_put_bytes(&req, 4, "badin", 5);
+    h_put_varint(&refs, 1);
+    h_put_varint(&refs, 2);
+    h_put_bytes(&ts, 1, refs.p, refs.len);
     put_sample(&ts, 2, 1700000000000, 1.0);
-    put_bytes(&req, 5, ts.p, ts.len);
+    h_put_bytes(&req, 5, ts.p, ts.len);
     snappy_block(&body, req.p, req.len);
     post_case("missing_name_v2", "v2 Request, one series {job=\"badin\"}", write_v2_headers,
               body.p, body.len, 400, "__name__");
