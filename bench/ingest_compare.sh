@@ -81,7 +81,7 @@ lg_args=(--senders "$SENDERS" --hosts "$HOSTS" --requests "$REQUESTS" --duration
   --end-ms "$end_ms")
 echo "load: $SENDERS senders, $HOSTS hosts, up to $REQUESTS requests x 2000 samples, $DURATION s per target"
 echo "machine: $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg) (other work skews the figures)"
-"$PROMETHEUS" --version 2>&1 | head -n 1
+"$PROMETHEUS" --version 2>&1 | sed -n 1p
 sink=$("$loadgen" "${lg_args[@]}" --sink)
 echo "generator alone (in-process 204 sink):"
 echo "  ${sink//$'\n'/$'\n'  }"

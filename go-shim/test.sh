@@ -38,8 +38,11 @@ for ((i = 0; i < 50; i++)); do
   sleep 0.1
 done
 ((ok)) || { echo "go-shim: FAIL: adapter not ready"; exit 1; }
-curl -sf --max-time 5 "http://$addr/metrics" | grep -q '^promstore_build_info{version=' ||
-  { echo "go-shim: FAIL: /metrics"; exit 1; }
+# Read the whole body before grepping: under pipefail, `curl | grep -q` fails
+# whenever grep exits early and curl then dies on the closed pipe.
+metrics=$(curl -sf --max-time 5 "http://$addr/metrics") || { echo "go-shim: FAIL: /metrics unreachable"; exit 1; }
+grep -q '^promstore_build_info{version=' <<<"$metrics" ||
+  { echo "go-shim: FAIL: /metrics has no promstore_build_info"; exit 1; }
 [[ $(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$addr/api/v1/write") == 405 ]] ||
   { echo "go-shim: FAIL: GET /api/v1/write is not 405"; exit 1; }
 kill -TERM "$adapter_pid"

@@ -28,7 +28,7 @@ if [[ -n $stray ]]; then
   fail=1
 fi
 
-if ! readelf -S "$lib" | grep -q '\.debug_info'; then
+if ! readelf -S "$lib" | grep '\.debug_info' >/dev/null; then
   echo "abi-check: $lib has no DWARF (.debug_info); build with -g"
   fail=1
 fi
