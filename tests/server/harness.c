@@ -314,22 +314,43 @@ void h_put_bytes(h_buf *b, unsigned field, const void *p, size_t n)
     h_put(b, p, n);
 }
 
-static void put_label(h_buf *b, const char *name, const char *value)
+void h_put_label_n(h_buf *ts, const char *name, size_t name_len, const char *value,
+                   size_t value_len)
 {
     h_buf l = {0};
-    h_put_bytes(&l, 1, name, strlen(name));
-    h_put_bytes(&l, 2, value, strlen(value));
-    h_put_bytes(b, 1, l.p, l.len);
+    h_put_bytes(&l, 1, name, name_len);
+    h_put_bytes(&l, 2, value, value_len);
+    h_put_bytes(ts, 1, l.p, l.len);
     h_buf_free(&l);
 }
 
-static void snappy(h_buf *out, const h_buf *raw)
+void h_put_label(h_buf *ts, const char *name, const char *value)
 {
-    size_t n = snappy_max_compressed_length(raw->len);
+    h_put_label_n(ts, name, strlen(name), value, strlen(value));
+}
+
+void h_put_sample(h_buf *ts, unsigned field, int64_t t, double v)
+{
+    h_buf s = {0};
+    uint64_t bits;
+    memcpy(&bits, &v, 8);
+    uint8_t le[8];
+    for (int k = 0; k < 8; k++)
+        le[k] = (uint8_t)(bits >> (8 * k));
+    h_put_varint(&s, 1 << 3 | 1); /* value: double, fixed64 */
+    h_put(&s, le, 8);
+    h_put_varint(&s, 2 << 3 | 0); /* timestamp: int64 varint */
+    h_put_varint(&s, (uint64_t)t);
+    h_put_bytes(ts, field, s.p, s.len);
+    h_buf_free(&s);
+}
+
+void h_snappy(h_buf *out, const void *raw, size_t len)
+{
+    size_t n = snappy_max_compressed_length(len);
     out->p = malloc(n);
     assert_non_null(out->p);
-    assert_int_equal(snappy_compress((const char *)raw->p, raw->len, (char *)out->p, &n),
-                     SNAPPY_OK);
+    assert_int_equal(snappy_compress((const char *)raw, len, (char *)out->p, &n), SNAPPY_OK);
     out->len = out->cap = n;
 }
 
@@ -337,24 +358,12 @@ void h_write_request(h_buf *out, const char *name, const char *job, const int64_
                      const double *v, size_t n)
 {
     h_buf ts = {0}, req = {0};
-    put_label(&ts, "__name__", name);
-    put_label(&ts, "job", job);
-    for (size_t i = 0; i < n; i++) {
-        h_buf s = {0};
-        uint64_t bits;
-        memcpy(&bits, &v[i], 8);
-        uint8_t le[8];
-        for (int k = 0; k < 8; k++)
-            le[k] = (uint8_t)(bits >> (8 * k));
-        h_put_varint(&s, 1 << 3 | 1); /* value: double, fixed64 */
-        h_put(&s, le, 8);
-        h_put_varint(&s, 2 << 3 | 0); /* timestamp: int64 varint */
-        h_put_varint(&s, (uint64_t)t[i]);
-        h_put_bytes(&ts, 2, s.p, s.len);
-        h_buf_free(&s);
-    }
+    h_put_label(&ts, "__name__", name);
+    h_put_label(&ts, "job", job);
+    for (size_t i = 0; i < n; i++)
+        h_put_sample(&ts, 2, t[i], v[i]);
     h_put_bytes(&req, 1, ts.p, ts.len);
-    snappy(out, &req);
+    h_snappy(out, req.p, req.len);
     h_buf_free(&ts);
     h_buf_free(&req);
 }
@@ -374,7 +383,7 @@ void h_read_request(h_buf *out, const char *name, int64_t start, int64_t end)
     h_put_bytes(&req, 1, q.p, q.len);
     h_put_varint(&req, 2 << 3 | 0);
     h_put_varint(&req, 0); /* accepted_response_types: SAMPLES */
-    snappy(out, &req);
+    h_snappy(out, req.p, req.len);
     h_buf_free(&m);
     h_buf_free(&q);
     h_buf_free(&req);

@@ -88,6 +88,19 @@ void h_put_varint(h_buf *b, uint64_t v);
 void h_put_bytes(h_buf *b, unsigned field, const void *p, size_t n);
 
 /*
+ * Into a TimeSeries being built: a Label (field 1) with explicit lengths, so
+ * names and values may hold any byte, or NUL-terminated; a Sample (v1 field 2,
+ * v2 field 3) {value, timestamp}.
+ */
+void h_put_label_n(h_buf *ts, const char *name, size_t name_len, const char *value,
+                   size_t value_len);
+void h_put_label(h_buf *ts, const char *name, const char *value);
+void h_put_sample(h_buf *ts, unsigned field, int64_t t, double v);
+
+/* out = the snappy block compression of raw (out must be empty; asserts). */
+void h_snappy(h_buf *out, const void *raw, size_t len);
+
+/*
  * A snappy-compressed prometheus.WriteRequest with one series
  * {__name__=name, job=job} and n samples (t[i], v[i]).
  */

@@ -22,7 +22,6 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
-#include <snappy-c.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -115,50 +114,10 @@ static const double first_v[] = {1.5, -2.25};
 
 /* --- Protobuf, by hand (any bytes, any order) ------------------------------ */
 
-/* A label with explicit lengths (names and values may hold any byte). */
-static void put_label_n(h_buf *ts, const char *name, size_t nl, const char *value, size_t vl)
-{
-    h_buf l = {0};
-    h_put_bytes(&l, 1, name, nl);
-    h_put_bytes(&l, 2, value, vl);
-    h_put_bytes(ts, 1, l.p, l.len);
-    h_buf_free(&l);
-}
-
-static void put_label(h_buf *ts, const char *name, const char *value)
-{
-    put_label_n(ts, name, strlen(name), value, strlen(value));
-}
-
-static void put_sample(h_buf *ts, unsigned field, int64_t t, double v)
-{
-    h_buf s = {0};
-    uint64_t bits;
-    memcpy(&bits, &v, 8);
-    uint8_t le[8];
-    for (int k = 0; k < 8; k++)
-        le[k] = (uint8_t)(bits >> (8 * k));
-    h_put_varint(&s, 1 << 3 | 1);
-    h_put(&s, le, 8);
-    h_put_varint(&s, 2 << 3 | 0);
-    h_put_varint(&s, (uint64_t)t);
-    h_put_bytes(ts, field, s.p, s.len);
-    h_buf_free(&s);
-}
-
 /* A v1 WriteRequest with the single TimeSeries ts (not compressed). */
 static void write_request_raw(h_buf *req, const h_buf *ts)
 {
     h_put_bytes(req, 1, ts->p, ts->len);
-}
-
-static void snappy_block(h_buf *out, const void *raw, size_t len)
-{
-    size_t n = snappy_max_compressed_length(len);
-    out->p = malloc(n);
-    assert_non_null(out->p);
-    assert_int_equal(snappy_compress(raw, len, (char *)out->p, &n), SNAPPY_OK);
-    out->len = out->cap = n;
 }
 
 /* --- The checks every case ends with --------------------------------------- */
@@ -223,9 +182,9 @@ static void post_series(const char *name, const char *what, h_buf *ts, long want
                         const char *substr)
 {
     h_buf req = {0}, body = {0};
-    put_sample(ts, 2, 1700000000000, 1.0);
+    h_put_sample(ts, 2, 1700000000000, 1.0);
     write_request_raw(&req, ts);
-    snappy_block(&body, req.p, req.len);
+    h_snappy(&body, req.p, req.len);
     post_case(name, what, write_headers, body.p, body.len, want, substr);
     h_buf_free(&req);
     h_buf_free(&body);
@@ -294,11 +253,11 @@ static void test_truncated_protobuf(void **state)
 {
     (void)state;
     h_buf ts = {0}, req = {0}, body = {0};
-    put_label(&ts, "__name__", "bad_input_trunc");
-    put_label(&ts, "job", "badin");
-    put_sample(&ts, 2, 1700000000000, 1.0);
+    h_put_label(&ts, "__name__", "bad_input_trunc");
+    h_put_label(&ts, "job", "badin");
+    h_put_sample(&ts, 2, 1700000000000, 1.0);
     write_request_raw(&req, &ts);
-    snappy_block(&body, req.p, req.len - 5); /* cut inside the sample */
+    h_snappy(&body, req.p, req.len - 5); /* cut inside the sample */
     post_case("truncated_protobuf", "valid WriteRequest cut 5 bytes short, then snappy",
               write_headers, body.p, body.len, 400, "cannot decode WriteRequest");
     h_buf_free(&ts);
@@ -314,7 +273,7 @@ static void test_garbage_protobuf(void **state)
         raw[i] = (uint8_t)(0xff - i * 7); /* wire types 7/6: never valid */
     raw[0] = 0x0f;                        /* field 1, wire type 7 */
     h_buf body = {0};
-    snappy_block(&body, raw, sizeof raw);
+    h_snappy(&body, raw, sizeof raw);
     post_case("garbage_protobuf", "256 bytes of non-protobuf, valid snappy", write_headers,
               body.p, body.len, 400, "cannot decode WriteRequest");
     h_buf_free(&body);
@@ -348,9 +307,9 @@ static void test_unsorted_labels(void **state)
     (void)state;
     /* Not an error: the library sorts the labels (Prometheus sends them sorted). */
     h_buf ts = {0};
-    put_label(&ts, "zzz", "1");
-    put_label(&ts, "job", "badin");
-    put_label(&ts, "__name__", "bad_input_unsorted");
+    h_put_label(&ts, "zzz", "1");
+    h_put_label(&ts, "job", "badin");
+    h_put_label(&ts, "__name__", "bad_input_unsorted");
     post_series("unsorted_labels", "labels zzz, job, __name__ in that order", &ts, 204, NULL);
 }
 
@@ -358,9 +317,9 @@ static void test_duplicate_labels(void **state)
 {
     (void)state;
     h_buf ts = {0};
-    put_label(&ts, "__name__", "bad_input_dup");
-    put_label(&ts, "job", "a");
-    put_label(&ts, "job", "b");
+    h_put_label(&ts, "__name__", "bad_input_dup");
+    h_put_label(&ts, "job", "a");
+    h_put_label(&ts, "job", "b");
     post_series("duplicate_labels", "label job twice", &ts, 400, "duplicate label name");
 }
 
@@ -368,8 +327,8 @@ static void test_empty_label_name(void **state)
 {
     (void)state;
     h_buf ts = {0};
-    put_label(&ts, "__name__", "bad_input_empty");
-    put_label(&ts, "", "x");
+    h_put_label(&ts, "__name__", "bad_input_empty");
+    h_put_label(&ts, "", "x");
     post_series("empty_label_name", "label \"\"=\"x\"", &ts, 400, "empty label name");
 }
 
@@ -377,8 +336,8 @@ static void test_invalid_label_name(void **state)
 {
     (void)state;
     h_buf ts = {0};
-    put_label(&ts, "__name__", "bad_input_invalid");
-    put_label(&ts, "0-bad name", "x");
+    h_put_label(&ts, "__name__", "bad_input_invalid");
+    h_put_label(&ts, "0-bad name", "x");
     /* Observed: 204. Remote write takes UTF-8 label names (Prometheus 3), so a
      * name outside [a-zA-Z_][a-zA-Z0-9_]* is stored; only empty or non-UTF-8
      * names are refused (the cases around this one). */
@@ -389,8 +348,8 @@ static void test_invalid_utf8_name(void **state)
 {
     (void)state;
     h_buf ts = {0};
-    put_label(&ts, "__name__", "bad_input_utf8");
-    put_label_n(&ts, "a\xff\xfe", 3, "x", 1);
+    h_put_label(&ts, "__name__", "bad_input_utf8");
+    h_put_label_n(&ts, "a\xff\xfe", 3, "x", 1);
     post_series("invalid_utf8_name", "label name \"a\\xff\\xfe\"", &ts, 400, "UTF-8");
 }
 
@@ -398,8 +357,8 @@ static void test_invalid_utf8_value(void **state)
 {
     (void)state;
     h_buf ts = {0};
-    put_label(&ts, "__name__", "bad_input_utf8v");
-    put_label_n(&ts, "job", 3, "\xc3\x28", 2);
+    h_put_label(&ts, "__name__", "bad_input_utf8v");
+    h_put_label_n(&ts, "job", 3, "\xc3\x28", 2);
     post_series("invalid_utf8_value", "label value \"\\xc3\\x28\"", &ts, 400, "UTF-8");
 }
 
@@ -414,9 +373,9 @@ static void test_missing_name_v2(void **state)
     h_put_varint(&refs, 1);
     h_put_varint(&refs, 2);
     h_put_bytes(&ts, 1, refs.p, refs.len);
-    put_sample(&ts, 2, 1700000000000, 1.0);
+    h_put_sample(&ts, 2, 1700000000000, 1.0);
     h_put_bytes(&req, 5, ts.p, ts.len);
-    snappy_block(&body, req.p, req.len);
+    h_snappy(&body, req.p, req.len);
     post_case("missing_name_v2", "v2 Request, one series {job=\"badin\"}", write_v2_headers,
               body.p, body.len, 400, "__name__");
     h_buf_free(&req);
@@ -429,11 +388,11 @@ static void test_thousands_of_labels(void **state)
 {
     (void)state;
     h_buf ts = {0};
-    put_label(&ts, "__name__", "bad_input_many_labels");
+    h_put_label(&ts, "__name__", "bad_input_many_labels");
     for (int i = 0; i < 5000; i++) {
         char name[32];
         snprintf(name, sizeof name, "l%05d", i);
-        put_label(&ts, name, "v");
+        h_put_label(&ts, name, "v");
     }
     /* Observed: 204. There is no per-series label-count limit; the series is
      * bounded only by the body and decoded-size limits. */
@@ -448,8 +407,8 @@ static void test_huge_label_value(void **state)
     assert_non_null(value);
     memset(value, 'a', n);
     h_buf ts = {0};
-    put_label(&ts, "__name__", "bad_input_huge_value");
-    put_label_n(&ts, "job", 3, value, n);
+    h_put_label(&ts, "__name__", "bad_input_huge_value");
+    h_put_label_n(&ts, "job", 3, value, n);
     free(value);
     post_series("huge_label_value", "label value of 4 MiB (body ~200 KiB)", &ts, 400,
                 "label");
@@ -461,11 +420,11 @@ static void test_timestamp_limits(void **state)
 {
     (void)state;
     h_buf ts = {0}, req = {0}, body = {0};
-    put_label(&ts, "__name__", "bad_input_ts_limits");
-    put_sample(&ts, 2, INT64_MIN, 1.0);
-    put_sample(&ts, 2, INT64_MAX, 2.0);
+    h_put_label(&ts, "__name__", "bad_input_ts_limits");
+    h_put_sample(&ts, 2, INT64_MIN, 1.0);
+    h_put_sample(&ts, 2, INT64_MAX, 2.0);
     write_request_raw(&req, &ts);
-    snappy_block(&body, req.p, req.len);
+    h_snappy(&body, req.p, req.len);
     post_case("timestamp_limits", "samples at INT64_MIN and INT64_MAX", write_headers, body.p,
               body.len, 204, NULL);
     h_buf_free(&ts);
