@@ -61,7 +61,7 @@ static const struct opt opts[] = {
     {"web.max-connections", OPT_UINT, F(max_connections), "512",
      "Most simultaneous connections."},
     {"web.read-timeout", OPT_DURATION, F(read_timeout_ms), "5m",
-     "Close a connection idle for this long; 0: never."},
+     "Deadline for reading a whole request, and for an idle connection; 0: none."},
     {"web.connection-memory-limit", OPT_BYTES, F(connection_memory_limit), "64KiB",
      "Memory for one connection's headers and buffers (not its body)."},
     {"web.threads", OPT_UINT, F(threads), "0", "HTTP worker threads; 0: one per CPU."},

@@ -39,7 +39,7 @@ typedef struct srv_config {
     char *listen_address;     /* host:port, [v6]:port or :port */
     uint64_t max_request_bytes;
     uint64_t max_connections;
-    int64_t read_timeout_ms;  /* idle connection timeout, 0: none */
+    int64_t read_timeout_ms;  /* whole-request read deadline and idle timeout, 0: none */
     uint64_t connection_memory_limit;
     uint64_t threads;         /* 0: one per online CPU */
     char *basic_auth_user;

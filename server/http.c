@@ -19,6 +19,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "deadline.h"
 #include "handlers.h"
 #include "log.h"
 #include "metrics.h"
@@ -212,6 +213,9 @@ static enum MHD_Result begin(srv_server *s, struct MHD_Connection *conn, const c
         return MHD_NO;
     r->srv = s;
     r->conn = conn;
+    const union MHD_ConnectionInfo *ci =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    r->deadline = ci ? ci->socket_context : NULL;
     clock_gettime(CLOCK_MONOTONIC, &r->start);
     *con_cls = r;
     atomic_fetch_add(&s->in_flight, 1);
@@ -267,6 +271,7 @@ static enum MHD_Result collect(srv_request *r, const char *data, size_t n)
 /* Last call: the whole body is in (or was refused). */
 static enum MHD_Result finish(srv_request *r)
 {
+    srv_deadline_request_read(r->deadline);
     if (r->early)
         return send_early(r);
     if (r->too_large)
@@ -307,10 +312,33 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                   (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
     if (r->status != 0)
         srv_metrics_request(r->route, r->status, secs);
+    srv_deadline_request_done(r->deadline);
     free(r->body);
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&s->in_flight, 1);
+}
+
+/* Connections come and go: track each one's read deadline. */
+static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
+                          enum MHD_ConnectionNotificationCode code)
+{
+    srv_server *s = cls;
+    if (s->deadlines == NULL)
+        return;
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+        *socket_context = ci ? srv_deadline_track(s->deadlines, ci->connect_fd) : NULL;
+    } else {
+        srv_deadline_untrack(s->deadlines, *socket_context);
+        *socket_context = NULL;
+    }
+}
+
+static void count_read_timeout(void)
+{
+    srv_metrics_limit(SRV_LIMIT_READ_TIMEOUT);
 }
 
 /* libmicrohttpd's own complaints (bind failures, TLS handshakes) as log lines. */
@@ -429,6 +457,11 @@ int srv_http_start(srv_server *s, char *why, size_t why_len)
     if (tls_cert)
         flags |= MHD_USE_TLS;
     unsigned timeout_s = (unsigned)((cfg->read_timeout_ms + 999) / 1000);
+    if (cfg->read_timeout_ms > 0 &&
+        (s->deadlines = srv_deadlines_start(cfg->read_timeout_ms, count_read_timeout)) == NULL) {
+        snprintf(why, why_len, "cannot start the read-timeout thread");
+        return -1;
+    }
     struct MHD_OptionItem ops[] = {
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)worker_threads(cfg), NULL},
@@ -443,8 +476,11 @@ int srv_http_start(srv_server *s, char *why, size_t why_len)
     s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s,
                                  MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, NULL,
                                  MHD_OPTION_ARRAY, ops, MHD_OPTION_NOTIFY_COMPLETED,
-                                 on_completed, s, MHD_OPTION_END);
+                                 on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
+                                 s, MHD_OPTION_END);
     if (s->daemon == NULL) {
+        srv_deadlines_stop(s->deadlines);
+        s->deadlines = NULL;
         snprintf(why, why_len, "cannot listen on %s (address in use or not permitted?)",
                  cfg->listen_address);
         return -1;
@@ -471,6 +507,9 @@ void srv_http_stop(srv_server *s, int grace_ms)
         nanosleep(&tick, NULL);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
+    /* After the daemon: its connections have all been untracked by now. */
+    srv_deadlines_stop(s->deadlines);
+    s->deadlines = NULL;
     free(tls_cert);
     free(tls_key);
     tls_cert = tls_key = NULL;

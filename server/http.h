@@ -18,6 +18,7 @@
 typedef struct srv_request {
     srv_server *srv;
     struct MHD_Connection *conn;
+    struct srv_deadline *deadline; /* its connection's read deadline, or NULL */
     enum srv_route route;
     struct timespec start; /* CLOCK_MONOTONIC at the headers */
     uint8_t *body;

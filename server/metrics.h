@@ -17,6 +17,7 @@ enum srv_limit {
     SRV_LIMIT_QUERY,            /* a per-query read limit */
     SRV_LIMIT_WRITE_BUSY,       /* the store asked the writer to retry (503) */
     SRV_LIMIT_STORAGE_FULL,     /* disk or map full (507) */
+    SRV_LIMIT_READ_TIMEOUT,     /* a request not read within --web.read-timeout */
     SRV_LIMIT_COUNT
 };
 

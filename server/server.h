@@ -35,6 +35,7 @@ typedef struct srv_server {
     atomic_bool ready;     /* the store is open and the server not stopping */
     atomic_int in_flight;  /* requests started and not completed */
     struct MHD_Daemon *daemon;
+    struct srv_deadlines *deadlines; /* --web.read-timeout; NULL without one */
     uint16_t port;         /* the bound port (useful with port 0) */
 } srv_server;
 

@@ -47,7 +47,7 @@ var opts = []opt{
 	{"web.listen-address", optString, "127.0.0.1:9201", "Address to listen on: host:port, [ipv6]:port or :port (port 0 picks one)."},
 	{"web.max-request-bytes", optBytes, "32MiB", "Largest request body; a larger one is refused with 413."},
 	{"web.max-connections", optUint, "512", "Most simultaneous connections."},
-	{"web.read-timeout", optDuration, "5m", "Close a connection idle for this long; 0: never."},
+	{"web.read-timeout", optDuration, "5m", "Deadline for reading a whole request, and for an idle connection; 0: none."},
 	{"web.connection-memory-limit", optBytes, "64KiB", "Memory for one connection's headers and buffers (not its body)."},
 	{"web.threads", optUint, "0", "HTTP worker threads; 0: one per CPU (the adapter uses goroutines; accepted for compatibility)."},
 	{"web.basic-auth-user", optString, "", "Require HTTP basic auth with this user name (with --web.basic-auth-password-file)."},

@@ -151,11 +151,13 @@ func run(args []string) int {
 	}
 	ln = &limitListener{Listener: ln, sem: make(chan struct{}, c.num["web.max-connections"])}
 	hs := &http.Server{
-		Handler:           srv,
-		ReadHeaderTimeout: time.Minute,
-		IdleTimeout:       time.Duration(c.dur["web.read-timeout"]) * time.Millisecond,
-		MaxHeaderBytes:    int(c.num["web.connection-memory-limit"]),
-		ErrorLog:          nil,
+		Handler: srv,
+		// As in Prometheus: the whole request (headers and body) must be read
+		// within --web.read-timeout, so a trickling client cannot hold a slot.
+		ReadTimeout:    time.Duration(c.dur["web.read-timeout"]) * time.Millisecond,
+		IdleTimeout:    time.Duration(c.dur["web.read-timeout"]) * time.Millisecond,
+		MaxHeaderBytes: int(c.num["web.connection-memory-limit"]),
+		ErrorLog:       nil,
 	}
 	useTLS := c.str["web.tls-cert-file"] != ""
 	if useTLS {

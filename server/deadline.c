@@ -1,0 +1,160 @@
+/*
+ * deadline.c -- the whole-request read deadline; see deadline.h for why and
+ * for the thread rules.
+ */
+#define _GNU_SOURCE
+#include "deadline.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <sys/socket.h>
+#include <time.h>
+
+struct srv_deadline {
+    int fd;
+    atomic_int_fast64_t clock_start_ms; /* when the clock last started */
+    atomic_bool reading;                /* the clock runs */
+    bool cut;                           /* shut down already (sweeper only) */
+    srv_deadline *prev, *next;          /* under the set's lock */
+};
+
+struct srv_deadlines {
+    int64_t timeout_ms;
+    void (*on_cut)(void);
+    pthread_mutex_t lock; /* the list; held while shutting a socket down */
+    srv_deadline *head;
+    pthread_cond_t wake;
+    bool stopping;
+    pthread_t sweeper;
+};
+
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void sweep(srv_deadlines *set)
+{
+    int64_t now = now_ms();
+    for (srv_deadline *d = set->head; d != NULL; d = d->next) {
+        if (d->cut || !atomic_load(&d->reading))
+            continue;
+        if (now - atomic_load(&d->clock_start_ms) < set->timeout_ms)
+            continue;
+        /* Not close(): the descriptor is libmicrohttpd's; it closes it on EOF. */
+        shutdown(d->fd, SHUT_RDWR);
+        d->cut = true;
+        if (set->on_cut)
+            set->on_cut();
+    }
+}
+
+static void *sweeper_main(void *arg)
+{
+    srv_deadlines *set = arg;
+    /* A quarter of the deadline, within [50 ms, 1 s]: cuts land at most that late. */
+    int64_t every = set->timeout_ms / 4;
+    every = every < 50 ? 50 : every > 1000 ? 1000 : every;
+    pthread_mutex_lock(&set->lock);
+    while (!set->stopping) {
+        struct timespec until;
+        clock_gettime(CLOCK_MONOTONIC, &until);
+        until.tv_sec += every / 1000;
+        until.tv_nsec += (every % 1000) * 1000000;
+        if (until.tv_nsec >= 1000000000) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000;
+        }
+        pthread_cond_timedwait(&set->wake, &set->lock, &until);
+        if (!set->stopping)
+            sweep(set);
+    }
+    pthread_mutex_unlock(&set->lock);
+    return NULL;
+}
+
+srv_deadlines *srv_deadlines_start(int64_t timeout_ms, void (*on_cut)(void))
+{
+    srv_deadlines *set = calloc(1, sizeof *set);
+    if (set == NULL)
+        return NULL;
+    set->timeout_ms = timeout_ms;
+    set->on_cut = on_cut;
+    pthread_condattr_t attr;
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
+    pthread_cond_init(&set->wake, &attr);
+    pthread_condattr_destroy(&attr);
+    pthread_mutex_init(&set->lock, NULL);
+    if (pthread_create(&set->sweeper, NULL, sweeper_main, set) != 0) {
+        pthread_cond_destroy(&set->wake);
+        pthread_mutex_destroy(&set->lock);
+        free(set);
+        return NULL;
+    }
+    return set;
+}
+
+void srv_deadlines_stop(srv_deadlines *set)
+{
+    if (set == NULL)
+        return;
+    pthread_mutex_lock(&set->lock);
+    set->stopping = true;
+    pthread_cond_signal(&set->wake);
+    pthread_mutex_unlock(&set->lock);
+    pthread_join(set->sweeper, NULL);
+    pthread_cond_destroy(&set->wake);
+    pthread_mutex_destroy(&set->lock);
+    free(set);
+}
+
+srv_deadline *srv_deadline_track(srv_deadlines *set, int fd)
+{
+    srv_deadline *d = calloc(1, sizeof *d);
+    if (d == NULL)
+        return NULL;
+    d->fd = fd;
+    atomic_store(&d->clock_start_ms, now_ms());
+    atomic_store(&d->reading, true);
+    pthread_mutex_lock(&set->lock);
+    d->next = set->head;
+    if (set->head)
+        set->head->prev = d;
+    set->head = d;
+    pthread_mutex_unlock(&set->lock);
+    return d;
+}
+
+void srv_deadline_untrack(srv_deadlines *set, srv_deadline *d)
+{
+    if (d == NULL)
+        return;
+    pthread_mutex_lock(&set->lock);
+    if (d->prev)
+        d->prev->next = d->next;
+    else
+        set->head = d->next;
+    if (d->next)
+        d->next->prev = d->prev;
+    pthread_mutex_unlock(&set->lock);
+    free(d);
+}
+
+void srv_deadline_request_read(srv_deadline *d)
+{
+    if (d != NULL)
+        atomic_store(&d->reading, false);
+}
+
+void srv_deadline_request_done(srv_deadline *d)
+{
+    if (d == NULL)
+        return;
+    atomic_store(&d->clock_start_ms, now_ms());
+    atomic_store(&d->reading, true);
+}

@@ -1,0 +1,52 @@
+/*
+ * deadline.h -- the whole-request read deadline (--web.read-timeout).
+ *
+ * libmicrohttpd only has an inactivity timeout, so a client that sends one
+ * byte a second keeps its connection, and its --web.max-connections slot,
+ * forever (slowloris). Prometheus's --web.read-timeout is a deadline for
+ * reading the whole request instead, and closes idle connections after the
+ * same time; this gives the server those semantics.
+ *
+ * Every connection is tracked from the moment it is accepted. Its clock
+ * starts at the accept and again when each request completes; it stops while
+ * a request is being answered (a long streamed remote read is not a slow
+ * client). A sweeper thread shuts down (shutdown(2)) connections whose clock
+ * passes the deadline; libmicrohttpd then sees the peer gone and closes them.
+ *
+ * Threads: every call may come from any thread. The tracker of a connection
+ * is created in the connection's STARTED notification and freed in its CLOSED
+ * one, which libmicrohttpd delivers before it closes the socket, so the
+ * sweeper never touches a reused descriptor: it holds the lock that
+ * srv_deadline_untrack() needs.
+ */
+#ifndef SRV_DEADLINE_H
+#define SRV_DEADLINE_H
+
+#include <stdint.h>
+
+typedef struct srv_deadlines srv_deadlines;
+typedef struct srv_deadline srv_deadline; /* one connection */
+
+/*
+ * Start the sweeper for a deadline of timeout_ms (> 0); on_cut (may be NULL)
+ * is called from the sweeper thread for each connection it cuts. Returns the
+ * set, or NULL when out of memory or threads. Free with srv_deadlines_stop().
+ */
+srv_deadlines *srv_deadlines_start(int64_t timeout_ms, void (*on_cut)(void));
+
+/* Stop the sweeper and free the set; every tracker must be untracked first. */
+void srv_deadlines_stop(srv_deadlines *set);
+
+/* Track a newly accepted connection on socket fd; NULL when out of memory. */
+srv_deadline *srv_deadline_track(srv_deadlines *set, int fd);
+
+/* Forget a connection (its CLOSED notification); NULL is a no-op. */
+void srv_deadline_untrack(srv_deadlines *set, srv_deadline *d);
+
+/* The current request has been read in full: its clock stops. NULL: no-op. */
+void srv_deadline_request_read(srv_deadline *d);
+
+/* The current request is answered: the clock restarts for the next one. */
+void srv_deadline_request_done(srv_deadline *d);
+
+#endif
