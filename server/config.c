@@ -59,7 +59,7 @@ static const struct opt opts[] = {
     {"web.max-request-bytes", OPT_BYTES, F(max_request_bytes), "32MiB",
      "Largest request body; a larger one is refused with 413."},
     {"web.max-connections", OPT_UINT, F(max_connections), "512",
-     "Most simultaneous connections."},
+     "Most simultaneous connections; idle ones are shed once 3/4 are taken."},
     {"web.read-timeout", OPT_DURATION, F(read_timeout_ms), "5m",
      "Deadline for reading a whole request, and for an idle connection; 0: none."},
     {"web.connection-memory-limit", OPT_BYTES, F(connection_memory_limit), "64KiB",

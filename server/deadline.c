@@ -16,15 +16,18 @@ struct srv_deadline {
     int fd;
     atomic_int_fast64_t clock_start_ms; /* when the clock last started */
     atomic_bool reading;                /* the clock runs */
+    atomic_bool begun;                  /* a request's headers are in */
     bool cut;                           /* shut down already (sweeper only) */
     srv_deadline *prev, *next;          /* under the set's lock */
 };
 
 struct srv_deadlines {
     int64_t timeout_ms;
-    void (*on_cut)(void);
+    unsigned shed_at;
+    void (*on_cut)(enum srv_cut_reason reason);
     pthread_mutex_t lock; /* the list; held while shutting a socket down */
     srv_deadline *head;
+    unsigned count; /* connections in the list */
     pthread_cond_t wake;
     bool stopping;
     pthread_t sweeper;
@@ -37,19 +40,29 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/* An idle connection is shed after this long when slots run short. */
+#define SHED_IDLE_MS 1000
+
 static void sweep(srv_deadlines *set)
 {
     int64_t now = now_ms();
+    bool shedding = set->shed_at > 0 && set->count >= set->shed_at;
     for (srv_deadline *d = set->head; d != NULL; d = d->next) {
         if (d->cut || !atomic_load(&d->reading))
             continue;
-        if (now - atomic_load(&d->clock_start_ms) < set->timeout_ms)
+        int64_t waited = now - atomic_load(&d->clock_start_ms);
+        enum srv_cut_reason reason;
+        if (set->timeout_ms > 0 && waited >= set->timeout_ms)
+            reason = SRV_CUT_DEADLINE;
+        else if (shedding && !atomic_load(&d->begun) && waited >= SHED_IDLE_MS)
+            reason = SRV_CUT_SHED;
+        else
             continue;
         /* Not close(): the descriptor is libmicrohttpd's; it closes it on EOF. */
         shutdown(d->fd, SHUT_RDWR);
         d->cut = true;
         if (set->on_cut)
-            set->on_cut();
+            set->on_cut(reason);
     }
 }
 
@@ -57,7 +70,7 @@ static void *sweeper_main(void *arg)
 {
     srv_deadlines *set = arg;
     /* A quarter of the deadline, within [50 ms, 1 s]: cuts land at most that late. */
-    int64_t every = set->timeout_ms / 4;
+    int64_t every = set->timeout_ms > 0 ? set->timeout_ms / 4 : SHED_IDLE_MS / 4;
     every = every < 50 ? 50 : every > 1000 ? 1000 : every;
     pthread_mutex_lock(&set->lock);
     while (!set->stopping) {
@@ -77,12 +90,14 @@ static void *sweeper_main(void *arg)
     return NULL;
 }
 
-srv_deadlines *srv_deadlines_start(int64_t timeout_ms, void (*on_cut)(void))
+srv_deadlines *srv_deadlines_start(int64_t timeout_ms, unsigned shed_at,
+                                   void (*on_cut)(enum srv_cut_reason reason))
 {
     srv_deadlines *set = calloc(1, sizeof *set);
     if (set == NULL)
         return NULL;
     set->timeout_ms = timeout_ms;
+    set->shed_at = shed_at;
     set->on_cut = on_cut;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -126,6 +141,7 @@ srv_deadline *srv_deadline_track(srv_deadlines *set, int fd)
     if (set->head)
         set->head->prev = d;
     set->head = d;
+    set->count++;
     pthread_mutex_unlock(&set->lock);
     return d;
 }
@@ -141,8 +157,15 @@ void srv_deadline_untrack(srv_deadlines *set, srv_deadline *d)
         set->head = d->next;
     if (d->next)
         d->next->prev = d->prev;
+    set->count--;
     pthread_mutex_unlock(&set->lock);
     free(d);
+}
+
+void srv_deadline_request_begun(srv_deadline *d)
+{
+    if (d != NULL)
+        atomic_store(&d->begun, true);
 }
 
 void srv_deadline_request_read(srv_deadline *d)
@@ -156,5 +179,6 @@ void srv_deadline_request_done(srv_deadline *d)
     if (d == NULL)
         return;
     atomic_store(&d->clock_start_ms, now_ms());
+    atomic_store(&d->begun, false);
     atomic_store(&d->reading, true);
 }

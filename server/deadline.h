@@ -1,5 +1,6 @@
 /*
- * deadline.h -- the whole-request read deadline (--web.read-timeout).
+ * deadline.h -- the whole-request read deadline (--web.read-timeout), and
+ * shedding idle connections when connection slots run short.
  *
  * libmicrohttpd only has an inactivity timeout, so a client that sends one
  * byte a second keeps its connection, and its --web.max-connections slot,
@@ -12,6 +13,12 @@
  * a request is being answered (a long streamed remote read is not a slow
  * client). A sweeper thread shuts down (shutdown(2)) connections whose clock
  * passes the deadline; libmicrohttpd then sees the peer gone and closes them.
+ *
+ * Idle connections (no request begun) are cheap to open and hold a slot each:
+ * 2000 of them lock everyone out, health checks included, until the timeout
+ * (minutes) drops them. So when the tracked connections reach shed_at, the
+ * sweeper also cuts every connection that has been idle for a second or more;
+ * a real client (a Prometheus with keep-alive) just reconnects.
  *
  * Threads: every call may come from any thread. The tracker of a connection
  * is created in the connection's STARTED notification and freed in its CLOSED
@@ -27,12 +34,20 @@
 typedef struct srv_deadlines srv_deadlines;
 typedef struct srv_deadline srv_deadline; /* one connection */
 
+/* Why the sweeper cut a connection. */
+enum srv_cut_reason {
+    SRV_CUT_DEADLINE, /* the request was not read within the timeout */
+    SRV_CUT_SHED      /* idle while connection slots ran short */
+};
+
 /*
- * Start the sweeper for a deadline of timeout_ms (> 0); on_cut (may be NULL)
- * is called from the sweeper thread for each connection it cuts. Returns the
- * set, or NULL when out of memory or threads. Free with srv_deadlines_stop().
+ * Start the sweeper: a deadline of timeout_ms (0: none), shedding from shed_at
+ * connections on (0: never); on_cut (may be NULL) is called from the sweeper
+ * thread for each connection it cuts. Returns the set, or NULL when out of
+ * memory or threads. Free with srv_deadlines_stop().
  */
-srv_deadlines *srv_deadlines_start(int64_t timeout_ms, void (*on_cut)(void));
+srv_deadlines *srv_deadlines_start(int64_t timeout_ms, unsigned shed_at,
+                                   void (*on_cut)(enum srv_cut_reason reason));
 
 /* Stop the sweeper and free the set; every tracker must be untracked first. */
 void srv_deadlines_stop(srv_deadlines *set);
@@ -42,6 +57,9 @@ srv_deadline *srv_deadline_track(srv_deadlines *set, int fd);
 
 /* Forget a connection (its CLOSED notification); NULL is a no-op. */
 void srv_deadline_untrack(srv_deadlines *set, srv_deadline *d);
+
+/* The headers of a request are in: the connection is no longer idle. NULL: no-op. */
+void srv_deadline_request_begun(srv_deadline *d);
 
 /* The current request has been read in full: its clock stops. NULL: no-op. */
 void srv_deadline_request_read(srv_deadline *d);

@@ -216,6 +216,7 @@ static enum MHD_Result begin(srv_server *s, struct MHD_Connection *conn, const c
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
     r->deadline = ci ? ci->socket_context : NULL;
+    srv_deadline_request_begun(r->deadline);
     clock_gettime(CLOCK_MONOTONIC, &r->start);
     *con_cls = r;
     atomic_fetch_add(&s->in_flight, 1);
@@ -336,9 +337,17 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     }
 }
 
-static void count_read_timeout(void)
+static void count_cut(enum srv_cut_reason reason)
 {
-    srv_metrics_limit(SRV_LIMIT_READ_TIMEOUT);
+    srv_metrics_limit(reason == SRV_CUT_DEADLINE ? SRV_LIMIT_READ_TIMEOUT
+                                                 : SRV_LIMIT_CONNECTIONS);
+}
+
+/* Shed idle connections once three quarters of the slots are taken. */
+static unsigned shed_threshold(unsigned max_connections)
+{
+    unsigned at = max_connections - max_connections / 4;
+    return at > 0 ? at : 1;
 }
 
 /* libmicrohttpd's own complaints (bind failures, TLS handshakes) as log lines. */
@@ -457,9 +466,10 @@ int srv_http_start(srv_server *s, char *why, size_t why_len)
     if (tls_cert)
         flags |= MHD_USE_TLS;
     unsigned timeout_s = (unsigned)((cfg->read_timeout_ms + 999) / 1000);
-    if (cfg->read_timeout_ms > 0 &&
-        (s->deadlines = srv_deadlines_start(cfg->read_timeout_ms, count_read_timeout)) == NULL) {
-        snprintf(why, why_len, "cannot start the read-timeout thread");
+    s->deadlines = srv_deadlines_start(cfg->read_timeout_ms,
+                                       shed_threshold((unsigned)cfg->max_connections), count_cut);
+    if (s->deadlines == NULL) {
+        snprintf(why, why_len, "cannot start the connection sweeper thread");
         return -1;
     }
     struct MHD_OptionItem ops[] = {

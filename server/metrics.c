@@ -31,7 +31,8 @@ enum reject_reason {
 static const char *const reject_names[] = {"invalid", "out_of_order", "duplicate_timestamp",
                                            "storage"};
 static const char *const limit_names[] = {"request_bytes", "read_concurrency", "query",
-                                          "write_busy", "storage_full", "read_timeout"};
+                                          "write_busy", "storage_full", "read_timeout",
+                                          "connections"};
 
 static struct {
     atomic_uint_fast64_t requests[SRV_ROUTE_COUNT][CODE_MAX - CODE_MIN + 1];

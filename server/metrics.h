@@ -18,6 +18,7 @@ enum srv_limit {
     SRV_LIMIT_WRITE_BUSY,       /* the store asked the writer to retry (503) */
     SRV_LIMIT_STORAGE_FULL,     /* disk or map full (507) */
     SRV_LIMIT_READ_TIMEOUT,     /* a request not read within --web.read-timeout */
+    SRV_LIMIT_CONNECTIONS,      /* an idle connection shed: slots ran short */
     SRV_LIMIT_COUNT
 };
 
