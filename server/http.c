@@ -459,7 +459,14 @@ int srv_http_start(srv_server *s, char *why, size_t why_len)
     if (resolve(cfg->listen_address, &ss, why, why_len) != 0 || load_tls(cfg, why, why_len) != 0)
         return -1;
 
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ITC |
+    /*
+     * poll(), not epoll (MHD_USE_AUTO picks epoll): with epoll, libmicrohttpd
+     * 0.9.75 could stop accepting for good after its connection limit was
+     * reached, even once the sweeper had freed every slot (seen with 2000
+     * idle sockets against 512 slots: /-/healthy never answered). poll()
+     * rebuilds its set on every turn, and a few hundred sockets cost nothing.
+     */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
                      MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
