@@ -617,11 +617,16 @@ static void auto_retention(promstore *db, const ps_stats_rec *st)
         if (cblk > db->retention_checked_block) {
             ps_txn *txn = NULL;
             if (db->bm->txn_begin(db->be, 1, &txn, NULL) == PROMSTORE_OK) {
-                if (ps_retention_locked(db, txn, cutoff, NULL, NULL) == PROMSTORE_OK &&
-                    db->bm->txn_commit(txn, NULL) == PROMSTORE_OK)
+                /* A failed commit has ended the transaction too: abort only before it. */
+                promstore_status rc = ps_retention_locked(db, txn, cutoff, NULL, NULL);
+                if (rc == PROMSTORE_OK)
+                    rc = db->bm->txn_commit(txn, NULL);
+                else
+                    db->bm->txn_abort(txn);
+                if (rc == PROMSTORE_OK)
                     db->retention_checked_block = cblk;
                 else
-                    db->bm->txn_abort(txn), ps_cache_clear(&db->cache);
+                    ps_cache_clear(&db->cache);
             }
         }
     }
@@ -653,8 +658,13 @@ static promstore_status size_retention(promstore *db, promstore_error *err)
             db->bm->cursor_close(c);
         if (rc == PROMSTORE_OK)
             rc = ps_retention_locked(db, txn, (oldest + 1) * db->block_ms, NULL, err);
-        if (rc == PROMSTORE_OK)
-            return db->bm->txn_commit(txn, err) ? PROMSTORE_E_IO : size_retention(db, err);
+        if (rc == PROMSTORE_OK) {
+            /* A full disk fails this commit too (deleting writes pages): say so. */
+            if ((rc = db->bm->txn_commit(txn, err)) == PROMSTORE_OK)
+                continue;
+            ps_cache_clear(&db->cache);
+            return rc;
+        }
         db->bm->txn_abort(txn);
         ps_cache_clear(&db->cache);
         return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc; /* no block left to drop */

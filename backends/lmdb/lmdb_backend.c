@@ -4,9 +4,12 @@
  * in lmdb_internal.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include "lmdb_internal.h"
@@ -79,6 +82,31 @@ int ps_lmdb_fail(promstore_error *err, int mrc, const char *what, const char *ta
     return ps_fail(err, st, "lmdb: %s: %s", what, mdb_strerror(mrc));
 }
 
+/*
+ * LMDB writes pages with pwrite()/pwritev() and turns a short write into EIO
+ * without an errno (mdb_page_flush: "wres != wsize" -> EIO). A filesystem
+ * that fills up in the middle of a write answers with exactly that: the count
+ * of the bytes that still fitted. Only a write that starts with no room at
+ * all gets ENOSPC. So an EIO while the filesystem has (next to) nothing left
+ * is a full disk, reported as one: PROMSTORE_E_FULL, which the remote write
+ * answers with 507 (retried by the sender), not a 500 "Input/output error".
+ */
+int ps_lmdb_fail_write(const ps_lmdb *be, promstore_error *err, int mrc, const char *what,
+                       const char *table)
+{
+    struct statvfs sv;
+    if (mrc != EIO || statvfs(be->data_path, &sv) != 0)
+        return ps_lmdb_fail(err, mrc, what, table);
+    uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
+    if (avail >= PS_LMDB_FULL_SLACK)
+        return ps_lmdb_fail(err, mrc, what, table);
+    return ps_fail(err, PROMSTORE_E_FULL,
+                   "lmdb: %s%s%s%s: no space left on device (a write came back short; "
+                   "%llu bytes free on the filesystem)",
+                   what, table ? " in table '" : "", table ? table : "", table ? "'" : "",
+                   (unsigned long long)avail);
+}
+
 int ps_lmdb_txn_mark(ps_txn *txn, int status)
 {
     /* Missing keys and bad arguments leave an LMDB txn usable; the rest not. */
@@ -142,6 +170,38 @@ static void ps_lmdb_free(ps_lmdb *be)
     free(be);
 }
 
+/*
+ * LMDB keeps its reader table in lock.mdb, mapped shared and written through
+ * the map, one slot per reader; it sizes the file with ftruncate(), so the
+ * file is sparse and a page of slots gets its disk space when a reader first
+ * touches it. On a full disk that page fault is a SIGBUS that kills the
+ * process (reproduced on a full tmpfs: the first page holds about 60 slots,
+ * the reader that needed the second page died). So the whole file is
+ * allocated before LMDB maps it, and a disk too full for that fails the open
+ * with a clear error instead. Before mdb_env_open, because closing a second
+ * descriptor of lock.mdb later would drop the fcntl() lock LMDB holds on it.
+ * Returns 0, 1 when there is no lock.mdb yet (LMDB will create it), or a
+ * negative status.
+ */
+static int ps_lmdb_reserve_readers(const char *dir, promstore_error *err)
+{
+    char path[4096];
+    struct stat st;
+    if (snprintf(path, sizeof path, "%s/lock.mdb", dir) >= (int)sizeof path)
+        return 0;
+    int fd = open(path, O_RDWR | O_CLOEXEC);
+    if (fd < 0)
+        return errno == ENOENT ? 1 : 0; /* anything else, LMDB's open reports */
+    int e = fstat(fd, &st) == 0 && st.st_size > 0 ? posix_fallocate(fd, 0, st.st_size) : 0;
+    close(fd);
+    if (e == ENOSPC || e == EDQUOT)
+        return ps_fail(err, PROMSTORE_E_FULL,
+                       "lmdb: opening '%s': cannot allocate its reader table lock.mdb "
+                       "(%lld bytes): %s",
+                       dir, (long long)st.st_size, strerror(e));
+    return 0; /* not supported here: no worse than before */
+}
+
 static int ps_lmdb_env_open(ps_lmdb *be, const char *dir, const ps_backend_config *cfg,
                             promstore_error *err)
 {
@@ -181,7 +241,16 @@ static int ps_lmdb_open(const char *dir, const ps_backend_config *cfg, ps_backen
     ps_lmdb *be = ps_lmdb_alloc(dir);
     if (be == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "lmdb: opening '%s': out of memory", dir);
-    int rc = ps_lmdb_env_open(be, dir, cfg, err);
+    int fresh = ps_lmdb_reserve_readers(dir, err);
+    int rc = fresh < 0 ? fresh : ps_lmdb_env_open(be, dir, cfg, err);
+    if (rc == 0 && fresh) {
+        /* LMDB has just made lock.mdb, sparse: reopen with it allocated. */
+        mdb_env_close(be->env);
+        be->env = NULL;
+        rc = ps_lmdb_reserve_readers(dir, err);
+        if (rc >= 0)
+            rc = ps_lmdb_env_open(be, dir, cfg, err);
+    }
     if (rc)
         goto fail;
     rc = ps_lmdb_tables_load(be, err);

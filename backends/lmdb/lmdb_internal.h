@@ -57,6 +57,7 @@
 #define PS_LMDB_MAX_READERS 1024 /* concurrent read txns, idle pooled ones included */
 #define PS_LMDB_IDLE_MAX 64 /* reset read txns kept for reuse */
 #define PS_LMDB_DEFAULT_MAP (UINT64_C(256) << 30) /* sparse, costs nothing until used */
+#define PS_LMDB_FULL_SLACK (UINT64_C(1) << 20) /* free bytes below which EIO means full */
 
 enum ps_lmdb_table_state { PS_LMDB_FREE = 0, PS_LMDB_PENDING, PS_LMDB_LIVE };
 
@@ -107,6 +108,13 @@ struct ps_lmdb {
 
 /* Map an LMDB or errno code to a promstore_status and fill err. */
 int ps_lmdb_fail(promstore_error *err, int mrc, const char *what, const char *table);
+/*
+ * ps_lmdb_fail for the write paths (put, del, commit): LMDB reports a short
+ * write as EIO, which on a filesystem with less than PS_LMDB_FULL_SLACK bytes
+ * left is a full disk, so it becomes PROMSTORE_E_FULL (lmdb_backend.c).
+ */
+int ps_lmdb_fail_write(const ps_lmdb *be, promstore_error *err, int mrc, const char *what,
+                       const char *table);
 /* Record a fatal status on txn (LMDB can only abort it now); returns status. */
 int ps_lmdb_txn_mark(ps_txn *txn, int status);
 /* The table's name for messages ("?" for a bad handle). */

@@ -134,7 +134,7 @@ static int ps_write_commit(ps_txn *t, promstore_error *err)
         ps_lmdb_tables_commit(be, t->id);
     ps_write_done(t);
     if (rc)
-        return ps_lmdb_fail(err, rc, "commit", NULL);
+        return ps_lmdb_fail_write(be, err, rc, "commit", NULL);
     return 0;
 }
 
@@ -212,8 +212,8 @@ int ps_lmdb_put(ps_txn *txn, ps_table table, const void *key, size_t klen,
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)(vlen ? val : empty)};
     rc = mdb_put(txn->mt, table, &k, &v, 0);
     if (rc)
-        return ps_lmdb_txn_mark(txn, ps_lmdb_fail(err, rc, "put",
-                                                  ps_lmdb_table_name(txn->be, table)));
+        return ps_lmdb_txn_mark(txn, ps_lmdb_fail_write(txn->be, err, rc, "put",
+                                                        ps_lmdb_table_name(txn->be, table)));
     return 0;
 }
 
@@ -232,7 +232,7 @@ int ps_lmdb_del(ps_txn *txn, ps_table table, const void *key, size_t klen,
         return ps_fail(err, PROMSTORE_E_NOT_FOUND, "lmdb: del in table '%s': no such key",
                        ps_lmdb_table_name(txn->be, table));
     if (rc)
-        return ps_lmdb_txn_mark(txn, ps_lmdb_fail(err, rc, "del",
-                                                  ps_lmdb_table_name(txn->be, table)));
+        return ps_lmdb_txn_mark(txn, ps_lmdb_fail_write(txn->be, err, rc, "del",
+                                                        ps_lmdb_table_name(txn->be, table)));
     return 0;
 }

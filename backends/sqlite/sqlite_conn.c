@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/statvfs.h>
 
 #include "error.h"
 #include "sqlite_int.h"
@@ -15,6 +16,7 @@
 #define PS_SQ_BLOCK_MIN ((size_t)64 << 10)
 #define PS_SQ_BLOCK_MAX ((size_t)4 << 20)
 #define PS_SQ_ARENA_KEEP ((size_t)1 << 20) /* kept across transactions */
+#define PS_SQ_FULL_SLACK ((uint64_t)1 << 20) /* free bytes below which the disk is full */
 
 /* ---- errors ---------------------------------------------------------- */
 
@@ -46,6 +48,22 @@ static promstore_status ps_sq_status(sqlite3 *db, int rc)
 }
 
 /*
+ * SQLITE_FULL says "database or disk is full": it is also the answer when
+ * max_page_count is reached. Whether the disk is the one that is full is
+ * told by the free space of the filesystem holding the database.
+ */
+static int ps_sq_disk_full(sqlite3 *db, int rc)
+{
+    struct statvfs sv;
+    const char *path = db ? sqlite3_db_filename(db, "main") : NULL;
+    if ((rc & 0xff) == SQLITE_IOERR)
+        return 1; /* ps_sq_status saw ENOSPC or EDQUOT */
+    if (path == NULL || *path == '\0' || statvfs(path, &sv) != 0)
+        return 0;
+    return (uint64_t)sv.f_bavail * sv.f_frsize < PS_SQ_FULL_SLACK;
+}
+
+/*
  * Fill *err for a failed SQLite call and return the status. `what` is the
  * operation, `table` the backend table or NULL. Call before the statement is
  * reset, while sqlite3_errmsg still describes this failure.
@@ -55,6 +73,13 @@ int ps_sq_fail(sqlite3 *db, int rc, promstore_error *err, const char *what,
 {
     promstore_status st = ps_sq_status(db, rc);
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+    if (st == PROMSTORE_E_FULL && ps_sq_disk_full(db, rc)) {
+        if (table)
+            return ps_fail(err, st, "sqlite: %s in table '%s': no space left on device "
+                                    "(%s, sqlite code %d)", what, table, msg, rc);
+        return ps_fail(err, st, "sqlite: %s: no space left on device (%s, sqlite code %d)",
+                       what, msg, rc);
+    }
     if (table)
         return ps_fail(err, st, "sqlite: %s in table '%s': %s (sqlite code %d)",
                        what, table, msg, rc);
@@ -422,27 +447,47 @@ void ps_sq_tab_forget(ps_sq_conn *c, ps_table t)
 /* ---- checkpoint and close ---------------------------------------------- */
 
 /*
+ * Is the WAL's growth since the last checkpoint attempt at least a quarter of
+ * the space left on the filesystem? Then the WAL is about to eat the disk.
+ */
+static int ps_sq_wal_crowds_disk(ps_sq_conn *c, int64_t grown)
+{
+    struct statvfs sv;
+    const char *path = sqlite3_db_filename(c->db, "main");
+    if (grown <= 0 || path == NULL || *path == '\0' || statvfs(path, &sv) != 0)
+        return 0;
+    return (uint64_t)grown >= (uint64_t)sv.f_bavail * sv.f_frsize / 4;
+}
+
+/*
  * After a commit on the write connection: a PASSIVE checkpoint once the WAL
  * has grown by half the database (PS_SQ_CKPT_MIN..PS_SQ_CKPT_MAX) since the
  * last attempt. Measured from the last attempt, not from zero, so that a
  * reader pinning the WAL does not turn every later commit into a checkpoint.
  * Errors are left for the next attempt: the commit has succeeded whatever
  * happens here.
+ *
+ * Sooner when the disk runs out: once the WAL has grown by a quarter of the
+ * free space. Otherwise the WAL takes the last free bytes before its
+ * checkpoint is due, and then the checkpoint, which must grow the database
+ * file, cannot run either: the WAL never restarts, and space freed later is
+ * eaten by the WAL again (tests/diskfull). A WAL checkpointed in time
+ * restarts from its beginning and reuses its own file space.
  */
 void ps_sq_maybe_checkpoint(ps_sq_conn *c, int page_size)
 {
     if (c->wal_frames < c->ckpt_frames)
         c->ckpt_frames = 0; /* SQLite restarted the WAL from its beginning */
     int64_t grown = (int64_t)(c->wal_frames - c->ckpt_frames) * page_size;
-    if (grown < PS_SQ_CKPT_MIN)
-        return;
-    if (grown < PS_SQ_CKPT_MAX) {
+    int due = grown >= PS_SQ_CKPT_MIN;
+    if (due && grown < PS_SQ_CKPT_MAX) {
         sqlite3_stmt *st = c->fixed[PS_SQ_PAGES];
         int64_t pages = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
         sqlite3_reset(st);
-        if (grown < pages * page_size / 2)
-            return;
+        due = grown >= pages * page_size / 2;
     }
+    if (!due && !ps_sq_wal_crowds_disk(c, grown))
+        return;
     sqlite3_wal_checkpoint_v2(c->db, "main", SQLITE_CHECKPOINT_PASSIVE, NULL, NULL);
     c->ckpt_frames = c->wal_frames;
 }

@@ -66,7 +66,10 @@
  *     values: 64 MiB gave 1.2x-1.9x the commit rate of 4 MiB); tying it to
  *     the database size keeps the WAL, which is file space, from dwarfing a
  *     small store. A PASSIVE checkpoint never waits for readers. A checkpoint
- *     failure is not the commit's failure and is only retried later.
+ *     failure is not the commit's failure and is only retried later. On a
+ *     nearly full disk the checkpoint comes sooner, once the WAL has grown by
+ *     a quarter of the free space: a checkpoint needs room to grow the
+ *     database file, and a WAL that is never checkpointed never restarts.
  *     journal_size_limit trims the WAL file back when SQLite restarts it.
  *     Limit: SQLite restarts the WAL only after a checkpoint that completes,
  *     which needs a moment with no reader on an older snapshot; under
