@@ -528,6 +528,118 @@ PROMSTORE_API promstore_status promstore_stats_get(promstore *db,
                                                    promstore_stats *out,
                                                    promstore_error *err);
 
+/* --- Verifying a store offline ---------------------------------------------- */
+
+/* promstore_check_problem.block_start_ms when a problem concerns no block. */
+#define PROMSTORE_CHECK_NO_BLOCK INT64_MIN
+
+/*
+ * One problem found by promstore_check().
+ *
+ *   table           where it is: a table of the store ("meta", "series",
+ *                   "series_key", "postings", "head", "lastblk", "blocks",
+ *                   "blk.<slot>" -- the sealed chunks of one time block --,
+ *                   "ooo"), or "(backend)" / "(free list)" / ... for the
+ *                   backend's own structures. Never NULL.
+ *   series_id       the series concerned (ids start at 1); 0 for none.
+ *   block_start_ms  start of the time block concerned, or
+ *                   PROMSTORE_CHECK_NO_BLOCK.
+ *   message         one line of English saying what is wrong and what it
+ *                   breaks, naming the entry (labels, label pair,
+ *                   timestamps). Never NULL.
+ */
+typedef struct promstore_check_problem {
+    size_t struct_size;
+    const char *table;
+    uint64_t series_id;
+    int64_t block_start_ms;
+    const char *message;
+} promstore_check_problem;
+
+/*
+ * Receives each problem as it is found. Return 0 to go on, nonzero to stop
+ * the check (promstore_check() then returns PROMSTORE_OK with
+ * summary->stopped set). The problem and its strings live for the call only.
+ */
+typedef int (*promstore_check_fn)(void *ctx, const promstore_check_problem *problem);
+
+/*
+ * What promstore_check() saw. Initialise struct_size to sizeof(*summary).
+ *
+ *   backend      "lmdb" or "sqlite".
+ *   series       entries of the series index.
+ *   postings     entries of the postings index (one per label of each
+ *                series, plus one per series for "all series").
+ *   blocks       time blocks holding sealed chunks.
+ *   chunks       chunks read and decoded, sealed and open (head) ones.
+ *   head_chunks  of which open (head) chunks.
+ *   samples      samples in those chunks (as their headers count them) plus
+ *                out-of-order samples.
+ *   ooo_samples  of which out-of-order samples.
+ *   problems     problems reported to on_problem.
+ *   stopped      1 if on_problem asked to stop, so later checks did not run.
+ */
+typedef struct promstore_check_summary {
+    size_t struct_size;
+    char backend[16];
+    uint64_t series;
+    uint64_t postings;
+    uint64_t blocks;
+    uint64_t chunks;
+    uint64_t head_chunks;
+    uint64_t samples;
+    uint64_t ooo_samples;
+    uint64_t problems;
+    int stopped;
+} promstore_check_summary;
+
+/*
+ * Verify the store described by opts (backend and path; the other options
+ * are ignored) without changing it. It checks, in one snapshot:
+ *   - the backend's own structures (SQLite: PRAGMA integrity_check; LMDB:
+ *     every page read through cursors, key order, entry and page counts);
+ *   - every chunk, sealed and open: it decodes, its sample count matches its
+ *     header, timestamps strictly increase, the min/max times stored with it
+ *     match its first/last sample, it lies in its time block, and a series'
+ *     chunks do not overlap; an open chunk's saved appender state matches it;
+ *   - the index: every series' labels decode to a valid sorted label set,
+ *     labels -> id (series_key) agrees with id -> labels, postings name
+ *     exactly the label pairs of existing series, every chunk, open chunk,
+ *     out-of-order sample and retention record (lastblk) belongs to a series
+ *     in the index;
+ *   - the bookkeeping: block records' sample/chunk/byte counts, the stored
+ *     statistics, next_id above every series id.
+ * Each problem goes to on_problem as it is found; nothing is collected, so
+ * memory stays small whatever the store's size: two bits per series id ever
+ * assigned, one cursor per time block, and one series' labels at a time.
+ *
+ * The store must not be open: the check takes the store's directory lock
+ * like promstore_open() and fails with PROMSTORE_E_BUSY while a server or
+ * any other handle has the store. It creates nothing: a directory without a
+ * store is PROMSTORE_E_NOT_FOUND (a store whose first open was cut short,
+ * before its tables existed, checks as empty). It writes nothing (SQLite may
+ * fold its write-ahead log into the database file on close, as every close
+ * does).
+ *
+ * Ownership: opts and its strings are only read during the call. on_problem
+ *   may be NULL (problems are then only counted); summary may be NULL.
+ * Returns:   PROMSTORE_OK when the check ran, whatever it found: look at
+ *   summary->problems. Otherwise it could not run: PROMSTORE_E_INVALID (bad
+ *   options, unknown backend), PROMSTORE_E_NOT_FOUND (no store at path),
+ *   PROMSTORE_E_BUSY (the store is open elsewhere), PROMSTORE_E_CORRUPT (the
+ *   directory was made by the other backend, or the backend cannot read its
+ *   files at all), PROMSTORE_E_UNSUPPORTED (an unknown store format),
+ *   PROMSTORE_E_IO, PROMSTORE_E_NOMEM.
+ * On error:  *summary holds what was counted before the failure.
+ * Cost:      one pass over every table plus a few look-ups per series; a
+ *   store of 1M series takes seconds (docs/ARCHITECTURE.md has figures).
+ * Threads:   any; on_problem is called on the calling thread. Since: 1.0
+ */
+PROMSTORE_API promstore_status promstore_check(const promstore_options *opts,
+                                               promstore_check_fn on_problem, void *ctx,
+                                               promstore_check_summary *summary,
+                                               promstore_error *err);
+
 /* --- Remote storage protocol (Prometheus remote write and remote read) ------ */
 
 /*

@@ -42,7 +42,7 @@
 
 #include "promstore.h"
 
-#define PS_BACKEND_VERSION 1
+#define PS_BACKEND_VERSION 2
 #define PS_BACKEND_MAX_KEY 480 /* LMDB's default maximum key size is 511 */
 #define PS_BACKEND_MAX_TABLE_NAME 63
 
@@ -52,6 +52,12 @@ typedef struct ps_backend ps_backend;
 typedef struct ps_txn ps_txn;
 typedef struct ps_cursor ps_cursor;
 typedef struct ps_backend_methods ps_backend_methods;
+
+/*
+ * Receives one problem found by the integrity method; nonzero stops the
+ * check. table is NULL for a problem of the file as a whole.
+ */
+typedef int (*ps_integrity_fn)(void *ctx, const char *table, const char *message);
 
 /* A table handle, valid for the life of the backend once opened. */
 typedef uint32_t ps_table;
@@ -147,6 +153,22 @@ struct ps_backend_methods {
     int (*space)(ps_backend *be, ps_backend_space *out, promstore_error *err);
 
     /* --- The methods above are in version 1. Append new ones below. --- */
+
+    /*
+     * Verify the backend's own structures (not what the engine stores in
+     * them) as of the snapshot of txn, a read transaction: every page or
+     * record the backend can reach is read once, and each problem is handed
+     * to report(ctx, table, message) -- table names the table concerned, or
+     * is NULL for the file as a whole; both strings live for the call only.
+     * A nonzero return from report stops the check early. Writes nothing.
+     * Returns 0 once the check ran, whatever it found (problems go to
+     * report, not to the status), or a negative status when it could not run
+     * (I/O error, no memory). Cost: one pass over the whole store.
+     * Since version 2; NULL in a backend that cannot check itself.
+     */
+    int (*integrity)(ps_txn *txn, ps_integrity_fn report, void *ctx, promstore_error *err);
+
+    /* --- The methods above are in version 2. Append new ones below. --- */
 };
 
 /* The built-in backends. */

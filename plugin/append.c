@@ -189,7 +189,12 @@ static promstore_status resolve_series(batch *b, const prepared *p, uint64_t *id
     } else if (rc == PROMSTORE_OK) {
         if (vl == 0 || vl % 8 != 0)
             return ps_fail(err, PROMSTORE_E_CORRUPT, "series_key value has %zu bytes", vl);
-        if (sklen == p->key_len) {
+        if (sklen == p->key_len && sklen < PS_SKEY_MAX) {
+            /*
+             * Only keys shorter than a cut key are unambiguous: a label set
+             * whose key is exactly PS_SKEY_MAX bytes may equal the cut key
+             * (prefix + hash) of a longer one, so it is compared in full below.
+             */
             id = ps_get_u64(v);
         } else {
             /* Copy: the look-ups below may invalidate v. */

@@ -191,7 +191,9 @@ void srv_config_free(srv_config *cfg)
 void srv_config_usage(FILE *out)
 {
     fprintf(out,
-            "usage: promstore [<flags>]\n\n"
+            "usage: promstore [<flags>]\n"
+            "       promstore check --storage.path=DIR [--storage.backend=lmdb|sqlite]\n"
+            "                       (verify a store offline; promstore check --help)\n\n"
             "Remote storage for Prometheus: serves remote write (POST /api/v1/write),\n"
             "remote read (POST /api/v1/read), /metrics, /-/healthy and /-/ready.\n\n"
             "Every flag can also be set in the YAML file of --config.file under the key\n"

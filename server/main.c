@@ -2,7 +2,8 @@
  * main.c -- the `promstore` server: read the configuration, open the store,
  * serve HTTP until SIGTERM or SIGINT, then stop accepting, let requests in
  * flight finish, close the store and exit 0. Exit 2 is a configuration error,
- * exit 1 a failure to start (the store or the listen address).
+ * exit 1 a failure to start (the store or the listen address). The first
+ * argument "check" runs the offline store verifier instead (check_cmd.c).
  *
  * Signals are blocked before any thread starts, so every thread inherits the
  * mask and the main thread alone receives them, in sigwait(): no code runs in
@@ -13,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "check_cmd.h"
 #include "config.h"
 #include "http.h"
 #include "log.h"
@@ -102,6 +104,9 @@ static int serve(srv_server *s, const sigset_t *waited)
 
 int main(int argc, char **argv)
 {
+    /* `promstore check ...` verifies a store offline instead of serving it. */
+    if (argc > 1 && strcmp(argv[1], "check") == 0)
+        return srv_check_main(argc - 1, argv + 1);
     srv_config cfg;
     switch (srv_config_load(&cfg, argc, argv)) {
     case SRV_CONFIG_EXIT:

@@ -38,6 +38,7 @@ const ps_backend_methods ps_lmdb_methods = {
     .cursor_del = ps_lmdb_cursor_del,
     .cursor_close = ps_lmdb_cursor_close,
     .space = ps_lmdb_space,
+    .integrity = ps_lmdb_integrity,
 };
 
 static promstore_status ps_lmdb_status(int mrc)

@@ -157,4 +157,7 @@ void ps_lmdb_cursor_close(ps_cursor *c);
 /* lmdb_space.c */
 int ps_lmdb_space(ps_backend *base, ps_backend_space *out, promstore_error *err);
 
+/* lmdb_integrity.c */
+int ps_lmdb_integrity(ps_txn *txn, ps_integrity_fn report, void *ctx, promstore_error *err);
+
 #endif /* PS_LMDB_INTERNAL_H */

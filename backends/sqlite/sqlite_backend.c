@@ -258,4 +258,5 @@ const ps_backend_methods ps_sqlite_methods = {
     .cursor_del = ps_sq_cursor_del,
     .cursor_close = ps_sq_cursor_close,
     .space = ps_sq_space,
+    .integrity = ps_sq_integrity,
 };

@@ -250,4 +250,7 @@ int ps_sq_cursor_next(ps_cursor *c, const void **k, size_t *kl, const void **v,
 int ps_sq_cursor_del(ps_cursor *c, promstore_error *err);
 void ps_sq_cursor_close(ps_cursor *c);
 
+/* sqlite_integrity.c */
+int ps_sq_integrity(ps_txn *txn, ps_integrity_fn report, void *ctx, promstore_error *err);
+
 #endif /* PS_SQLITE_INT_H */

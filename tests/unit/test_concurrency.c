@@ -301,7 +301,7 @@ typedef struct appender_arg {
 static void *appender_main(void *p)
 {
     appender_arg *a = p;
-    char thread_name[8];
+    char thread_name[16];
     snprintf(thread_name, sizeof thread_name, "t%d", a->t);
     enum { MAX_SER = N_FIXED + 2 + N_BATCHES / NEW_EVERY + 1 };
     char names[MAX_SER][8];
@@ -365,7 +365,7 @@ static int series_first_batch(const char *s, size_t len)
 static int check_appender_view(promstore *db, int t, const char *which, int64_t mint,
                                int64_t maxt)
 {
-    char thread_name[8];
+    char thread_name[16];
     snprintf(thread_name, sizeof thread_name, "t%d", t);
     promstore_matcher m[3];
     size_t nm = 0;
@@ -636,7 +636,7 @@ static void lr_series_name(char *buf, size_t n, int i)
 static promstore_status lr_append(promstore *db, int batch, promstore_error *err)
 {
     promstore_label labels[LR_TOUCH + 2][2];
-    char names[LR_TOUCH + 2][16];
+    char names[LR_TOUCH + 2][32];
     promstore_sample samples[LR_TOUCH + 2];
     promstore_series ser[LR_TOUCH + 2];
     for (int i = 0; i < LR_TOUCH + 2; i++) {
