@@ -4,7 +4,7 @@
 #   2. the ABI check of build/libpromstore.so.1
 #   3. the benchmark in --quick mode, if bench/CMakeLists.txt exists: a smoke
 #      run whose figures are printed, not judged (a timeout is not a failure)
-#   4. build-asan/ with ASan + UBSan: the example on both backends, then ctest
+#   4. build-asan/ with ASan + UBSan and -Werror: the example on both backends, then ctest
 #      (leaks are errors)
 #   5. libFuzzer targets (tests/fuzz/run.sh), FUZZ_SECONDS each (default 60)
 # Keeps going after a failure, ends with "N passed, N failed" (ctest tests of
@@ -73,10 +73,10 @@ if [[ -f bench/CMakeLists.txt ]]; then
   elif ((status == 0)); then ok; else ko "benchmark --quick (status $status)"; fi
 fi
 
-banner "build-asan/ (ASan + UBSan)"
+banner "build-asan/ (ASan + UBSan, -Werror)"
 export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
 export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-if bash scripts/build.sh build-asan -DPROMSTORE_SANITIZE=ON; then
+if bash scripts/build.sh build-asan -DPROMSTORE_SANITIZE=ON -DPROMSTORE_WERROR=ON; then
   for backend in lmdb sqlite; do
     banner "example ($backend, sanitized)"
     if build-asan/example_append_query "$tmp/example-$backend" "$backend"; then ok; else ko "example on $backend"; fi
