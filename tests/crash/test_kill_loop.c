@@ -68,6 +68,7 @@ typedef struct writer {
 } writer;
 
 static writer writers[STEADY_WRITERS + 1];
+static h_server running; /* the server of the moment; killed by teardown on a failure */
 static atomic_int stop_writers;
 static char write_url[128];
 
@@ -366,18 +367,17 @@ static void test_kill_loop(void **state)
     long done = 0;
     check_totals tot = {0};
     for (; done < cycles && now_s() - start < (double)budget; done++) {
-        h_server srv;
-        if (h_start(&srv, log, args) != 0) {
+        if (h_start(&running, log, args) != 0) {
             char *text = h_slurp(log);
             fail_msg("cycle %ld: the server did not restart after SIGKILL:\n%s", done, text);
         }
-        snprintf(write_url, sizeof write_url, "http://127.0.0.1:%d/api/v1/write", srv.port);
+        snprintf(write_url, sizeof write_url, "http://127.0.0.1:%d/api/v1/write", running.port);
         atomic_store(&stop_writers, 0);
         for (int w = 0; w <= STEADY_WRITERS; w++)
             assert_int_equal(pthread_create(&writers[w].thread, NULL, writer_main, &writers[w]), 0);
         /* 20 ms .. 1.5 s: early kills hit startup and first appends, late ones steady load. */
         sleep_ms(20 + rand() % 1480);
-        int status = h_stop(&srv, SIGKILL);
+        int status = h_stop(&running, SIGKILL);
         assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
         atomic_store(&stop_writers, 1);
         for (int w = 0; w <= STEADY_WRITERS; w++)
@@ -401,8 +401,7 @@ static void test_kill_loop(void **state)
     assert_true(acked > 0);
 
     /* The server serves the surviving store: a remote read of one acknowledged series. */
-    h_server srv;
-    if (h_start(&srv, log, args) != 0)
+    if (h_start(&running, log, args) != 0)
         fail_msg("the server did not start on the killed store");
     const writer *w0 = &writers[0];
     int step = -1;
@@ -432,7 +431,7 @@ static void test_kill_loop(void **state)
         h_put_bytes(&raw, 1, q.p, q.len);
         h_snappy(&rq, raw.p, raw.len);
         char url[128];
-        snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/read", srv.port);
+        snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/read", running.port);
         const char *hdrs[] = {"Content-Type: application/x-protobuf", "Content-Encoding: snappy",
                               "X-Prometheus-Remote-Read-Version: 0.1.0", NULL};
         h_response r;
@@ -452,7 +451,7 @@ static void test_kill_loop(void **state)
         h_buf_free(&m);
         h_buf_free(&q);
     }
-    int status = h_stop(&srv, SIGTERM);
+    int status = h_stop(&running, SIGTERM);
     assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 
     /* The offline verifier must find the killed-and-restarted store sound. */
@@ -473,6 +472,14 @@ static void test_kill_loop(void **state)
     h_rmtree(dir);
 }
 
+static int kill_leftover(void **state)
+{
+    (void)state;
+    if (running.pid > 0)
+        h_stop(&running, SIGKILL);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 3) {
@@ -482,7 +489,7 @@ int main(int argc, char **argv)
     h_backend = argv[1];
     h_binary = argv[2];
     curl_global_init(CURL_GLOBAL_DEFAULT);
-    const struct CMUnitTest tests[] = {cmocka_unit_test(test_kill_loop)};
+    const struct CMUnitTest tests[] = {cmocka_unit_test_teardown(test_kill_loop, kill_leftover)};
     int rc = cmocka_run_group_tests_name(h_backend, tests, NULL, NULL);
     curl_global_cleanup();
     return rc;

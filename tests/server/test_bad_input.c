@@ -472,6 +472,17 @@ static void test_wrong_method(void **state)
 
 /* --- Connections ------------------------------------------------------------ */
 
+/* The connection cases' own server; stopped here even when a case fails. */
+static fixture own;
+
+static int own_teardown(void **state)
+{
+    (void)state;
+    if (own.srv.pid > 0)
+        fixture_done(&own);
+    return 0;
+}
+
 static int connect_to(int port)
 {
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -560,21 +571,21 @@ static double trickle(const fixture *f, const char *name, const char *what, bool
 static void test_slow_client(void **state)
 {
     (void)state;
-    fixture f;
-    memset(&f, 0, sizeof f);
-    start_own(&f, "slow", true);
+    fixture *f = &own; /* killed by own_teardown if the test fails */
+    memset(f, 0, sizeof *f);
+    start_own(f, "slow", true);
     static const char req[] = "POST /api/v1/write HTTP/1.1\r\nHost: 127.0.0.1\r\n"
                               "Content-Type: application/x-protobuf\r\n"
                               "Content-Encoding: snappy\r\n"
                               "Content-Length: 100\r\n\r\n"
                               "0123456789012345678901234567890123456789012345678901234567890123"
                               "456789012345678901234567890123456789";
-    double body_cut = trickle(&f, "slow_client_body", req, true);
-    double headers_cut = trickle(&f, "slow_client_headers", req, false);
+    double body_cut = trickle(f, "slow_client_body", req, true);
+    double headers_cut = trickle(f, "slow_client_headers", req, false);
     assert_true(body_cut >= 1.5 && body_cut < 4.5);
     assert_true(headers_cut >= 1.5 && headers_cut < 4.5);
     h_response r;
-    assert_int_equal(request(&f, "GET", "/metrics", NULL, NULL, 0, &r), 200);
+    assert_int_equal(request(f, "GET", "/metrics", NULL, NULL, 0, &r), 200);
     assert_non_null(strstr(r.body, "promstore_limit_hits_total{limit=\"read_timeout\"} 2\n"));
     h_response_free(&r);
     char buf[512];
@@ -582,7 +593,7 @@ static void test_slow_client(void **state)
     double t0, dt;
     int fd;
     /* The same client pausing longer than the timeout is dropped. */
-    fd = connect_to(f.srv.port);
+    fd = connect_to(f->srv.port);
     assert_true(fd >= 0);
     assert_int_equal(send(fd, "POST /api/v1/write HTTP/1.1\r\n", 29, MSG_NOSIGNAL), 29);
     t0 = now_s();
@@ -596,8 +607,8 @@ static void test_slow_client(void **state)
     close(fd);
     assert_true(pr > 0 && got == 0);
     assert_true(dt >= 1.0 && dt < 6.0);
-    still_serving(&f);
-    fixture_done(&f);
+    still_serving(f);
+    fixture_done(f);
 }
 
 /*
@@ -616,13 +627,13 @@ static void test_idle_connections(void **state)
         rl.rlim_cur = N + 64;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    fixture f;
-    memset(&f, 0, sizeof f);
-    start_own(&f, "idle", false);
+    fixture *f = &own; /* killed by own_teardown if the test fails */
+    memset(f, 0, sizeof *f);
+    start_own(f, "idle", false);
     static int fds[N];
     int open_n = 0;
     for (int i = 0; i < N; i++) {
-        fds[i] = connect_to(f.srv.port);
+        fds[i] = connect_to(f->srv.port);
         if (fds[i] >= 0)
             open_n++;
     }
@@ -630,7 +641,7 @@ static void test_idle_connections(void **state)
     long st = -1;
     while (now_s() - t0 < 20.0) {
         char u[128];
-        snprintf(u, sizeof u, "http://127.0.0.1:%d/-/healthy", f.srv.port);
+        snprintf(u, sizeof u, "http://127.0.0.1:%d/-/healthy", f->srv.port);
         h_response r;
         if (h_http("GET", u, NULL, NULL, 0, &r) == 0)
             st = r.status;
@@ -646,7 +657,7 @@ static void test_idle_connections(void **state)
             open_n, N, st, dt);
     assert_int_equal(st, 200);
     h_response m;
-    assert_int_equal(request(&f, "GET", "/metrics", NULL, NULL, 0, &m), 200);
+    assert_int_equal(request(f, "GET", "/metrics", NULL, NULL, 0, &m), 200);
     assert_non_null(strstr(m.body, "promstore_limit_hits_total{limit=\"connections\"}"));
     assert_null(strstr(m.body, "promstore_limit_hits_total{limit=\"connections\"} 0\n"));
     h_response_free(&m);
@@ -655,16 +666,16 @@ static void test_idle_connections(void **state)
     const double v[] = {3.0};
     h_write_request(&body, "bad_input_after_idle", "badin", t, v, 1);
     h_response r;
-    assert_int_equal(request(&f, "POST", "/api/v1/write", write_headers, body.p, body.len, &r),
+    assert_int_equal(request(f, "POST", "/api/v1/write", write_headers, body.p, body.len, &r),
                      204);
     h_response_free(&r);
     h_buf_free(&body);
-    still_serving(&f);
+    still_serving(f);
     for (int i = 0; i < N; i++)
         if (fds[i] >= 0)
             close(fds[i]);
-    still_serving(&f);
-    fixture_done(&f);
+    still_serving(f);
+    fixture_done(f);
 }
 
 int main(int argc, char **argv)
@@ -697,8 +708,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_wrong_content_type),
         cmocka_unit_test(test_wrong_content_encoding),
         cmocka_unit_test(test_wrong_method),
-        cmocka_unit_test(test_slow_client),
-        cmocka_unit_test(test_idle_connections),
+        cmocka_unit_test_teardown(test_slow_client, own_teardown),
+        cmocka_unit_test_teardown(test_idle_connections, own_teardown),
     };
     char group[64];
     snprintf(group, sizeof group, "bad_input_%s", h_backend);
