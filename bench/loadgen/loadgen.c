@@ -13,8 +13,18 @@
  * --dry-run stops after encoding and reports the encode rate, --sink sends to
  * an in-process 204 sink to measure the generator's own ceiling.
  *
+ * By default every sender sends its next request as soon as the last one is
+ * answered (a closed loop: the receiver's throughput). --rate S paces the
+ * senders to S samples/s in all, as a fleet of scrapers would: sender i sends
+ * request k at t0 + (k + i/senders) * interval, or at once when it is behind.
+ * Latency is measured from the moment a request is sent; a sender that falls
+ * behind its schedule is reported ("late").
+ *
  * The run stops after --requests requests or --duration seconds, whichever
- * comes first. The last line is machine-readable ("RESULT k=v ...").
+ * comes first, or at SIGINT/SIGTERM (the results so far are reported).
+ * --timeline FILE writes one line per request: wall-clock send time (ms since
+ * the epoch), latency (ms) and status, so a caller can take percentiles over
+ * a window of its own. The last line is machine-readable ("RESULT k=v ...").
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -43,7 +53,10 @@ typedef struct opts {
     long requests;
     double duration_s;
     uint64_t seed;
-    int64_t end_ms; /* the data ends here (ms since the epoch); 0: now */
+    int64_t end_ms;   /* the data ends here (ms since the epoch); 0: now */
+    int64_t start_ms; /* or: the data starts here; 0: from end_ms */
+    double rate;      /* samples/s in all; 0: as fast as answered */
+    const char *timeline;
     int dry_run, sink;
     int timeout_ms;
 } opts;
@@ -69,6 +82,9 @@ typedef struct sender {
     long sent;
     uint64_t samples_ok;
     uint32_t *lat_us; /* n_req */
+    double *sent_at;  /* n_req: wall-clock send time, ms since the epoch */
+    int *status;      /* n_req: HTTP status, -1 for a connection error */
+    long late;        /* requests sent more than one interval behind schedule */
     httpc_conn conn;
     long codes[600];  /* by status; [0] = connection errors */
     int rc;
@@ -252,7 +268,30 @@ static void *sender_encode(void *arg)
 typedef struct run_ctx {
     sender *s;
     double deadline;
+    double t0;       /* start of the schedule (monotonic s) */
+    double interval; /* seconds between two requests of this sender; 0: unpaced */
 } run_ctx;
+
+static double wall_ms_f(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    return (double)t.tv_sec * 1e3 + (double)t.tv_nsec / 1e6;
+}
+
+/* Sleep until monotonic time t (s), or until stop_flag. */
+static void sleep_until(double t)
+{
+    for (;;) {
+        double d = t - now_s();
+        if (d <= 0 || atomic_load(&stop_flag))
+            return;
+        if (d > 0.1)
+            d = 0.1; /* wake up now and then to see stop_flag */
+        struct timespec ts = {.tv_sec = (time_t)d, .tv_nsec = (long)((d - (double)(time_t)d) * 1e9)};
+        nanosleep(&ts, NULL);
+    }
+}
 
 static void *sender_send(void *arg)
 {
@@ -262,11 +301,23 @@ static void *sender_send(void *arg)
     httpc_init(c, s->url, s->o->timeout_ms);
     pthread_barrier_wait(&start_barrier);
     for (long r = 0; r < s->n_req && !atomic_load(&stop_flag); r++) {
+        if (rc->interval > 0) {
+            double due = rc->t0 + ((double)r + (double)s->id / s->o->senders) * rc->interval;
+            if (due >= rc->deadline)
+                break;
+            sleep_until(due);
+            if (atomic_load(&stop_flag))
+                break;
+            if (now_s() - due > rc->interval)
+                s->late++;
+        }
         double t0 = now_s();
         if (t0 >= rc->deadline)
             break;
+        s->sent_at[s->sent] = wall_ms_f();
         int st = httpc_post(c, rw_headers, s->bodies[r].data, s->bodies[r].len);
         double dt = now_s() - t0;
+        s->status[s->sent] = st;
         s->lat_us[s->sent++] = (uint32_t)fmin(dt * 1e6, 4e9);
         s->codes[st > 0 && st < 600 ? st : 0]++;
         if (st >= 200 && st < 300)
@@ -298,6 +349,11 @@ static void usage(FILE *f)
             "  -t, --timeout-ms N   per-request I/O timeout (30000)\n"
             "  -e, --end-ms T       the data ends at T, ms since the epoch (now); the same T\n"
             "                       and seed give byte-identical requests\n"
+            "      --start-ms T     the data starts at T instead (e.g. just after an earlier\n"
+            "                       run's --end-ms, to append to the same series)\n"
+            "  -r, --rate S         pace the senders to S samples/s in all (0: unpaced)\n"
+            "      --timeline FILE  one line per request: send time (ms since the epoch),\n"
+            "                       latency (ms), status (-1: connection error)\n"
             "      --dry-run        encode only and report the encode rate (no URL needed)\n"
             "      --sink           send to an in-process 204 sink (no URL needed)\n");
 }
@@ -309,6 +365,8 @@ static void free_senders(sender *ss, int n)
             free(ss[i].bodies[r].data);
         free(ss[i].bodies);
         free(ss[i].lat_us);
+        free(ss[i].sent_at);
+        free(ss[i].status);
     }
     free(ss);
 }
@@ -335,10 +393,10 @@ int main(int argc, char **argv)
         {"senders", 1, 0, 'c'}, {"hosts", 1, 0, 'H'},    {"batch", 1, 0, 'b'},
         {"requests", 1, 0, 'n'}, {"duration", 1, 0, 'd'}, {"seed", 1, 0, 's'},
         {"timeout-ms", 1, 0, 't'}, {"end-ms", 1, 0, 'e'}, {"dry-run", 0, 0, 'D'},
-        {"sink", 0, 0, 'S'},
-        {"help", 0, 0, 'h'},     {0, 0, 0, 0}};
+        {"sink", 0, 0, 'S'},    {"start-ms", 1, 0, 'A'},  {"rate", 1, 0, 'r'},
+        {"timeline", 1, 0, 'L'}, {"help", 0, 0, 'h'},    {0, 0, 0, 0}};
     int ch;
-    while ((ch = getopt_long(argc, argv, "c:H:b:n:d:s:t:e:h", lo, NULL)) != -1) {
+    while ((ch = getopt_long(argc, argv, "c:H:b:n:d:s:t:e:r:h", lo, NULL)) != -1) {
         switch (ch) {
         case 'c': o.senders = atoi(optarg); break;
         case 'H': o.hosts = (uint32_t)strtoul(optarg, NULL, 10); break;
@@ -348,6 +406,9 @@ int main(int argc, char **argv)
         case 's': o.seed = strtoull(optarg, NULL, 10); break;
         case 't': o.timeout_ms = atoi(optarg); break;
         case 'e': o.end_ms = strtoll(optarg, NULL, 10); break;
+        case 'A': o.start_ms = strtoll(optarg, NULL, 10); break;
+        case 'r': o.rate = strtod(optarg, NULL); break;
+        case 'L': o.timeline = optarg; break;
         case 'D': o.dry_run = 1; break;
         case 'S': o.sink = 1; break;
         case 'h': usage(stdout); return 0;
@@ -358,8 +419,10 @@ int main(int argc, char **argv)
         o.url = argv[optind];
     if (o.senders < 1 || o.senders > MAX_SENDERS || o.hosts < (uint32_t)o.senders || o.spr < 1 ||
         o.spr > MAX_SPR || o.requests < o.senders || o.duration_s <= 0 || o.duration_s > 3600 ||
-        o.timeout_ms < 1 || (!o.url && !o.dry_run && !o.sink)) {
-        fprintf(stderr, "loadgen: bad arguments (note: hosts and requests >= senders)\n");
+        o.timeout_ms < 1 || (!o.url && !o.dry_run && !o.sink) || !(o.rate >= 0) ||
+        (o.start_ms && o.end_ms)) {
+        fprintf(stderr, "loadgen: bad arguments (note: hosts and requests >= senders; "
+                        "--start-ms and --end-ms exclude each other)\n");
         usage(stderr);
         return 2;
     }
@@ -399,10 +462,14 @@ int main(int argc, char **argv)
         uint64_t scrapes = ((uint64_t)s->n_req * o.spr + (s->end - s->first) - 1) / (s->end - s->first);
         max_scrapes = scrapes > max_scrapes ? scrapes : max_scrapes;
         s->lat_us = calloc((size_t)s->n_req, sizeof *s->lat_us);
-        if (!s->lat_us)
+        s->sent_at = calloc((size_t)s->n_req, sizeof *s->sent_at);
+        s->status = calloc((size_t)s->n_req, sizeof *s->status);
+        if (!s->lat_us || !s->sent_at || !s->status)
             return 1;
     }
-    int64_t start_ms = (o.end_ms > 0 ? o.end_ms : wall_ms()) - (int64_t)max_scrapes * NODEGEN_SCRAPE_MS;
+    int64_t start_ms = o.start_ms ? o.start_ms
+                                  : (o.end_ms > 0 ? o.end_ms : wall_ms()) -
+                                        (int64_t)max_scrapes * NODEGEN_SCRAPE_MS;
     if (max_scrapes * NODEGEN_SCRAPE_MS > 3000000)
         fprintf(stderr, "loadgen: warning: data spans %.0f min; receivers may reject samples "
                         "older than 1h behind the newest\n",
@@ -442,6 +509,7 @@ int main(int argc, char **argv)
            t_enc, (double)total_samples / t_enc, o.senders, raw / 1e6, wire / 1e6,
            (double)wire / (double)total_samples, (double)(max_ts - min_ts) / 60000.0,
            (double)(max_ts - wall_ms()) / 1000.0);
+    fflush(stdout); /* a caller may wait for this line before it starts its own work */
     if (o.dry_run) {
         printf("RESULT mode=dry-run requests=%ld samples=%" PRIu64 " encode_s=%.3f "
                "encode_samples_per_s=%.0f wire_bytes=%" PRIu64 "\n",
@@ -460,17 +528,33 @@ int main(int argc, char **argv)
     }
     /* The senders read their deadline after the barrier, which orders it. */
     double t0 = now_s();
-    for (int i = 0; i < o.senders; i++)
+    for (int i = 0; i < o.senders; i++) {
         rc[i].deadline = t0 + o.duration_s;
+        rc[i].t0 = t0;
+        rc[i].interval = o.rate > 0 ? (double)o.spr * o.senders / o.rate : 0;
+    }
     pthread_barrier_wait(&start_barrier);
     for (int i = 0; i < o.senders; i++)
         pthread_join(th[i], NULL);
     double elapsed = now_s() - t0;
 
-    long sent = 0, codes[600] = {0};
+    long sent = 0, late = 0, codes[600] = {0};
     uint64_t ok_samples = 0;
-    for (int i = 0; i < o.senders; i++)
+    for (int i = 0; i < o.senders; i++) {
         sent += ss[i].sent;
+        late += ss[i].late;
+    }
+    if (o.timeline) {
+        FILE *f = fopen(o.timeline, "w");
+        for (int i = 0; f && i < o.senders; i++)
+            for (long r = 0; r < ss[i].sent; r++)
+                fprintf(f, "%.3f %.3f %d\n", ss[i].sent_at[r], ss[i].lat_us[r] / 1000.0,
+                        ss[i].status[r]);
+        if (!f || fclose(f) != 0) {
+            fprintf(stderr, "loadgen: cannot write %s\n", o.timeline);
+            return 1;
+        }
+    }
     uint32_t *lat = malloc((size_t)(sent ? sent : 1) * sizeof *lat);
     if (!lat)
         return 1;
@@ -496,13 +580,16 @@ int main(int argc, char **argv)
     double mx = sent ? lat[sent - 1] / 1000.0 : 0;
     printf("sent %ld requests (%" PRIu64 " samples accepted) to %s in %.2f s with %d senders: "
            "%.0f samples/s, %.1f req/s; latency p50 %.2f ms, p99 %.2f ms, max %.2f ms; "
-           "status %s\n",
+           "status %s",
            sent, ok_samples, o.url, elapsed, o.senders, (double)ok_samples / elapsed,
            (double)sent / elapsed, p50, p99, mx, codes_s[0] ? codes_s : "none");
+    if (o.rate > 0)
+        printf("; paced at %.0f samples/s, %ld requests sent late", o.rate, late);
+    printf("\n");
     printf("RESULT mode=%s requests=%ld samples_ok=%" PRIu64 " elapsed_s=%.3f samples_per_s=%.0f "
-           "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f codes=%s\n",
+           "p50_ms=%.3f p99_ms=%.3f max_ms=%.3f codes=%s rate=%.0f late=%ld\n",
            o.sink ? "sink" : "send", sent, ok_samples, elapsed, (double)ok_samples / elapsed, p50,
-           p99, mx, codes_s[0] ? codes_s : "none");
+           p99, mx, codes_s[0] ? codes_s : "none", o.rate, late);
     free(lat);
     free_senders(ss, o.senders);
     return codes[0] == (long)0 && ok_samples == (uint64_t)sent * o.spr ? 0 : 3;

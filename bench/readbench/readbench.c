@@ -24,9 +24,11 @@
  *                    --max-frame-bytes (50e6, Prometheus's chunked_read_limit)
  *                    are an error. Memory stays at one frame.
  *
- * A non-200 answer prints its status and body and counts as an error run.
- * Latency is from connect to the last body byte; time to first byte is
- * reported too. The last line is machine-readable ("RESULT k=v ...").
+ * A non-200 answer prints its status, its Retry-After header (if any) and
+ * its body, and counts as an error run. With --expect-series N a 200 whose
+ * series count is not N is an error too (a stream cut short, or a wrong
+ * answer). Latency is from connect to the last body byte; time to first byte
+ * is reported too. The last line is machine-readable ("RESULT k=v ...").
  * Loopback only.
  */
 #define _GNU_SOURCE
@@ -119,6 +121,7 @@ typedef struct opts {
     int timeout_ms;
     uint64_t max_frame_bytes, max_body_bytes;
     int quiet;
+    int64_t expect_series; /* -1: not checked */
     Prometheus__LabelMatcher m[MAX_MATCHERS];
     Prometheus__LabelMatcher *mp[MAX_MATCHERS];
     size_t n_m;
@@ -192,7 +195,7 @@ static uint8_t *build_request(opts *o, size_t *len)
 
 typedef struct result {
     int status;
-    char content_type[160], content_encoding[64];
+    char content_type[160], content_encoding[64], retry_after[32];
     uint64_t body_bytes;
     uint64_t series, samples, chunks, frames, max_frame;
     double ttfb_s, total_s;
@@ -388,7 +391,8 @@ static void sink_end(sink *s)
     result *r = s->r;
     if (r->status != 200) {
         if (!r->err[0])
-            snprintf(r->err, sizeof r->err, "HTTP %d: %.*s", r->status, (int)s->len,
+            snprintf(r->err, sizeof r->err, "HTTP %d%s%s: %.*s", r->status,
+                     r->retry_after[0] ? ", Retry-After " : "", r->retry_after, (int)s->len,
                      s->buf ? (const char *)s->buf : "");
         for (char *p = r->err; *p; p++) /* one line per report */
             if (*p == '\n' || *p == '\r')
@@ -605,6 +609,7 @@ static int do_read(const opts *o, const char *host, uint16_t port, const char *p
     header_value((const char *)c.buf, hl, "Content-Type", r->content_type, sizeof r->content_type);
     header_value((const char *)c.buf, hl, "Content-Encoding", r->content_encoding,
                  sizeof r->content_encoding);
+    header_value((const char *)c.buf, hl, "Retry-After", r->retry_after, sizeof r->retry_after);
     header_value((const char *)c.buf, hl, "Transfer-Encoding", te, sizeof te);
     header_value((const char *)c.buf, hl, "Content-Length", cl, sizeof cl);
     cconsume(&c, hl);
@@ -643,6 +648,10 @@ static int do_read(const opts *o, const char *host, uint16_t port, const char *p
         goto out;
     r->total_s = now_s() - t0;
     sink_end(&s);
+    if (r->status == 200 && !r->err[0] && o->expect_series >= 0 &&
+        r->series != (uint64_t)o->expect_series)
+        snprintf(r->err, sizeof r->err, "%" PRIu64 " series, expected %" PRId64, r->series,
+                 o->expect_series);
     rc = 0;
 out:
     if (rc != 0 && !r->err[0]) {
@@ -678,6 +687,7 @@ static void usage(FILE *f)
             "  -t, --timeout-ms N     per-read I/O timeout (120000)\n"
             "      --max-frame-bytes N  largest streamed frame accepted (50000000)\n"
             "      --max-body-bytes N   largest SAMPLES body accepted (1073741824)\n"
+            "      --expect-series N    a 200 must hold exactly N series (not checked)\n"
             "  -q, --quiet            no per-read lines\n"
             "Exit status: 0 when every read got 200 and checked out, 3 otherwise.\n");
 }
@@ -699,14 +709,15 @@ static double pct(const double *v, int n, double p)
 int main(int argc, char **argv)
 {
     static opts o = {.repeat = 5, .timeout_ms = 120000, .max_frame_bytes = 50000000,
-                     .max_body_bytes = 1ull << 30, .start_ms = INT64_MIN, .end_ms = INT64_MIN};
+                     .max_body_bytes = 1ull << 30, .expect_series = -1};
+    int have_start = 0, have_end = 0; /* any int64 is a valid time, INT64_MIN too */
     const char *type = "samples";
     static const struct option lo[] = {
         {"match", 1, 0, 'm'},   {"type", 1, 0, 'T'},       {"start-ms", 1, 0, 's'},
         {"end-ms", 1, 0, 'e'},  {"repeat", 1, 0, 'n'},     {"warmup", 1, 0, 'w'},
         {"timeout-ms", 1, 0, 't'}, {"max-frame-bytes", 1, 0, 'F'},
-        {"max-body-bytes", 1, 0, 'B'}, {"quiet", 0, 0, 'q'}, {"help", 0, 0, 'h'},
-        {0, 0, 0, 0}};
+        {"max-body-bytes", 1, 0, 'B'}, {"expect-series", 1, 0, 'E'}, {"quiet", 0, 0, 'q'},
+        {"help", 0, 0, 'h'}, {0, 0, 0, 0}};
     int ch;
     while ((ch = getopt_long(argc, argv, "m:T:s:e:n:w:t:qh", lo, NULL)) != -1) {
         switch (ch) {
@@ -719,13 +730,14 @@ int main(int argc, char **argv)
             o.n_m++;
             break;
         case 'T': type = optarg; break;
-        case 's': o.start_ms = strtoll(optarg, NULL, 10); break;
-        case 'e': o.end_ms = strtoll(optarg, NULL, 10); break;
+        case 's': o.start_ms = strtoll(optarg, NULL, 10), have_start = 1; break;
+        case 'e': o.end_ms = strtoll(optarg, NULL, 10), have_end = 1; break;
         case 'n': o.repeat = atoi(optarg); break;
         case 'w': o.warmup = atoi(optarg); break;
         case 't': o.timeout_ms = atoi(optarg); break;
         case 'F': o.max_frame_bytes = strtoull(optarg, NULL, 10); break;
         case 'B': o.max_body_bytes = strtoull(optarg, NULL, 10); break;
+        case 'E': o.expect_series = strtoll(optarg, NULL, 10); break;
         case 'q': o.quiet = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
@@ -734,12 +746,13 @@ int main(int argc, char **argv)
     if (optind < argc)
         o.url = argv[optind];
     o.streamed = strcmp(type, "streamed") == 0;
-    if (o.end_ms == INT64_MIN)
+    if (!have_end)
         o.end_ms = wall_ms();
-    if (o.start_ms == INT64_MIN)
-        o.start_ms = o.end_ms - 3600000;
+    if (!have_start)
+        o.start_ms = o.end_ms > INT64_MIN + 3600000 ? o.end_ms - 3600000 : INT64_MIN;
     if (!o.url || o.n_m == 0 || (!o.streamed && strcmp(type, "samples") != 0) || o.repeat < 1 ||
-        o.repeat > 100000 || o.warmup < 0 || o.timeout_ms < 1 || o.start_ms > o.end_ms) {
+        o.repeat > 100000 || o.warmup < 0 || o.timeout_ms < 1 || o.start_ms > o.end_ms ||
+        o.expect_series < -1) {
         fprintf(stderr, "readbench: bad arguments\n");
         usage(stderr);
         return 2;
@@ -787,7 +800,7 @@ int main(int argc, char **argv)
         return 1;
     int ok = 0, bad = 0, last_status = 0;
     result r, first = {0};
-    char last_err[sizeof r.err] = "";
+    char last_err[sizeof r.err] = "", last_retry[sizeof r.retry_after] = "-";
     int have_first = 0;
     for (int i = 0; i < o.warmup + o.repeat; i++) {
         int rc = do_read(&o, host, (uint16_t)port, path, body, blen, &r);
@@ -801,6 +814,8 @@ int main(int argc, char **argv)
         if (!measured)
             continue;
         last_status = r.status;
+        if (r.retry_after[0])
+            snprintf(last_retry, sizeof last_retry, "%s", r.retry_after);
         if (rc == 0 && r.status == 200 && !r.err[0])
             ok++;
         else {
@@ -822,11 +837,12 @@ int main(int argc, char **argv)
         fprintf(stderr, "readbench: error: %s\n", last_err);
     printf("RESULT type=%s reads=%d ok=%d errors=%d status=%d p50_ms=%.3f p99_ms=%.3f "
            "min_ms=%.3f max_ms=%.3f ttfb_p50_ms=%.3f bytes=%" PRIu64 " series=%" PRIu64
-           " samples=%" PRIu64 " chunks=%" PRIu64 " frames=%" PRIu64 " max_frame=%" PRIu64 "\n",
+           " samples=%" PRIu64 " chunks=%" PRIu64 " frames=%" PRIu64 " max_frame=%" PRIu64
+           " retry_after=%s\n",
            o.streamed ? "streamed" : "samples", n, ok, bad, last_status, pct(lat, n, 0.5) * 1e3,
            pct(lat, n, 0.99) * 1e3, lat[0] * 1e3, lat[n - 1] * 1e3, pct(ttfb, n, 0.5) * 1e3,
            first.body_bytes, first.series, first.samples, first.chunks, first.frames,
-           first.max_frame);
+           first.max_frame, last_retry);
     free(lat), free(ttfb), free(body);
     return bad ? 3 : 0;
 }
