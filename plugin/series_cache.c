@@ -54,15 +54,32 @@ void ps_cache_set_head(ps_series_cache *c, ps_cache_slot *s, const void *head, s
         s->head_state = PS_HEAD_ABSENT;
         return;
     }
-    if (s->head_cap < len) {
-        /* Round up so a growing chunk is not reallocated on every sample. */
-        size_t cap = (len + 127) & ~(size_t)127;
+    /* Round up so a growing chunk is not reallocated on every sample. */
+    size_t cap = (len + 127) & ~(size_t)127;
+    /*
+     * Heads grow with every sample while the series set stays the same, so
+     * the budget is checked here too, not only when a series is added: over
+     * it, this copy is dropped and the head is read from the store instead.
+     */
+    size_t footprint = c->arena_cap + c->n_slots * sizeof(ps_cache_slot) + c->head_bytes;
+    if (s->head_cap < cap && c->budget_bytes != 0 &&
+        footprint + (cap - s->head_cap) > c->budget_bytes) {
+        c->head_bytes -= s->head_cap;
+        free(s->head);
+        s->head = NULL;
+        s->head_len = s->head_cap = 0;
+        s->head_state = PS_HEAD_UNKNOWN;
+        return;
+    }
+    /* A sealed head starts a small chunk: give back what the full one took. */
+    if (s->head_cap < cap || s->head_cap >= 2 * cap + 256) {
         uint8_t *h = realloc(s->head, cap);
         if (h == NULL) {
             s->head_state = PS_HEAD_UNKNOWN; /* forget rather than mislead */
             return;
         }
-        c->head_bytes += cap - s->head_cap;
+        c->head_bytes += cap;
+        c->head_bytes -= s->head_cap;
         s->head = h;
         s->head_cap = (uint32_t)cap;
     }
