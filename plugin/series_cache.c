@@ -44,14 +44,26 @@ ps_cache_slot *ps_cache_find(ps_series_cache *c, uint64_t hash, const uint8_t *k
     }
 }
 
+/* Memory the cache holds: what its budget is compared with. */
+static size_t footprint(const ps_series_cache *c)
+{
+    return c->arena_cap + c->n_slots * sizeof(ps_cache_slot) + c->head_bytes;
+}
+
+/* Free an entry's head copy and say what is known of the head now. */
+static void drop_head(ps_series_cache *c, ps_cache_slot *s, uint8_t state)
+{
+    c->head_bytes -= s->head_cap;
+    free(s->head);
+    s->head = NULL;
+    s->head_len = s->head_cap = 0;
+    s->head_state = state;
+}
+
 void ps_cache_set_head(ps_series_cache *c, ps_cache_slot *s, const void *head, size_t len)
 {
     if (head == NULL) {
-        c->head_bytes -= s->head_cap;
-        free(s->head);
-        s->head = NULL;
-        s->head_len = s->head_cap = 0;
-        s->head_state = PS_HEAD_ABSENT;
+        drop_head(c, s, PS_HEAD_ABSENT);
         return;
     }
     /* Round up so a growing chunk is not reallocated on every sample. */
@@ -61,14 +73,9 @@ void ps_cache_set_head(ps_series_cache *c, ps_cache_slot *s, const void *head, s
      * the budget is checked here too, not only when a series is added: over
      * it, this copy is dropped and the head is read from the store instead.
      */
-    size_t footprint = c->arena_cap + c->n_slots * sizeof(ps_cache_slot) + c->head_bytes;
     if (s->head_cap < cap && c->budget_bytes != 0 &&
-        footprint + (cap - s->head_cap) > c->budget_bytes) {
-        c->head_bytes -= s->head_cap;
-        free(s->head);
-        s->head = NULL;
-        s->head_len = s->head_cap = 0;
-        s->head_state = PS_HEAD_UNKNOWN;
+        footprint(c) + (cap - s->head_cap) > c->budget_bytes) {
+        drop_head(c, s, PS_HEAD_UNKNOWN);
         return;
     }
     /* A sealed head starts a small chunk: give back what the full one took. */
@@ -126,8 +133,7 @@ static int reserve_arena(ps_series_cache *c, size_t more)
 ps_cache_slot *ps_cache_put(ps_series_cache *c, uint64_t hash, const uint8_t *key, size_t klen,
                             uint64_t id)
 {
-    size_t footprint = c->arena_cap + c->n_slots * sizeof(ps_cache_slot) + c->head_bytes;
-    if (c->budget_bytes != 0 && footprint > c->budget_bytes)
+    if (c->budget_bytes != 0 && footprint(c) > c->budget_bytes)
         ps_cache_clear(c); /* start over rather than grow past the budget */
     if ((c->n_used + 1) * 4 > c->n_slots * 3 && grow_slots(c) != 0)
         return NULL;
