@@ -1,6 +1,6 @@
 /*
  * fuzz_http_headers -- the header parsing of the protocol entry points: the
- * Content-Type and Content-Encoding helpers of plugin/protocol.h called
+ * Content-Type and Content-Encoding helpers of plugin/protocol/protocol.h called
  * directly, then promstore_remote_write() and promstore_remote_read_open()
  * with the same headers and a fixed valid body, each answer checked
  * against what the helpers decided.

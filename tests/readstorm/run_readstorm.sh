@@ -40,7 +40,7 @@
 # Why the ceiling is on RssAnon, and why 512 MiB: RssAnon (heap and stacks)
 # is what the kernel cannot reclaim, so it is what gets a server OOM-killed.
 # After the fill most of it (~360 MiB at 1M series) is the writer's series
-# cache (bounded at 512 MiB in plugin/store.c), kept warm because the writes
+# cache (bounded at 512 MiB in plugin/engine/store.c), kept warm because the writes
 # go on into every series; a streamed read adds one frame buffer and one
 # bitmap of the store's series ids. So --ceiling-mib bounds the server as a
 # whole and --storm-budget-mib what the storm adds. Under a cgroup limit

@@ -1,5 +1,5 @@
 /*
- * test_xor.c -- the XOR chunk codec (plugin/xor.c) against Prometheus:
+ * test_xor.c -- the XOR chunk codec (plugin/codec/xor.c) against Prometheus:
  *
  *   - every test vector of ../shared/PROTOCOL.md section 3.4 encodes byte for
  *     byte and decodes to its samples, also in the v2 form (one trailing 00);

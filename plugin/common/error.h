@@ -14,14 +14,6 @@
 #define PS_PRINTF(f, a) __attribute__((format(printf, f, a)))
 #else
 #define PS_PRINTF(f, a)
-/*
- * Hand an ABI call's result to its caller: on an error (rc < 0) copy the
- * detail from local into *user (if not NULL); otherwise leave *user untouched,
- * as the ABI promises. Returns rc.
- */
-promstore_status ps_report(promstore_status rc, const promstore_error *local,
-                           promstore_error *user);
-
 #endif
 
 /* Fill *err (if not NULL) and return status. Long messages end with "...". */
