@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include "lmdb_internal.h"
+#include "mem.h"
 
 static int ps_lmdb_open(const char *dir, const ps_backend_config *cfg, ps_backend **out,
                         promstore_error *err);
@@ -139,21 +140,21 @@ static size_t ps_lmdb_map_size(const ps_backend_config *cfg)
 
 static ps_lmdb *ps_lmdb_alloc(const char *dir)
 {
-    ps_lmdb *be = calloc(1, sizeof *be);
+    ps_lmdb *be = ps_calloc(1, sizeof *be);
     if (be == NULL)
         return NULL;
     size_t n = strlen(dir) + sizeof "/data.mdb";
-    be->data_path = malloc(n);
-    be->tables = calloc(PS_LMDB_MAX_DBI, sizeof *be->tables);
-    be->buckets = calloc(PS_LMDB_BUCKETS, sizeof *be->buckets);
-    be->pending = calloc(PS_LMDB_MAX_DBI, sizeof *be->pending);
+    be->data_path = ps_malloc(n);
+    be->tables = ps_calloc(PS_LMDB_MAX_DBI, sizeof *be->tables);
+    be->buckets = ps_calloc(PS_LMDB_BUCKETS, sizeof *be->buckets);
+    be->pending = ps_calloc(PS_LMDB_MAX_DBI, sizeof *be->pending);
     if (be->data_path == NULL || be->tables == NULL || be->buckets == NULL ||
         be->pending == NULL || pthread_mutex_init(&be->lock, NULL) != 0) {
-        free(be->data_path);
-        free(be->tables);
-        free(be->buckets);
-        free(be->pending);
-        free(be);
+        ps_free(be->data_path);
+        ps_free(be->tables);
+        ps_free(be->buckets);
+        ps_free(be->pending);
+        ps_free(be);
         return NULL;
     }
     snprintf(be->data_path, n, "%s/data.mdb", dir);
@@ -164,11 +165,11 @@ static ps_lmdb *ps_lmdb_alloc(const char *dir)
 static void ps_lmdb_free(ps_lmdb *be)
 {
     pthread_mutex_destroy(&be->lock);
-    free(be->data_path);
-    free(be->tables);
-    free(be->buckets);
-    free(be->pending);
-    free(be);
+    ps_free(be->data_path);
+    ps_free(be->tables);
+    ps_free(be->buckets);
+    ps_free(be->pending);
+    ps_free(be);
 }
 
 /*

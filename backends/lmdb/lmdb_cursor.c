@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "lmdb_internal.h"
+#include "mem.h"
 
 int ps_lmdb_cursor_open(ps_txn *txn, ps_table table, ps_cursor **out,
                         promstore_error *err)
@@ -23,13 +24,13 @@ int ps_lmdb_cursor_open(ps_txn *txn, ps_table table, ps_cursor **out,
     if (txn->failed)
         return ps_fail(err, txn->failed,
                        "lmdb: cursor on table '%s': transaction failed earlier", name);
-    ps_cursor *c = malloc(sizeof *c);
+    ps_cursor *c = ps_malloc(sizeof *c);
     if (c == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "lmdb: cursor on table '%s': out of memory",
                        name);
     int rc = mdb_cursor_open(txn->mt, table, &c->mc);
     if (rc) {
-        free(c);
+        ps_free(c);
         return ps_lmdb_txn_mark(txn, ps_lmdb_fail(err, rc, "cursor_open", name));
     }
     c->txn = txn;
@@ -158,5 +159,5 @@ void ps_lmdb_cursor_close(ps_cursor *c)
     if (c == NULL)
         return;
     mdb_cursor_close(c->mc);
-    free(c);
+    ps_free(c);
 }

@@ -29,6 +29,7 @@
 #include <sys/stat.h>
 
 #include "lmdb_internal.h"
+#include "mem.h"
 
 #define LMDB_METAS 2 /* LMDB's NUM_METAS: pages 0 and 1 */
 
@@ -232,12 +233,12 @@ static int audit_snapshot(audit *a, const MDB_envinfo *info, unsigned psize, pro
         rc = walk_tables(a, &ntables);
     if (rc)
         return ps_lmdb_fail(err, rc, "integrity", NULL);
-    uint8_t *seen = calloc(npages / 8 + 1, 1);
+    uint8_t *seen = ps_calloc(npages / 8 + 1, 1);
     if (seen == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "lmdb: integrity: no memory for %llu page bits",
                        (unsigned long long)npages);
     rc = walk_free(a, npages, seen, &nfree);
-    free(seen);
+    ps_free(seen);
     if (rc)
         return ps_lmdb_fail(err, rc, "integrity: free list", NULL);
     if (a->stopped)

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "lmdb_internal.h"
+#include "mem.h"
 
 /* Take an idle read txn from the pool, or NULL. */
 static ps_txn *ps_idle_pop(ps_lmdb *be)
@@ -40,7 +41,7 @@ void ps_lmdb_idle_drain(ps_lmdb *be)
     ps_txn *t;
     while ((t = ps_idle_pop(be)) != NULL) {
         mdb_txn_abort(t->mt);
-        free(t);
+        ps_free(t);
     }
 }
 
@@ -54,7 +55,7 @@ int ps_lmdb_read_begin(ps_lmdb *be, ps_txn **out, promstore_error *err)
         if (rc)
             goto fail;
     } else {
-        t = calloc(1, sizeof *t);
+        t = ps_calloc(1, sizeof *t);
         if (t == NULL)
             return ps_fail(err, PROMSTORE_E_NOMEM, "lmdb: read transaction: out of memory");
         t->be = be;
@@ -69,7 +70,7 @@ int ps_lmdb_read_begin(ps_lmdb *be, ps_txn **out, promstore_error *err)
     return 0;
 fail:
     mdb_txn_abort(t->mt);
-    free(t);
+    ps_free(t);
     return ps_lmdb_fail(err, rc, "beginning a read transaction", NULL);
 }
 
@@ -79,7 +80,7 @@ void ps_lmdb_read_end(ps_txn *t)
     mdb_txn_reset(t->mt);
     if (!ps_idle_push(t->be, t)) {
         mdb_txn_abort(t->mt);
-        free(t);
+        ps_free(t);
     }
 }
 

@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "sqlite_int.h"
+#include "mem.h"
 
 /* ---- the table registry ------------------------------------------------ */
 
@@ -66,7 +67,7 @@ int ps_sq_intern(ps_sq_backend *be, const char *name, ps_table *out,
         goto done;
     }
     char **chunk = &be->chunks[i / PS_SQ_NAMES_PER_CHUNK];
-    if (*chunk == NULL && (*chunk = calloc(PS_SQ_NAMES_PER_CHUNK, PS_SQ_NAME_CAP)) == NULL) {
+    if (*chunk == NULL && (*chunk = ps_calloc(PS_SQ_NAMES_PER_CHUNK, PS_SQ_NAME_CAP)) == NULL) {
         rc = ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory opening table '%s'", name);
         goto done;
     }
@@ -118,7 +119,7 @@ void ps_sq_pool_give(ps_sq_backend *be, ps_sq_conn *c)
 static char *ps_sq_join(const char *a, const char *b, const char *c)
 {
     size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-    char *s = malloc(la + lb + lc + 1);
+    char *s = ps_malloc(la + lb + lc + 1);
     if (s != NULL) {
         memcpy(s, a, la);
         memcpy(s + la, b, lb);
@@ -141,11 +142,11 @@ static void ps_sq_close(ps_backend *b)
     }
     ps_sq_conn_close(be->writer);
     for (uint32_t i = 0; i < PS_SQ_MAX_CHUNKS; i++)
-        free(be->chunks[i]);
+        ps_free(be->chunks[i]);
     pthread_mutex_destroy(&be->mu);
-    free(be->path);
-    free(be->wal_path);
-    free(be);
+    ps_free(be->path);
+    ps_free(be->wal_path);
+    ps_free(be);
 }
 
 static int ps_sq_open(const char *dir, const ps_backend_config *cfg, ps_backend **out,
@@ -159,7 +160,7 @@ static int ps_sq_open(const char *dir, const ps_backend_config *cfg, ps_backend 
     if (!sqlite3_threadsafe())
         return ps_fail(err, PROMSTORE_E_UNSUPPORTED,
                        "sqlite: the SQLite library was built without thread support");
-    be = calloc(1, sizeof *be);
+    be = ps_calloc(1, sizeof *be);
     if (be == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory opening %s", dir);
     be->base.methods = &ps_sqlite_methods;

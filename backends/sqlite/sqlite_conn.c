@@ -12,6 +12,7 @@
 
 #include "error.h"
 #include "sqlite_int.h"
+#include "mem.h"
 
 #define PS_SQ_BLOCK_MIN ((size_t)64 << 10)
 #define PS_SQ_BLOCK_MAX ((size_t)4 << 20)
@@ -230,7 +231,7 @@ int ps_sq_conn_open(ps_sq_backend *be, int writer, ps_sq_conn **out,
                     promstore_error *err)
 {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE;
-    ps_sq_conn *c = calloc(1, sizeof *c);
+    ps_sq_conn *c = ps_calloc(1, sizeof *c);
     int rc;
 
     if (c == NULL)
@@ -275,7 +276,7 @@ static ps_sq_block *ps_sq_arena_next(ps_sq_arena *a, size_t n)
                                                            : PS_SQ_BLOCK_MIN;
     if (size < n)
         size = n;
-    ps_sq_block *b = malloc(sizeof *b + size);
+    ps_sq_block *b = ps_malloc(sizeof *b + size);
     if (b == NULL)
         return NULL;
     b->size = size;
@@ -323,7 +324,7 @@ void ps_sq_arena_trim(ps_sq_arena *a)
     }
     while (b != NULL) {
         ps_sq_block *next = b->next;
-        free(b);
+        ps_free(b);
         b = next;
     }
     a->cur = NULL;
@@ -345,7 +346,7 @@ int ps_sq_tab_get(ps_sq_conn *c, ps_table t, ps_sq_tab **out, promstore_error *e
         uint32_t n = c->ntabs ? c->ntabs : 16;
         while (n <= t)
             n *= 2;
-        ps_sq_tab *tabs = realloc(c->tabs, n * sizeof *tabs);
+        ps_sq_tab *tabs = ps_realloc(c->tabs, n * sizeof *tabs);
         if (tabs == NULL)
             return ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory opening table '%s'", name);
         memset(tabs + c->ntabs, 0, (n - c->ntabs) * sizeof *tabs);
@@ -504,8 +505,8 @@ void ps_sq_conn_close(ps_sq_conn *c)
         sqlite3_finalize(c->fixed[i]);
     sqlite3_close_v2(c->db);
     ps_sq_arena_trim(&c->arena);
-    free(c->arena.head);
-    free(c->tabs);
-    free(c->created);
-    free(c);
+    ps_free(c->arena.head);
+    ps_free(c->tabs);
+    ps_free(c->created);
+    ps_free(c);
 }

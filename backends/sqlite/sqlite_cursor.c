@@ -10,6 +10,7 @@
 
 #include "error.h"
 #include "sqlite_int.h"
+#include "mem.h"
 
 enum ps_sq_cur_state {
     PS_SQ_CUR_UNSET,  /* not positioned yet, or the last move failed */
@@ -51,7 +52,7 @@ int ps_sq_cursor_open(ps_txn *txn, ps_table t, ps_cursor **out, promstore_error 
         rc = ps_sq_stmt(txn->conn, t, PS_SQ_CUR, &st, err);
     }
     if (rc) goto fail;
-    c = calloc(1, sizeof *c);
+    c = ps_calloc(1, sizeof *c);
     if (c == NULL) {
         rc = ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: cursor_open in table '%s': out of memory",
                      txn->conn->tabs[t].name);
@@ -82,7 +83,7 @@ void ps_sq_cursor_close(ps_cursor *c)
     else
         c->txn->conn->tabs[c->table].cur_busy = 0;
     c->txn->ncursors--;
-    free(c);
+    ps_free(c);
 }
 
 /* Set the outputs (any may be NULL) from the current row. */

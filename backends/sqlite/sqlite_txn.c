@@ -8,6 +8,7 @@
 
 #include "error.h"
 #include "sqlite_int.h"
+#include "mem.h"
 
 /* ---- shared checks ----------------------------------------------------- */
 
@@ -200,14 +201,8 @@ static int ps_sq_table_create(ps_txn *txn, ps_table t, const char *name,
 {
     ps_sq_conn *c = txn->conn;
     char sqlname[PS_SQ_SQLNAME_CAP], sql[256];
-    if (c->ncreated == c->capcreated) {
-        size_t cap = c->capcreated ? c->capcreated * 2 : 8;
-        uint32_t *p = realloc(c->created, cap * sizeof *p);
-        if (p == NULL)
-            return ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory creating table '%s'", name);
-        c->created = p;
-        c->capcreated = cap;
-    }
+    if (PS_GROW(c->created, c->capcreated, c->ncreated + 1))
+        return ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory creating table '%s'", name);
     ps_sq_sql_name(name, sqlname);
     snprintf(sql, sizeof sql,
              "CREATE TABLE \"%s\"(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID", sqlname);

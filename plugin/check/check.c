@@ -52,6 +52,7 @@
 
 #include "check.h"
 #include "keys.h"
+#include "mem.h"
 
 #define FORMAT_LINE "promstore 1 "
 #define BACKEND_TABLE "(backend)"
@@ -268,7 +269,7 @@ static promstore_status run_checks(ps_checker *c)
     int usable = 0;
     if ((rc = check_meta(c, &usable)) || !usable || c->halt)
         return rc;
-    c->exists = calloc(c->next_id / 8 + 1, 1);
+    c->exists = ps_calloc(c->next_id / 8 + 1, 1);
     if (c->exists == NULL)
         return ps_fail(c->err, PROMSTORE_E_NOMEM, "no memory for a bitmap of %llu series ids",
                        (unsigned long long)c->next_id);
@@ -399,7 +400,7 @@ static promstore_status abi_check(const promstore_options *opts, promstore_check
     if (opts->path == NULL || opts->path[0] == '\0')
         return ps_fail(err, PROMSTORE_E_INVALID, "options.path is required");
 
-    ps_checker *c = calloc(1, sizeof *c);
+    ps_checker *c = ps_calloc(1, sizeof *c);
     if (c == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the ps_checker");
     c->err = err;
@@ -444,12 +445,12 @@ out:
         c->sum.struct_size = summary->struct_size;
         memcpy(summary, &c->sum, keep);
     }
-    free(c->exists);
-    free(c->blocks);
-    free(c->heap);
+    ps_free(c->exists);
+    ps_free(c->blocks);
+    ps_free(c->heap);
     ps_labelbuf_free(&c->lb);
     ps_labelbuf_free(&c->other);
-    free(c);
+    ps_free(c);
     return rc;
 }
 

@@ -10,6 +10,7 @@
 #include "check.h"
 #include "keys.h"
 #include "xor.h"
+#include "mem.h"
 
 /* --- chunks ------------------------------------------------------------------------ */
 
@@ -449,7 +450,7 @@ promstore_status ps_check_load_blocks(ps_checker *c)
         }
         if (c->n_blocks == cap) {
             size_t ncap = cap ? 2 * cap : 64;
-            ps_blk_cur *nb = realloc(c->blocks, ncap * sizeof *nb);
+            ps_blk_cur *nb = ps_realloc(c->blocks, ncap * sizeof *nb);
             if (nb == NULL) {
                 rc = ps_fail(c->err, PROMSTORE_E_NOMEM, "no memory for %zu blocks", ncap);
                 break;
@@ -474,10 +475,10 @@ promstore_status ps_check_load_blocks(ps_checker *c)
     if (c->halt)
         return PROMSTORE_OK;
 
-    uint32_t *slots = malloc((c->n_blocks ? c->n_blocks : 1) * sizeof *slots);
-    c->heap = malloc((c->n_blocks ? c->n_blocks : 1) * sizeof *c->heap);
+    uint32_t *slots = ps_malloc((c->n_blocks ? c->n_blocks : 1) * sizeof *slots);
+    c->heap = ps_malloc((c->n_blocks ? c->n_blocks : 1) * sizeof *c->heap);
     if (slots == NULL || c->heap == NULL) {
-        free(slots);
+        ps_free(slots);
         return ps_fail(c->err, PROMSTORE_E_NOMEM, "no memory for %zu blocks", c->n_blocks);
     }
     for (size_t i = 0; i < c->n_blocks; i++)
@@ -503,7 +504,7 @@ promstore_status ps_check_load_blocks(ps_checker *c)
     }
     if (rc == PROMSTORE_OK)
         rc = check_spare_slots(c, slots, c->n_blocks);
-    free(slots);
+    ps_free(slots);
     return rc;
 }
 

@@ -18,6 +18,7 @@
 #include "labels.h"
 #include "store.h"
 #include "xor.h"
+#include "mem.h"
 
 /* One series of the batch after validation. */
 typedef struct prepared {
@@ -62,7 +63,7 @@ static promstore_status prepare_batch(promstore *db, const promstore_series *ser
             return ps_fail(err, PROMSTORE_E_INVALID, "series %zu has NULL labels or samples", i);
         total_labels += series[i].n_labels;
     }
-    promstore_label *labels = malloc((total_labels ? total_labels : 1) * sizeof *labels);
+    promstore_label *labels = ps_malloc((total_labels ? total_labels : 1) * sizeof *labels);
     if (labels == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for %zu labels", total_labels);
     *labels_mem = labels;
@@ -94,7 +95,7 @@ static promstore_status prepare_batch(promstore *db, const promstore_series *ser
         key_bytes += out[i].key_len;
         labels += series[i].n_labels;
     }
-    uint8_t *keys = malloc(key_bytes ? key_bytes : 1);
+    uint8_t *keys = ps_malloc(key_bytes ? key_bytes : 1);
     if (keys == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for series keys");
     *keys_mem = keys;
@@ -137,14 +138,14 @@ static promstore_status create_series(batch *b, const prepared *p, const uint8_t
     if (rc)
         return rc;
     /* A cut key's value lists every id under it; a short key's, one id. */
-    uint8_t *ids = malloc(old_len + 8);
+    uint8_t *ids = ps_malloc(old_len + 8);
     if (ids == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
     if (old_len)
         memcpy(ids, old_ids, old_len);
     memcpy(ids + old_len, idk, 8);
     rc = db->bm->put(b->txn, db->t_series_key, skey, sklen, ids, old_len + 8, err);
-    free(ids);
+    ps_free(ids);
     if (rc)
         return rc;
     uint8_t pk[PS_BACKEND_MAX_KEY];
@@ -198,7 +199,7 @@ static promstore_status resolve_series(batch *b, const prepared *p, uint64_t *id
             id = ps_get_u64(v);
         } else {
             /* Copy: the look-ups below may invalidate v. */
-            uint8_t *ids = malloc(vl);
+            uint8_t *ids = ps_malloc(vl);
             if (ids == NULL)
                 return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
             memcpy(ids, v, vl);
@@ -212,7 +213,7 @@ static promstore_status resolve_series(batch *b, const prepared *p, uint64_t *id
                 rc = create_series(b, p, skey, sklen, ids, vl, &id, err);
                 created = 1;
             }
-            free(ids);
+            ps_free(ids);
         }
     }
     if (rc)
@@ -247,7 +248,7 @@ static promstore_status block_slot(batch *b, int64_t blk, uint32_t *slot, promst
     } else if (rc == PROMSTORE_E_NOT_FOUND) {
         /* Few blocks live at once, so a scan for the lowest free slot is cheap. */
         size_t cap = 64, used_n = 0;
-        uint32_t *used = malloc(cap * sizeof *used);
+        uint32_t *used = ps_malloc(cap * sizeof *used);
         ps_cursor *c = NULL;
         if (used == NULL)
             return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
@@ -257,7 +258,7 @@ static promstore_status block_slot(batch *b, int64_t blk, uint32_t *slot, promst
         for (rc = rc ? rc : db->bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
              rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
             if (used_n == cap) {
-                uint32_t *u = realloc(used, (cap *= 2) * sizeof *used);
+                uint32_t *u = ps_realloc(used, (cap *= 2) * sizeof *used);
                 if (u == NULL) {
                     rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
                     break;
@@ -269,7 +270,7 @@ static promstore_status block_slot(batch *b, int64_t blk, uint32_t *slot, promst
         if (c)
             db->bm->cursor_close(c);
         if (rc != PROMSTORE_DONE) {
-            free(used);
+            ps_free(used);
             return rc;
         }
         uint32_t s = 0;
@@ -281,7 +282,7 @@ static promstore_status block_slot(batch *b, int64_t blk, uint32_t *slot, promst
                     again = 1;
                 }
         }
-        free(used);
+        ps_free(used);
         uint8_t rec[28] = {0};
         ps_put_u32(rec, s);
         if ((rc = db->bm->put(b->txn, db->t_blocks, bk, 8, rec, sizeof rec, err)))
@@ -692,10 +693,10 @@ static promstore_status abi_append(promstore *db, const promstore_series *series
         memset(result, 0, size < sizeof *result ? size : sizeof *result);
         result->struct_size = size;
     }
-    prepared *prep = calloc(n_series ? n_series : 1, sizeof *prep);
+    prepared *prep = ps_calloc(n_series ? n_series : 1, sizeof *prep);
     promstore_label *labels_mem = NULL;
     uint8_t *keys_mem = NULL;
-    head *h = malloc(sizeof *h);
+    head *h = ps_malloc(sizeof *h);
     promstore_status rc = PROMSTORE_OK;
     if (prep == NULL || h == NULL) {
         rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a batch of %zu series", n_series);
@@ -746,10 +747,10 @@ static promstore_status abi_append(promstore *db, const promstore_series *series
         memcpy(result, &b.res, keep);
     }
 out:
-    free(prep);
-    free(labels_mem);
-    free(keys_mem);
-    free(h);
+    ps_free(prep);
+    ps_free(labels_mem);
+    ps_free(keys_mem);
+    ps_free(h);
     return rc;
 }
 

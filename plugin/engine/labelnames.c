@@ -13,6 +13,7 @@
 #include "error.h"
 #include "select.h"
 #include "store.h"
+#include "mem.h"
 
 struct promstore_string_iter {
     char **strs; /* each a malloc'd NUL-terminated string */
@@ -29,7 +30,7 @@ static int add_string(promstore_string_iter *it, const char *s, size_t len, int 
     if (dedupe) {
         if ((it->n + 1) * 2 > it->set_cap) {
             size_t cap = it->set_cap ? it->set_cap * 2 : 64;
-            size_t *set = malloc(cap * sizeof *set);
+            size_t *set = ps_malloc(cap * sizeof *set);
             if (set == NULL)
                 return -1;
             for (size_t i = 0; i < cap; i++)
@@ -40,7 +41,7 @@ static int add_string(promstore_string_iter *it, const char *s, size_t len, int 
                     j = (j + 1) & (cap - 1);
                 set[j] = i;
             }
-            free(it->set);
+            ps_free(it->set);
             it->set = set;
             it->set_cap = cap;
         }
@@ -56,22 +57,15 @@ static int add_string(promstore_string_iter *it, const char *s, size_t len, int 
         }
     }
     if (it->n == it->cap) {
-        size_t cap = it->cap ? it->cap * 2 : 64;
-        char **strs = realloc(it->strs, cap * sizeof *strs);
-        if (strs == NULL)
+        /* Two arrays share one capacity: grow both to the same size. */
+        size_t cap = it->cap, lcap = it->cap;
+        if (PS_GROW(it->strs, cap, it->n + 1) || PS_GROW(it->lens, lcap, it->n + 1))
             return -1;
-        it->strs = strs;
-        size_t *lens = realloc(it->lens, cap * sizeof *lens);
-        if (lens == NULL)
-            return -1;
-        it->lens = lens;
-        it->cap = cap;
+        it->cap = cap < lcap ? cap : lcap;
     }
-    char *copy = malloc(len + 1);
+    char *copy = ps_strndup(s, len);
     if (copy == NULL)
         return -1;
-    memcpy(copy, s, len);
-    copy[len] = '\0';
     it->strs[it->n] = copy;
     it->lens[it->n++] = len;
     return 0;
@@ -97,7 +91,7 @@ static int cmp_sortable(const void *a, const void *b)
 
 static promstore_status sort_strings(promstore_string_iter *it, promstore_error *err)
 {
-    sortable *v = malloc((it->n ? it->n : 1) * sizeof *v);
+    sortable *v = ps_malloc((it->n ? it->n : 1) * sizeof *v);
     if (v == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
     for (size_t i = 0; i < it->n; i++)
@@ -105,7 +99,7 @@ static promstore_status sort_strings(promstore_string_iter *it, promstore_error 
     qsort(v, it->n, sizeof *v, cmp_sortable);
     for (size_t i = 0; i < it->n; i++)
         it->strs[i] = v[i].s, it->lens[i] = v[i].len;
-    free(v);
+    ps_free(v);
     return PROMSTORE_OK;
 }
 
@@ -153,7 +147,7 @@ static promstore_status list_strings(promstore *db, const char *name, size_t nle
     if (mint > maxt)
         return ps_fail(err, PROMSTORE_E_INVALID, "range is empty: mint %lld > maxt %lld",
                        (long long)mint, (long long)maxt);
-    promstore_string_iter *it = calloc(1, sizeof *it);
+    promstore_string_iter *it = ps_calloc(1, sizeof *it);
     if (it == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
     promstore_status rc;
@@ -213,11 +207,11 @@ void promstore_string_iter_close(promstore_string_iter *it)
     if (it == NULL)
         return;
     for (size_t i = 0; i < it->n; i++)
-        free(it->strs[i]);
-    free(it->strs);
-    free(it->lens);
-    free(it->set);
-    free(it);
+        ps_free(it->strs[i]);
+    ps_free(it->strs);
+    ps_free(it->lens);
+    ps_free(it->set);
+    ps_free(it);
 }
 
 promstore_status promstore_label_names(promstore *db, const promstore_matcher *matchers,

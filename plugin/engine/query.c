@@ -22,6 +22,7 @@
 #include "select.h"
 #include "store.h"
 #include "xor.h"
+#include "mem.h"
 
 #define SMALL_SELECTION 4096
 
@@ -85,23 +86,6 @@ struct promstore_series_iter {
     promstore_status failed;
 };
 
-/* --- small growable buffers ------------------------------------------------- */
-
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t n = *cap ? *cap : 16;
-    while (n < need)
-        n *= 2;
-    void *q = realloc(*p, n * elem);
-    if (q == NULL)
-        return -1;
-    *p = q;
-    *cap = n;
-    return 0;
-}
-
 static promstore_status fail_iter(promstore_series_iter *it, promstore_status rc)
 {
     it->failed = rc;
@@ -125,7 +109,7 @@ static promstore_status load_blocks(promstore_series_iter *it, promstore_error *
          rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
         if (kl != 8 || vl != 28 || ps_get_time(k) > bmax)
             break;
-        if (grow((void **)&it->blocks, &cap, it->n_blocks + 1, sizeof *it->blocks)) {
+        if (ps_grow((void **)&it->blocks, &cap, it->n_blocks + 1, sizeof *it->blocks)) {
             rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
             break;
         }
@@ -153,7 +137,7 @@ static promstore_status load_blocks(promstore_series_iter *it, promstore_error *
         if (rc != PROMSTORE_OK || kl != 24 || ps_get_time(k) > bmax)
             break;
         blk = ps_get_time(k);
-        if (grow((void **)&it->ooo_blocks, &cap, it->n_ooo_blocks + 1, sizeof *it->ooo_blocks)) {
+        if (ps_grow((void **)&it->ooo_blocks, &cap, it->n_ooo_blocks + 1, sizeof *it->ooo_blocks)) {
             rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
             break;
         }
@@ -172,8 +156,8 @@ static promstore_status load_blocks(promstore_series_iter *it, promstore_error *
 static promstore_status push_pending(promstore_series_iter *it, uint64_t id, const void *key,
                                      size_t klen, promstore_error *err)
 {
-    if (grow((void **)&it->pend, &it->pend_cap, it->n_pend + 1, sizeof *it->pend) ||
-        grow((void **)&it->kbuf, &it->kbuf_cap, it->kbuf_len + klen, 1))
+    if (ps_grow((void **)&it->pend, &it->pend_cap, it->n_pend + 1, sizeof *it->pend) ||
+        ps_grow((void **)&it->kbuf, &it->kbuf_cap, it->kbuf_len + klen, 1))
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for query keys");
     memcpy(it->kbuf + it->kbuf_len, key, klen);
     it->pend[it->n_pend++] = (pending){id, it->kbuf_len, klen};
@@ -253,7 +237,7 @@ static promstore_status scan_read(promstore_series_iter *it, const void **k, siz
 static promstore_status scan_unread(promstore_series_iter *it, const void *k, size_t kl,
                                     const void *v, size_t vl, promstore_error *err)
 {
-    if (grow((void **)&it->la_val, &it->la_val_cap, vl ? vl : 1, 1))
+    if (ps_grow((void **)&it->la_val, &it->la_val_cap, vl ? vl : 1, 1))
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
     memmove(it->la_key, k, kl);
     memmove(it->la_val, v, vl);
@@ -316,8 +300,8 @@ static promstore_status refill_scan(promstore_series_iter *it, promstore_error *
 static promstore_status add_chunk(promstore_series_iter *it, int64_t mint, int64_t maxt,
                                   const void *data, size_t len, promstore_error *err)
 {
-    if (grow((void **)&it->chunks, &it->chunks_cap, it->n_chunks + 1, sizeof *it->chunks) ||
-        grow((void **)&it->cbuf, &it->cbuf_cap, it->cbuf_len + len, 1))
+    if (ps_grow((void **)&it->chunks, &it->chunks_cap, it->n_chunks + 1, sizeof *it->chunks) ||
+        ps_grow((void **)&it->cbuf, &it->cbuf_cap, it->cbuf_len + len, 1))
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for chunks");
     memcpy(it->cbuf + it->cbuf_len, data, len);
     it->chunks[it->n_chunks++] = (chunk_ref){mint, maxt, it->cbuf_len, len, 0};
@@ -393,7 +377,7 @@ static promstore_status gather_ooo(promstore_series_iter *it, int64_t blk, proms
         int64_t t = ps_get_time((const uint8_t *)k + 16);
         if (t > it->maxt)
             break;
-        if (grow((void **)&it->ooo, &it->ooo_cap, it->n_ooo + 1, sizeof *it->ooo)) {
+        if (ps_grow((void **)&it->ooo, &it->ooo_cap, it->n_ooo + 1, sizeof *it->ooo)) {
             rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
             break;
         }
@@ -492,15 +476,15 @@ static void iter_free(promstore_series_iter *it)
         it->db->bm->txn_abort(it->txn);
     ps_bitmap_free(&it->sel);
     ps_labelbuf_free(&it->lb);
-    free(it->pend);
-    free(it->kbuf);
-    free(it->la_val);
-    free(it->blocks);
-    free(it->ooo_blocks);
-    free(it->chunks);
-    free(it->cbuf);
-    free(it->ooo);
-    free(it);
+    ps_free(it->pend);
+    ps_free(it->kbuf);
+    ps_free(it->la_val);
+    ps_free(it->blocks);
+    ps_free(it->ooo_blocks);
+    ps_free(it->chunks);
+    ps_free(it->cbuf);
+    ps_free(it->ooo);
+    ps_free(it);
 }
 
 void promstore_series_iter_close(promstore_series_iter *it)
@@ -511,7 +495,7 @@ void promstore_series_iter_close(promstore_series_iter *it)
 promstore_status ps_query_open(promstore *db, ps_matcher *m, size_t nm, int64_t mint,
                                int64_t maxt, promstore_series_iter **out, promstore_error *err)
 {
-    promstore_series_iter *it = calloc(1, sizeof *it);
+    promstore_series_iter *it = ps_calloc(1, sizeof *it);
     if (it == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a query");
     it->db = db;

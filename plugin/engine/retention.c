@@ -14,6 +14,7 @@
 #include "keys.h"
 #include "labels.h"
 #include "store.h"
+#include "mem.h"
 
 typedef struct id_list {
     uint64_t *ids;
@@ -22,14 +23,8 @@ typedef struct id_list {
 
 static int id_list_push(id_list *l, uint64_t id)
 {
-    if (l->n == l->cap) {
-        size_t cap = l->cap ? l->cap * 2 : 256;
-        uint64_t *ids = realloc(l->ids, cap * sizeof *ids);
-        if (ids == NULL)
-            return -1;
-        l->ids = ids;
-        l->cap = cap;
-    }
+    if (PS_GROW(l->ids, l->cap, l->n + 1))
+        return -1;
     l->ids[l->n++] = id;
     return 0;
 }
@@ -74,7 +69,7 @@ static promstore_status drop_blocks(promstore *db, ps_txn *txn, int64_t cb, ps_s
         if (rc == PROMSTORE_OK)
             rc = db->bm->table_clear(txn, t, err);
     }
-    free(slots.ids);
+    ps_free(slots.ids);
     return rc;
 }
 
@@ -136,7 +131,7 @@ static promstore_status unlink_series_key(promstore *db, ps_txn *txn, const uint
         return rc == PROMSTORE_E_NOT_FOUND ? PROMSTORE_OK : rc;
     if (vl <= 8)
         return db->bm->del(txn, db->t_series_key, skey, sklen, err);
-    uint8_t *rest = malloc(vl);
+    uint8_t *rest = ps_malloc(vl);
     if (rest == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
     size_t n = 0;
@@ -145,7 +140,7 @@ static promstore_status unlink_series_key(promstore *db, ps_txn *txn, const uint
             memcpy(rest + n, (const uint8_t *)v + i, 8), n += 8;
     rc = n ? db->bm->put(txn, db->t_series_key, skey, sklen, rest, n, err)
            : db->bm->del(txn, db->t_series_key, skey, sklen, err);
-    free(rest);
+    ps_free(rest);
     return rc;
 }
 
@@ -225,7 +220,7 @@ promstore_status ps_retention_locked(promstore *db, ps_txn *txn, int64_t cutoff,
     }
     if (dead.n)
         ps_cache_clear(&db->cache); /* dropped series must not be found again */
-    free(dead.ids);
+    ps_free(dead.ids);
     ps_labelbuf_free(&lb);
     if (rc == PROMSTORE_OK && res_out) {
         size_t keep = res_out->struct_size < sizeof res ? res_out->struct_size : sizeof res;

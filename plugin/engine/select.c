@@ -7,10 +7,11 @@
 #include "error.h"
 #include "keys.h"
 #include "labels.h"
+#include "mem.h"
 
 void ps_bitmap_free(ps_bitmap *b)
 {
-    free(b->words);
+    ps_free(b->words);
     b->words = NULL;
     b->nbits = 0;
 }
@@ -26,7 +27,7 @@ uint64_t ps_bitmap_count(const ps_bitmap *b)
 static promstore_status bitmap_new(ps_bitmap *b, uint64_t nbits, promstore_error *err)
 {
     b->nbits = nbits;
-    b->words = calloc((nbits + 63) / 64 + 1, sizeof *b->words);
+    b->words = ps_calloc((nbits + 63) / 64 + 1, sizeof *b->words);
     return b->words ? PROMSTORE_OK
                     : ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a %llu-series bitmap",
                               (unsigned long long)nbits);
@@ -46,7 +47,7 @@ promstore_status ps_matchers_compile(const promstore_matcher *src, size_t n, ps_
         return PROMSTORE_OK;
     if (src == NULL)
         return ps_fail(err, PROMSTORE_E_INVALID, "matchers is NULL with n_matchers %zu", n);
-    ps_matcher *m = calloc(n, sizeof *m);
+    ps_matcher *m = ps_calloc(n, sizeof *m);
     if (m == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for matchers");
     for (size_t i = 0; i < n; i++) {
@@ -64,7 +65,7 @@ void ps_matchers_free(ps_matcher *m, size_t n)
 {
     for (size_t i = 0; m && i < n; i++)
         ps_matcher_free(&m[i]);
-    free(m);
+    ps_free(m);
 }
 
 /* Set the ids of every postings key that starts with prefix[0..plen). */

@@ -1,5 +1,6 @@
 /* series_cache.c -- see series_cache.h. */
 #include "series_cache.h"
+#include "mem.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -15,9 +16,9 @@ void ps_cache_init(ps_series_cache *c, size_t budget_bytes)
 void ps_cache_free(ps_series_cache *c)
 {
     for (size_t i = 0; i < c->n_slots; i++)
-        free(c->slots[i].head);
-    free(c->slots);
-    free(c->arena);
+        ps_free(c->slots[i].head);
+    ps_free(c->slots);
+    ps_free(c->arena);
     memset(c, 0, sizeof *c);
 }
 
@@ -54,7 +55,7 @@ static size_t footprint(const ps_series_cache *c)
 static void drop_head(ps_series_cache *c, ps_cache_slot *s, uint8_t state)
 {
     c->head_bytes -= s->head_cap;
-    free(s->head);
+    ps_free(s->head);
     s->head = NULL;
     s->head_len = s->head_cap = 0;
     s->head_state = state;
@@ -80,7 +81,7 @@ void ps_cache_set_head(ps_series_cache *c, ps_cache_slot *s, const void *head, s
     }
     /* A sealed head starts a small chunk: give back what the full one took. */
     if (s->head_cap < cap || s->head_cap >= 2 * cap + 256) {
-        uint8_t *h = realloc(s->head, cap);
+        uint8_t *h = ps_realloc(s->head, cap);
         if (h == NULL) {
             s->head_state = PS_HEAD_UNKNOWN; /* forget rather than mislead */
             return;
@@ -98,7 +99,7 @@ void ps_cache_set_head(ps_series_cache *c, ps_cache_slot *s, const void *head, s
 static int grow_slots(ps_series_cache *c)
 {
     size_t n = c->n_slots ? c->n_slots * 2 : INITIAL_SLOTS;
-    ps_cache_slot *slots = calloc(n, sizeof *slots);
+    ps_cache_slot *slots = ps_calloc(n, sizeof *slots);
     if (slots == NULL)
         return -1;
     for (size_t i = 0; i < c->n_slots; i++) {
@@ -110,7 +111,7 @@ static int grow_slots(ps_series_cache *c)
             j = (j + 1) & (n - 1);
         slots[j] = *s;
     }
-    free(c->slots);
+    ps_free(c->slots);
     c->slots = slots;
     c->n_slots = n;
     return 0;
@@ -122,7 +123,7 @@ static int reserve_arena(ps_series_cache *c, size_t more)
     size_t cap = c->arena_cap ? c->arena_cap : 64 * 1024;
     while (cap < c->arena_len + more)
         cap *= 2;
-    uint8_t *a = realloc(c->arena, cap);
+    uint8_t *a = ps_realloc(c->arena, cap);
     if (a == NULL)
         return -1;
     c->arena = a;

@@ -17,6 +17,7 @@
 
 #include "error.h"
 #include "keys.h"
+#include "mem.h"
 
 #define FORMAT_VERSION "1"
 /* The writer's series cache may use this much memory before it starts over. */
@@ -128,8 +129,8 @@ promstore_status ps_slot_table(promstore *db, ps_txn *txn, uint32_t slot, int cr
         uint32_t n = db->n_slots ? db->n_slots : 64;
         while (n <= slot)
             n *= 2;
-        ps_table *t = realloc(db->slot_tables, n * sizeof *t);
-        uint8_t *o = t ? realloc(db->slot_open, n) : NULL;
+        ps_table *t = ps_realloc(db->slot_tables, n * sizeof *t);
+        uint8_t *o = t ? ps_realloc(db->slot_open, n) : NULL;
         if (t)
             db->slot_tables = t;
         if (o == NULL) {
@@ -163,7 +164,7 @@ out:
 
 static promstore_status make_dir(const char *path, promstore_error *err)
 {
-    char *p = strdup(path);
+    char *p = ps_strndup(path, strlen(path));
     if (p == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
     for (char *s = p + 1;; s++) {
@@ -173,7 +174,7 @@ static promstore_status make_dir(const char *path, promstore_error *err)
         *s = '\0';
         if (mkdir(p, 0755) != 0 && errno != EEXIST) {
             int e = errno;
-            free(p);
+            ps_free(p);
             return ps_fail(err, e == ENOSPC ? PROMSTORE_E_FULL : PROMSTORE_E_IO,
                            "cannot create directory %s: %s", path, strerror(e));
         }
@@ -181,7 +182,7 @@ static promstore_status make_dir(const char *path, promstore_error *err)
         if (c == '\0')
             break;
     }
-    free(p);
+    ps_free(p);
     return PROMSTORE_OK;
 }
 
@@ -369,7 +370,7 @@ static promstore_status abi_open(const promstore_options *opts, promstore **out,
         *out = NULL;
     if (out == NULL || opts == NULL)
         return ps_fail(err, PROMSTORE_E_INVALID, "promstore_open: opts and out must not be NULL");
-    promstore *db = calloc(1, sizeof *db);
+    promstore *db = ps_calloc(1, sizeof *db);
     if (db == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the store handle");
     db->lock_fd = -1;
@@ -420,12 +421,12 @@ promstore_status promstore_close(promstore *db, promstore_error *err)
     if (db->lock_fd >= 0)
         close(db->lock_fd);
     ps_cache_free(&db->cache);
-    free(db->slot_tables);
-    free(db->slot_open);
+    ps_free(db->slot_tables);
+    ps_free(db->slot_open);
     pthread_mutex_destroy(&db->write_mu);
     pthread_mutex_destroy(&db->slot_mu);
     pthread_mutex_destroy(&db->reads_mu);
-    free(db);
+    ps_free(db);
     return PROMSTORE_OK;
 }
 

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "error.h"
+#include "mem.h"
 
 /* --- UTF-8 ---------------------------------------------------------------- */
 
@@ -471,34 +472,11 @@ long ps_key_string_decode(const uint8_t *key, size_t klen, size_t *pos, char *ou
     return -1; /* no terminator */
 }
 
-/* Capacity of at least want, doubling from 16 (so reuse across decodes is cheap). */
-static size_t ps_grown_cap(size_t cap, size_t want)
-{
-    size_t ncap = cap ? cap : 16;
-    while (ncap < want)
-        ncap *= 2;
-    return ncap;
-}
-
 /* Make room for `strings / 2` labels and klen bytes; 0 or -2. */
 static int ps_labelbuf_reserve(ps_labelbuf *lb, size_t nlabels, size_t nbytes)
 {
-    if (lb->labels_cap < nlabels) {
-        size_t ncap = ps_grown_cap(lb->labels_cap, nlabels);
-        promstore_label *np = realloc(lb->labels, ncap * sizeof *np);
-        if (np == NULL)
-            return -2;
-        lb->labels = np;
-        lb->labels_cap = ncap;
-    }
-    if (lb->bytes_cap < nbytes) {
-        size_t ncap = ps_grown_cap(lb->bytes_cap, nbytes);
-        char *np = realloc(lb->bytes, ncap);
-        if (np == NULL)
-            return -2;
-        lb->bytes = np;
-        lb->bytes_cap = ncap;
-    }
+    if (PS_GROW(lb->labels, lb->labels_cap, nlabels) || PS_GROW(lb->bytes, lb->bytes_cap, nbytes))
+        return -2;
     return 0;
 }
 
@@ -544,7 +522,7 @@ void ps_labelbuf_free(ps_labelbuf *lb)
 {
     if (lb == NULL)
         return;
-    free(lb->labels);
-    free(lb->bytes);
+    ps_free(lb->labels);
+    ps_free(lb->bytes);
     memset(lb, 0, sizeof *lb);
 }

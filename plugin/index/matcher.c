@@ -15,6 +15,7 @@
 
 #include "error.h"
 #include "labels.h"
+#include "mem.h"
 
 /*
  * Backtracking bounds. A label value is short, and an RE2-compatible pattern
@@ -384,9 +385,9 @@ static void ps_literals_free(ps_matcher *m)
 {
     if (m->literals != NULL)
         for (size_t i = 0; i < m->n_literals; i++)
-            free(m->literals[i]);
-    free(m->literals);
-    free(m->literal_lens);
+            ps_free(m->literals[i]);
+    ps_free(m->literals);
+    ps_free(m->literal_lens);
     m->literals = NULL;
     m->literal_lens = NULL;
     m->n_literals = 0;
@@ -395,8 +396,8 @@ static void ps_literals_free(ps_matcher *m)
 /* The pattern's alternatives, unescaped, one allocation each. 0 or -1 (memory). */
 static int ps_literals_split(ps_matcher *m, size_t n)
 {
-    m->literals = calloc(n, sizeof *m->literals);
-    m->literal_lens = calloc(n, sizeof *m->literal_lens);
+    m->literals = ps_calloc(n, sizeof *m->literals);
+    m->literal_lens = ps_calloc(n, sizeof *m->literal_lens);
     if (m->literals == NULL || m->literal_lens == NULL)
         return -1;
     const char *p = m->value;
@@ -405,7 +406,7 @@ static int ps_literals_split(ps_matcher *m, size_t n)
         size_t start = i;
         while (i < m->value_len && p[i] != '|')
             i += p[i] == '\\' ? 2 : 1;
-        char *lit = malloc(i - start + 1);
+        char *lit = ps_malloc(i - start + 1);
         if (lit == NULL)
             return -1;
         m->literals[k] = lit;
@@ -445,7 +446,7 @@ static void ps_literals_sort_unique(ps_matcher *m)
     for (size_t i = 0; i < m->n_literals; i++) {
         if (k > 0 && m->literal_lens[k - 1] == m->literal_lens[i] &&
             memcmp(m->literals[k - 1], m->literals[i], m->literal_lens[i]) == 0) {
-            free(m->literals[i]);
+            ps_free(m->literals[i]);
             continue;
         }
         m->literals[k] = m->literals[i];
@@ -469,17 +470,6 @@ static int ps_literals_detect(ps_matcher *m)
 }
 
 /* --- Compiling and matching ----------------------------------------------- */
-
-static char *ps_strndup(const char *s, size_t len)
-{
-    char *d = malloc(len + 1);
-    if (d == NULL)
-        return NULL;
-    if (len > 0)
-        memcpy(d, s, len);
-    d[len] = '\0';
-    return d;
-}
 
 /*
  * Fully anchored without wrapping the source in ^(?:...)$, so a pattern such
@@ -610,7 +600,7 @@ void ps_matcher_free(ps_matcher *m)
     ps_literals_free(m);
     pcre2_match_data_free((pcre2_match_data *)m->md);
     pcre2_code_free((pcre2_code *)m->re);
-    free(m->name);
-    free(m->value);
+    ps_free(m->name);
+    ps_free(m->value);
     memset(m, 0, sizeof *m);
 }

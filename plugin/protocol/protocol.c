@@ -4,6 +4,7 @@
  * allocator and response filling. See protocol.h.
  */
 #include "protocol.h"
+#include "mem.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -175,7 +176,7 @@ int ps_proto_unsnappy(const promstore *db, const uint8_t *body, size_t body_len,
                       what, n, (unsigned long long)db->max_decoded_bytes);
         return -1;
     }
-    uint8_t *buf = malloc(n ? n : 1);
+    uint8_t *buf = ps_malloc(n ? n : 1);
     if (buf == NULL) {
         ps_resp_error(resp, 503, "no memory for a decoded %s of %zu bytes", what, n);
         ps_resp_header(resp, "Retry-After", "1");
@@ -184,7 +185,7 @@ int ps_proto_unsnappy(const promstore *db, const uint8_t *body, size_t body_len,
     size_t got = n;
     if (snappy_uncompress((const char *)body, body_len, (char *)buf, &got) != SNAPPY_OK ||
         got != n) {
-        free(buf);
+        ps_free(buf);
         ps_resp_error(resp, 400, "corrupt snappy body: decompression failed");
         return -1;
     }
@@ -231,7 +232,7 @@ static void *pb_alloc(void *data, size_t size)
             cap = PB_BLOCK_MAX;
         if (cap < need + PB_ALIGN)
             cap = need + PB_ALIGN; /* a large array gets a block of its own */
-        uint8_t *b = malloc(cap);
+        uint8_t *b = ps_malloc(cap);
         if (b == NULL) {
             pa->oom = 1;
             return NULL;
@@ -257,7 +258,7 @@ void ps_pb_alloc_release(ps_pb_alloc *pa)
     while (pa->blocks != NULL) {
         void *prev;
         memcpy(&prev, pa->blocks, sizeof prev);
-        free(pa->blocks);
+        ps_free(pa->blocks);
         pa->blocks = prev;
     }
     pa->block_used = pa->block_cap = 0;

@@ -49,6 +49,7 @@
 #include "remote.pb-c.h"
 #include "select.h"
 #include "store.h"
+#include "mem.h"
 
 #define CT_STREAMED "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse"
 
@@ -66,11 +67,8 @@
 
 typedef enum rr_mode { RR_SAMPLES, RR_STREAMED } rr_mode;
 
-/* A growable byte buffer. */
-typedef struct rr_buf {
-    uint8_t *p;
-    size_t len, cap;
-} rr_buf;
+/* Bodies and frames are built in ps_buf (mem.h). */
+typedef ps_buf rr_buf;
 
 struct promstore_reader {
     promstore *db;
@@ -93,7 +91,7 @@ struct promstore_reader {
     int have_pending;          /* a chunk read that did not fit the last frame */
     promstore_chunk pending;
     rr_buf frame;
-    size_t piece_off, piece_len; /* the frame within frame.p */
+    size_t piece_off, piece_len; /* the frame within frame.data */
     int piece_ready;             /* built in open(), not handed out yet */
 };
 
@@ -121,39 +119,21 @@ static size_t varint_put(uint8_t *p, uint64_t v)
     return n;
 }
 
-static int buf_reserve(rr_buf *b, size_t more)
-{
-    if (more > SIZE_MAX - b->len)
-        return -1;
-    size_t need = b->len + more;
-    if (need <= b->cap)
-        return 0;
-    size_t cap = b->cap ? b->cap : 256;
-    while (cap < need)
-        cap = cap > SIZE_MAX / 2 ? need : cap * 2;
-    uint8_t *q = realloc(b->p, cap);
-    if (q == NULL)
-        return -1;
-    b->p = q;
-    b->cap = cap;
-    return 0;
-}
-
-/* The appenders below assume buf_reserve() made room for what they write. */
+/* The appenders below assume ps_buf_reserve() made room for what they write. */
 static void put_byte(rr_buf *b, uint8_t c)
 {
-    b->p[b->len++] = c;
+    b->data[b->len++] = c;
 }
 
 static void put_varint(rr_buf *b, uint64_t v)
 {
-    b->len += varint_put(b->p + b->len, v);
+    b->len += varint_put(b->data + b->len, v);
 }
 
 static void put_bytes(rr_buf *b, const void *p, size_t n)
 {
     if (n)
-        memcpy(b->p + b->len, p, n);
+        memcpy(b->data + b->len, p, n);
     b->len += n;
 }
 
@@ -253,7 +233,7 @@ static promstore_status query_matchers(promstore_reader *r, const Prometheus__Qu
                                        promstore_error *err)
 {
     if (q->n_matchers > r->mt_cap) {
-        promstore_matcher *m = realloc(r->mt, q->n_matchers * sizeof *m);
+        promstore_matcher *m = ps_realloc(r->mt, q->n_matchers * sizeof *m);
         if (m == NULL)
             return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for %zu matchers", q->n_matchers);
         r->mt = m;
@@ -358,7 +338,7 @@ static promstore_status encode_series(promstore_series_iter *it, rr_buf *ts, pro
     promstore_status rc = promstore_series_iter_labels(it, &ls, &nl);
     if (rc)
         return ps_fail(err, rc, "no current series");
-    if (buf_reserve(ts, labels_size(ls, nl)))
+    if (ps_buf_reserve(ts, labels_size(ls, nl)))
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a series");
     put_labels(ts, 1, ls, nl);
     for (;;) {
@@ -369,7 +349,7 @@ static promstore_status encode_series(promstore_series_iter *it, rr_buf *ts, pro
         if (rc)
             return rc;
         /* At most 1 + 1 + 9 + 11 bytes per sample. */
-        if (buf_reserve(ts, 22))
+        if (ps_buf_reserve(ts, 22))
             return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for samples");
         put_sample(ts, &s);
     }
@@ -388,7 +368,7 @@ static promstore_status encode_result(promstore_reader *r, size_t i, rr_buf *out
     promstore_status rc = open_query(r, i, &it, err);
     if (rc)
         return rc;
-    if (buf_reserve(out, 11)) {
+    if (ps_buf_reserve(out, 11)) {
         rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the response");
         goto fail;
     }
@@ -398,13 +378,13 @@ static promstore_status encode_result(promstore_reader *r, size_t i, rr_buf *out
         rc = encode_series(it, ts, err);
         if (rc)
             goto fail;
-        if (buf_reserve(out, len_field_size(ts->len))) {
+        if (ps_buf_reserve(out, len_field_size(ts->len))) {
             rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the response");
             goto fail;
         }
         put_byte(out, TAG(1, WT_LEN));
         put_varint(out, ts->len);
-        put_bytes(out, ts->p, ts->len);
+        put_bytes(out, ts->data, ts->len);
         /* SAMPLES is built in memory: bound it, as the header promises. */
         if (out->len > r->db->max_decoded_bytes) {
             rc = ps_fail(err, PROMSTORE_E_LIMIT,
@@ -420,8 +400,8 @@ static promstore_status encode_result(promstore_reader *r, size_t i, rr_buf *out
     uint8_t head[11];
     head[0] = TAG(1, WT_LEN);
     size_t hl = 1 + varint_put(head + 1, body);
-    memmove(out->p + start + hl, out->p + start + 11, body);
-    memcpy(out->p + start, head, hl);
+    memmove(out->data + start + hl, out->data + start + 11, body);
+    memcpy(out->data + start, head, hl);
     out->len = start + hl + body;
     promstore_series_iter_close(it);
     return PROMSTORE_OK;
@@ -440,25 +420,24 @@ static promstore_status build_samples(promstore_reader *r, promstore_error *err)
         if (rc)
             goto fail;
     }
-    free(ts.p);
-    ts.p = NULL;
+    ps_buf_free(&ts);
     size_t cap = snappy_max_compressed_length(out.len);
-    r->body = malloc(cap ? cap : 1);
+    r->body = ps_malloc(cap ? cap : 1);
     if (r->body == NULL) {
         rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory to compress %zu bytes", out.len);
         goto fail;
     }
     r->body_len = cap;
-    if (snappy_compress((const char *)(out.p ? out.p : (uint8_t *)""), out.len, (char *)r->body,
+    if (snappy_compress((const char *)(out.data ? out.data : (uint8_t *)""), out.len, (char *)r->body,
                         &r->body_len) != SNAPPY_OK) {
         rc = ps_fail(err, PROMSTORE_E_NOMEM, "snappy could not compress the response");
         goto fail;
     }
-    free(out.p);
+    ps_buf_free(&out);
     return PROMSTORE_OK;
 fail:
-    free(out.p);
-    free(ts.p);
+    ps_buf_free(&out);
+    ps_buf_free(&ts);
     return rc;
 }
 
@@ -492,7 +471,7 @@ static void put_chunk(rr_buf *b, const promstore_chunk *c)
 }
 
 /*
- * Wrap the ChunkedSeries in frame.p[FRAME_HEAD..len) into a frame:
+ * Wrap the ChunkedSeries in frame.data[FRAME_HEAD..len) into a frame:
  * uvarint(len(msg)) + big-endian CRC32C(msg) + msg, where msg is
  * ChunkedReadResponse { chunked_series = 1: [it]; query_index = 2 }. The
  * header is written backwards into the reserved room, so nothing moves.
@@ -508,16 +487,16 @@ static void seal_frame(promstore_reader *r)
     uint8_t tmp[10];
     size_t n = varint_put(tmp, series_len);
     size_t msg = FRAME_HEAD - n - 1;
-    f->p[msg] = TAG(1, WT_LEN);
-    memcpy(f->p + msg + 1, tmp, n);
+    f->data[msg] = TAG(1, WT_LEN);
+    memcpy(f->data + msg + 1, tmp, n);
     size_t msg_len = f->len - msg;
-    uint32_t crc = ps_crc32c(0, f->p + msg, msg_len);
+    uint32_t crc = ps_crc32c(0, f->data + msg, msg_len);
     size_t pos = msg - 4;
     for (int k = 0; k < 4; k++)
-        f->p[pos + (size_t)k] = (uint8_t)(crc >> (24 - 8 * k));
+        f->data[pos + (size_t)k] = (uint8_t)(crc >> (24 - 8 * k));
     n = varint_put(tmp, msg_len);
     pos -= n;
-    memcpy(f->p + pos, tmp, n);
+    memcpy(f->data + pos, tmp, n);
     r->piece_off = pos;
     r->piece_len = f->len - pos;
 }
@@ -579,7 +558,7 @@ static promstore_status fill_chunks(promstore_reader *r, size_t *added, promstor
             r->have_pending = 1;
             return PROMSTORE_OK;
         }
-        if (buf_reserve(f, need + 11))
+        if (ps_buf_reserve(f, need + 11))
             return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a frame");
         put_chunk(f, &c);
         (*added)++;
@@ -602,7 +581,7 @@ static promstore_status build_frame(promstore_reader *r, promstore_error *err)
             return ps_fail(err, rc, "no current series");
         rr_buf *f = &r->frame;
         f->len = 0;
-        if (buf_reserve(f, FRAME_HEAD + labels_size(ls, nl) + 11))
+        if (ps_buf_reserve(f, FRAME_HEAD + labels_size(ls, nl) + 11))
             return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a frame");
         f->len = FRAME_HEAD;
         put_labels(f, 1, ls, nl);
@@ -625,11 +604,11 @@ static void reader_free(promstore_reader *r)
         return;
     promstore_series_iter_close(r->it);
     ps_pb_alloc_release(&r->pa); /* also after a failed unpack */
-    free(r->mt);
-    free(r->body);
-    free(r->frame.p);
+    ps_free(r->mt);
+    ps_free(r->body);
+    ps_buf_free(&r->frame);
     slot_give(r->db);
-    free(r);
+    ps_free(r);
 }
 
 /*
@@ -662,7 +641,7 @@ static int decode_request(promstore_reader *r, const promstore_http_request *req
         return -1;
     ps_pb_alloc_init(&r->pa, raw_len);
     r->req = prometheus__read_request__unpack(&r->pa.base, raw_len, raw);
-    free(raw);
+    ps_free(raw);
     if (r->req == NULL) {
         ps_proto_decode_failed(&r->pa, "ReadRequest", resp);
         return -1;
@@ -743,7 +722,7 @@ static promstore_status abi_open(promstore *db, const promstore_http_request *re
         ps_resp_header(resp, "Retry-After", "1");
         return PROMSTORE_OK;
     }
-    promstore_reader *r = calloc(1, sizeof *r);
+    promstore_reader *r = ps_calloc(1, sizeof *r);
     if (r == NULL) {
         slot_give(db);
         ps_resp_error(resp, 503, "no memory for a remote read");
@@ -793,7 +772,7 @@ static promstore_status next_streamed(promstore_reader *r, const uint8_t **data,
         }
     }
     r->piece_ready = 0;
-    *data = r->frame.p + r->piece_off;
+    *data = r->frame.data + r->piece_off;
     *len = r->piece_len;
     return PROMSTORE_OK;
 }

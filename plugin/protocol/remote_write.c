@@ -51,6 +51,7 @@
 
 #include "remote.pb-c.h"
 #include "write_v2.pb-c.h"
+#include "mem.h"
 
 /* The two media types and their proto= names (PROTOCOL.md 2.1). */
 #define PS_MEDIA_PROTOBUF "application/x-protobuf"
@@ -110,9 +111,9 @@ unsupported:
 
 static void batch_free(rw_batch *b)
 {
-    free(b->series);
-    free(b->labels);
-    free(b->samples);
+    ps_free(b->series);
+    ps_free(b->labels);
+    ps_free(b->samples);
     memset(b, 0, sizeof *b);
 }
 
@@ -121,9 +122,9 @@ static int batch_alloc(rw_batch *b, size_t n_series, size_t n_labels, size_t n_s
                        promstore_http_response *resp)
 {
     memset(b, 0, sizeof *b);
-    b->series = calloc(n_series ? n_series : 1, sizeof *b->series);
-    b->labels = calloc(n_labels ? n_labels : 1, sizeof *b->labels);
-    b->samples = calloc(n_samples ? n_samples : 1, sizeof *b->samples);
+    b->series = ps_calloc(n_series ? n_series : 1, sizeof *b->series);
+    b->labels = ps_calloc(n_labels ? n_labels : 1, sizeof *b->labels);
+    b->samples = ps_calloc(n_samples ? n_samples : 1, sizeof *b->samples);
     if (b->series == NULL || b->labels == NULL || b->samples == NULL) {
         batch_free(b);
         ps_resp_error(resp, 503, "no memory for a batch of %zu series", n_series);
@@ -459,7 +460,7 @@ promstore_status promstore_remote_write(promstore *db, const promstore_http_requ
     else
         write_v1(db, raw, raw_len, resp);
 answer:
-    free(raw);
+    ps_free(raw);
     if (resp->status == 0) { /* no path may leave it unset; answer safely if one does */
         ps_resp_error(resp, 500, "remote write: internal error, no status was set");
     }
