@@ -156,7 +156,11 @@ static promstore_status delete_series(promstore *db, ps_txn *txn, uint64_t id, p
     promstore_status rc = db->bm->get(txn, db->t_series, idk, 8, &v, &vl, err);
     if (rc)
         return rc == PROMSTORE_E_NOT_FOUND ? PROMSTORE_OK : rc;
-    if (ps_labelbuf_decode(lb, v, vl) != 0)
+    int d = ps_labelbuf_decode(lb, v, vl);
+    if (d == -2)
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the labels of series %llu",
+                       (unsigned long long)id);
+    if (d != 0)
         return ps_fail(err, PROMSTORE_E_CORRUPT, "series %llu has a malformed labels key",
                        (unsigned long long)id);
     size_t sklen = ps_skey_encode(v, vl, skey);
