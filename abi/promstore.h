@@ -172,9 +172,12 @@ typedef struct promstore_series {
  *                      required.
  *   retention_time_ms  drop blocks whose data is all older than the newest
  *                      sample minus this; 0 keeps data forever (default).
- *   retention_size_bytes  after each append, drop the oldest blocks while the
- *                      store (bytes_on_disk) is larger;
- *                      0 means no size limit (default).
+ *   retention_size_bytes  drop the oldest blocks while the store
+ *                      (bytes_on_disk) is larger; 0 means no size limit
+ *                      (default).
+ *                      Both are applied by the store's maintenance thread,
+ *                      never inside promstore_append(): see "Background
+ *                      maintenance" below.
  *   block_duration_ms  length of a time block (default 2 h). Fixed when the
  *                      store is created; a different value at a later open is
  *                      ignored, and the stored one is used.
@@ -193,7 +196,16 @@ typedef struct promstore_series {
  *                      largest SAMPLES remote-read response before compression,
  *                      since that answer is built in memory.
  *   read_frame_bytes   target size of a streamed remote-read frame (default 1 MiB).
+ *   maintenance_interval_ms  how often the maintenance thread runs when no
+ *                      append wakes it (default 60 s). Since: 1.1
+ *   on_background_error, background_error_ctx  called from the maintenance
+ *                      thread with each error of background work (retention
+ *                      that could not run, say, on a full disk); NULL: errors
+ *                      are only counted in promstore_stats. The callback must
+ *                      not call back into the store; err lives for the call.
+ *                      Since: 1.1
  */
+typedef void (*promstore_error_fn)(void *ctx, const promstore_error *err);
 typedef struct promstore_options {
     size_t struct_size;
     const char *backend;
@@ -210,6 +222,10 @@ typedef struct promstore_options {
     uint64_t max_request_bytes;
     uint64_t max_decoded_bytes;
     uint64_t read_frame_bytes;
+    /* --- the fields above are in 1.0; below, since 1.1 --- */
+    int64_t maintenance_interval_ms;
+    promstore_error_fn on_background_error;
+    void *background_error_ctx;
 } promstore_options;
 
 /*
@@ -481,8 +497,8 @@ typedef struct promstore_retention_result {
  * blocks dropped, not with the samples they hold; the space is reused by
  * later appends.
  *
- * Automatic retention (promstore_options.retention_*) runs the same code after
- * appends.
+ * Automatic retention (promstore_options.retention_*) runs the same code in
+ * the store's maintenance thread.
  *
  * Ownership: result may be NULL.
  * Returns:   PROMSTORE_OK, PROMSTORE_E_IO, PROMSTORE_E_NOMEM.
@@ -492,6 +508,32 @@ PROMSTORE_API promstore_status
 promstore_apply_retention(promstore *db, int64_t cutoff_ms,
                           promstore_retention_result *result,
                           promstore_error *err);
+
+/*
+ * Background maintenance. A store opened with retention_time_ms or
+ * retention_size_bytes owns one maintenance thread, started by
+ * promstore_open() and stopped (joined) by promstore_close(). It applies the
+ * configured retention: soon after an append commits (appends only wake it;
+ * they never wait for it), after an append fails on a full disk, and every
+ * maintenance_interval_ms regardless, so that a full store frees itself
+ * even when every append fails. Time retention cuts at the newest sample
+ * minus retention_time_ms; size retention drops the oldest block while
+ * bytes_on_disk exceeds retention_size_bytes. Each pass takes the writer's
+ * lock only while it has something to drop. Its errors are counted in
+ * promstore_stats and handed to options.on_background_error.
+ *
+ * promstore_run_retention() runs the same pass now, in the calling thread,
+ * and returns what it dropped and its error, if any. With no retention
+ * configured it does nothing and returns PROMSTORE_OK.
+ *
+ * Ownership: result may be NULL (struct_size initialised otherwise).
+ * Returns:   PROMSTORE_OK, PROMSTORE_E_IO, PROMSTORE_E_FULL (deleting needed
+ *   space that was not there), PROMSTORE_E_NOMEM, PROMSTORE_E_INVALID.
+ * Threads:   any; it waits for running appends. Since: 1.1
+ */
+PROMSTORE_API promstore_status promstore_run_retention(promstore *db,
+                                                       promstore_retention_result *result,
+                                                       promstore_error *err);
 
 /*
  * Store statistics. Initialise struct_size to sizeof(*out).
@@ -506,6 +548,13 @@ promstore_apply_retention(promstore *db, int64_t cutoff_ms,
  *   bytes_on_disk  bytes the backend uses for live data (free pages excluded).
  *   file_bytes     size of the backend's files (free pages included).
  *   min_time_ms, max_time_ms  oldest and newest sample (0 when empty).
+ *   Since 1.1, what background retention did since the store was opened:
+ *   retention_runs     passes of the maintenance thread and calls of
+ *                      promstore_run_retention().
+ *   retention_errors   of which failed; the last failure's status is in
+ *                      retention_last_error (PROMSTORE_OK if none failed).
+ *   retention_blocks_dropped, retention_series_dropped,
+ *   retention_samples_dropped  what those passes removed.
  */
 typedef struct promstore_stats {
     size_t struct_size;
@@ -518,6 +567,13 @@ typedef struct promstore_stats {
     uint64_t file_bytes;
     int64_t min_time_ms;
     int64_t max_time_ms;
+    /* --- the fields above are in 1.0; below, since 1.1 --- */
+    uint64_t retention_runs;
+    uint64_t retention_errors;
+    int32_t retention_last_error; /* a promstore_status */
+    uint64_t retention_blocks_dropped;
+    uint64_t retention_series_dropped;
+    uint64_t retention_samples_dropped;
 } promstore_stats;
 
 /*

@@ -43,6 +43,14 @@ static void log_config(const srv_config *c, const srv_auth *auth)
             srv_log_level_name((enum srv_log_level)c->log_level), NULL);
 }
 
+/* Background work of the store (retention) that failed: one log line each. */
+static void on_background_error(void *ctx, const promstore_error *err)
+{
+    (void)ctx;
+    srv_log(SRV_LOG_WARN, "Retention failed", "err", err->message, "code",
+            promstore_strerror(err->status), NULL);
+}
+
 static promstore *open_store(const srv_config *c)
 {
     promstore_options o;
@@ -61,6 +69,7 @@ static promstore *open_store(const srv_config *c)
     o.max_request_bytes = c->max_request_bytes;
     o.max_decoded_bytes = c->max_decoded_bytes;
     o.read_frame_bytes = c->read_frame_bytes;
+    o.on_background_error = on_background_error;
 
     promstore *db = NULL;
     promstore_error err;

@@ -265,6 +265,18 @@ static void render_store(struct text *t, promstore *db)
           (double)st.min_time_ms / 1000.0);
     gauge(t, "promstore_newest_timestamp_seconds", "Newest sample's timestamp (0 when empty).",
           (double)st.max_time_ms / 1000.0);
+    counter(t, "promstore_retention_runs_total",
+            "Retention passes of the store's maintenance thread.", st.retention_runs);
+    counter(t, "promstore_retention_errors_total",
+            "Retention passes that failed (each is logged).", st.retention_errors);
+    header(t, "promstore_retention_dropped_total", "counter",
+           "What retention removed, by kind.");
+    out(t, "promstore_retention_dropped_total{kind=\"blocks\"} %llu\n",
+        (unsigned long long)st.retention_blocks_dropped);
+    out(t, "promstore_retention_dropped_total{kind=\"series\"} %llu\n",
+        (unsigned long long)st.retention_series_dropped);
+    out(t, "promstore_retention_dropped_total{kind=\"samples\"} %llu\n",
+        (unsigned long long)st.retention_samples_dropped);
 }
 
 char *srv_metrics_render(promstore *db, size_t *len)

@@ -1,11 +1,15 @@
 /*
  * lmdb_space.c -- space() of the LMDB backend.
  *
- * used_bytes: pages the last commit has in use, that is pages below
- *   last_pgno+1 minus the pages on LMDB's free list, times the page size.
- *   The free list is LMDB's database 0: one record per freeing txn whose
- *   value is an ID list, the first word of which is the number of page IDs.
- *   Pages freed but still pinned by an old reader count as free here.
+ * used_bytes: pages the last commit has in use, times the page size: the two
+ *   meta pages plus every page of every tree -- the free list's own tree
+ *   (dbi 0), the main database that names the tables (dbi 1) and each
+ *   table -- as mdb_stat counts them (branch, leaf and overflow pages). That
+ *   is last_pgno + 1 minus the pages on the free list (the integrity check
+ *   verifies the identity), but costs one mdb_stat per table instead of a
+ *   walk of the free list, whose records grow with everything ever freed: the
+ *   maintenance thread asks for it after every append when a size limit is
+ *   set. Pages freed but still pinned by an old reader count as free here.
  * file_bytes: st_size of data.mdb. Without MDB_WRITEMAP LMDB grows the file by
  *   writing pages at its end, so st_size is the space the pages take; LMDB
  *   never shrinks it, and free pages inside it are reused.
@@ -16,27 +20,37 @@
 
 #include "lmdb_internal.h"
 
-/* Number of pages on the free list of txn's snapshot. */
-static int ps_free_pages(MDB_txn *mt, uint64_t *out)
+#define LMDB_METAS 2 /* LMDB's NUM_METAS: pages 0 and 1 */
+
+static uint64_t tree_pages(const MDB_stat *st)
 {
-    MDB_cursor *mc = NULL;
-    MDB_val k, v;
+    return (uint64_t)st->ms_branch_pages + st->ms_leaf_pages + st->ms_overflow_pages;
+}
+
+/*
+ * Pages of every tree in txn's snapshot. Tables are the live ones of the
+ * handle cache that this snapshot already has (created by a commit at or
+ * before it); dbi 0 and 1 are LMDB's own.
+ */
+static int ps_tree_pages(ps_lmdb *be, ps_txn *t, uint64_t *out)
+{
+    MDB_stat st;
     uint64_t n = 0;
-    int rc = mdb_cursor_open(mt, 0, &mc); /* dbi 0 is LMDB's free list */
-    while (rc == 0 && (rc = mdb_cursor_get(mc, &k, &v, MDB_NEXT)) == 0) {
-        size_t count;
-        if (v.mv_size < sizeof count) {
-            rc = MDB_CORRUPTED;
-            break;
-        }
-        memcpy(&count, v.mv_data, sizeof count);
-        n += count;
+    int rc = 0;
+    for (MDB_dbi dbi = 0; rc == 0 && dbi < 2; dbi++)
+        if ((rc = mdb_stat(t->mt, dbi, &st)) == 0)
+            n += tree_pages(&st);
+    pthread_mutex_lock(&be->lock);
+    for (MDB_dbi dbi = 2; rc == 0 && dbi < PS_LMDB_MAX_DBI; dbi++) {
+        const ps_lmdb_table *tb = &be->tables[dbi];
+        if (tb->state != PS_LMDB_LIVE || tb->created > t->id)
+            continue;
+        if ((rc = mdb_stat(t->mt, dbi, &st)) == 0)
+            n += tree_pages(&st);
     }
-    mdb_cursor_close(mc);
-    if (rc != MDB_NOTFOUND)
-        return rc;
-    *out = n;
-    return 0;
+    pthread_mutex_unlock(&be->lock);
+    *out = n + LMDB_METAS;
+    return rc;
 }
 
 /*
@@ -66,24 +80,25 @@ int ps_lmdb_space(ps_backend *base, ps_backend_space *out, promstore_error *err)
     ps_txn *t;
     MDB_envinfo info;
     MDB_stat st;
-    uint64_t nfree = 0;
+    uint64_t used = 0;
     struct stat sb;
     int rc = ps_lmdb_read_begin(be, &t, err);
     if (rc)
         return rc;
     rc = ps_space_snapshot(t, &info);
+    t->id = mdb_txn_id(t->mt); /* the snapshot may have been renewed */
     if (rc == 0)
         rc = mdb_env_stat(be->env, &st);
     if (rc == 0)
-        rc = ps_free_pages(t->mt, &nfree);
+        rc = ps_tree_pages(be, t, &used);
     ps_lmdb_read_end(t);
     if (rc)
-        return ps_lmdb_fail(err, rc, "space: reading the free list", NULL);
+        return ps_lmdb_fail(err, rc, "space: counting tree pages", NULL);
     if (stat(be->data_path, &sb) != 0)
         return ps_fail(err, PROMSTORE_E_IO, "lmdb: space: stat '%s': %s", be->data_path,
                        strerror(errno));
     uint64_t pages = (uint64_t)info.me_last_pgno + 1;
-    out->used_bytes = (pages > nfree ? pages - nfree : 0) * st.ms_psize;
+    out->used_bytes = (used < pages ? used : pages) * st.ms_psize;
     out->file_bytes = (uint64_t)sb.st_size;
     return 0;
 }

@@ -611,73 +611,6 @@ static promstore_status append_series(batch *b, const prepared *p, const promsto
     return h->dirty ? head_save(b, id, slot, h, err) : PROMSTORE_OK;
 }
 
-/* --- automatic retention ----------------------------------------------------- */
-
-static promstore_status size_retention(promstore *db, promstore_error *err);
-
-static void auto_retention(promstore *db, const ps_stats_rec *st)
-{
-    if (db->retention_time_ms > 0 && st->samples > 0) {
-        int64_t cutoff = st->max_time - db->retention_time_ms;
-        int64_t cblk = ps_block_of(cutoff, db->block_ms);
-        if (cblk > db->retention_checked_block) {
-            ps_txn *txn = NULL;
-            if (db->bm->txn_begin(db->be, 1, &txn, NULL) == PROMSTORE_OK) {
-                /* A failed commit has ended the transaction too: abort only before it. */
-                promstore_status rc = ps_retention_locked(db, txn, cutoff, NULL, NULL);
-                if (rc == PROMSTORE_OK)
-                    rc = db->bm->txn_commit(txn, NULL);
-                else
-                    db->bm->txn_abort(txn);
-                if (rc == PROMSTORE_OK)
-                    db->retention_checked_block = cblk;
-                else
-                    ps_cache_clear(&db->cache);
-            }
-        }
-    }
-    if (db->retention_size_bytes > 0)
-        size_retention(db, NULL);
-}
-
-/* Drop the oldest block while the store is over its size limit. */
-static promstore_status size_retention(promstore *db, promstore_error *err)
-{
-    for (int round = 0; round < 1024; round++) {
-        ps_backend_space sp;
-        promstore_status rc = db->bm->space(db->be, &sp, err);
-        if (rc)
-            return rc;
-        if (sp.used_bytes <= db->retention_size_bytes)
-            return PROMSTORE_OK;
-        ps_txn *txn = NULL;
-        ps_cursor *c = NULL;
-        if ((rc = db->bm->txn_begin(db->be, 1, &txn, err)))
-            return rc;
-        const void *k, *v;
-        size_t kl, vl;
-        rc = db->bm->cursor_open(txn, db->t_blocks, &c, err);
-        if (rc == PROMSTORE_OK)
-            rc = db->bm->cursor_first(c, &k, &kl, &v, &vl, err);
-        int64_t oldest = rc == PROMSTORE_OK && kl == 8 ? ps_get_time(k) : 0;
-        if (c)
-            db->bm->cursor_close(c);
-        if (rc == PROMSTORE_OK)
-            rc = ps_retention_locked(db, txn, (oldest + 1) * db->block_ms, NULL, err);
-        if (rc == PROMSTORE_OK) {
-            /* A full disk fails this commit too (deleting writes pages): say so. */
-            if ((rc = db->bm->txn_commit(txn, err)) == PROMSTORE_OK)
-                continue;
-            ps_cache_clear(&db->cache);
-            return rc;
-        }
-        db->bm->txn_abort(txn);
-        ps_cache_clear(&db->cache);
-        return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc; /* no block left to drop */
-    }
-    return PROMSTORE_OK;
-}
-
 /* --- the call ------------------------------------------------------------------ */
 
 static promstore_status abi_append(promstore *db, const promstore_series *series, size_t n_series,
@@ -733,7 +666,9 @@ static promstore_status abi_append(promstore *db, const promstore_series *series
         ps_cache_clear(&db->cache);
         memset(&b.res, 0, sizeof b.res);
     } else {
-        auto_retention(db, &b.stats);
+        /* What the maintenance thread's time retention cuts from. */
+        db->has_samples = b.stats.samples > 0;
+        db->newest_ms = b.stats.max_time;
         if (b.first_reject != PROMSTORE_OK) {
             rc = b.first_reject;
             if (err)
@@ -741,6 +676,9 @@ static promstore_status abi_append(promstore *db, const promstore_series *series
         }
     }
     pthread_mutex_unlock(&db->write_mu);
+    /* Retention runs in the maintenance thread: a commit (or a full disk) wakes it. */
+    if (rc == PROMSTORE_OK || rc == PROMSTORE_E_OUT_OF_ORDER || rc == PROMSTORE_E_FULL)
+        ps_maint_poke(db);
     if (result) {
         size_t keep = result->struct_size < sizeof b.res ? result->struct_size : sizeof b.res;
         b.res.struct_size = result->struct_size;

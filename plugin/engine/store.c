@@ -282,6 +282,11 @@ static promstore_status read_options(promstore *db, const promstore_options *in,
     db->max_decoded_bytes = o.max_decoded_bytes ? o.max_decoded_bytes : (uint64_t)32 << 20;
     db->read_frame_bytes = o.read_frame_bytes ? o.read_frame_bytes : (uint64_t)1 << 20;
     db->name_rules = (o.flags & PROMSTORE_OPEN_LEGACY_NAMES) ? PS_NAMES_LEGACY : PS_NAMES_UTF8;
+    if (o.maintenance_interval_ms < 0)
+        return ps_fail(err, PROMSTORE_E_INVALID, "options: maintenance_interval_ms must not be negative");
+    db->maint.interval_ms = o.maintenance_interval_ms;
+    db->maint.on_error = o.on_background_error;
+    db->maint.on_error_ctx = o.background_error_ctx;
     return PROMSTORE_OK;
 }
 
@@ -357,6 +362,11 @@ static promstore_status init_tables(promstore *db, promstore_error *err)
         goto fail;
     }
     db->block_ms = (int64_t)block_ms; /* the stored length wins, see the header */
+    ps_stats_rec st;
+    if ((rc = ps_stats_read(db, txn, &st, err)))
+        goto fail;
+    db->has_samples = st.samples > 0;
+    db->newest_ms = st.max_time;
     return db->bm->txn_commit(txn, err);
 fail:
     db->bm->txn_abort(txn);
@@ -377,6 +387,8 @@ static promstore_status abi_open(const promstore_options *opts, promstore **out,
     pthread_mutex_init(&db->write_mu, NULL);
     pthread_mutex_init(&db->slot_mu, NULL);
     pthread_mutex_init(&db->reads_mu, NULL);
+    pthread_mutex_init(&db->maint.mu, NULL);
+    pthread_cond_init(&db->maint.cv, NULL);
     ps_cache_init(&db->cache, SERIES_CACHE_BUDGET);
 
     const char *backend = NULL, *path = NULL;
@@ -403,6 +415,8 @@ static promstore_status abi_open(const promstore_options *opts, promstore **out,
         goto fail;
     db->retention_checked_block = INT64_MIN;
     db->magic = PS_STORE_MAGIC;
+    if ((rc = ps_maint_start(db, err)))
+        goto fail;
     *out = db;
     return PROMSTORE_OK;
 fail:
@@ -415,6 +429,7 @@ promstore_status promstore_close(promstore *db, promstore_error *err)
     (void)err;
     if (db == NULL)
         return PROMSTORE_OK;
+    ps_maint_stop(db); /* before anything it uses goes */
     db->magic = 0;
     if (db->be)
         db->bm->close(db->be);
@@ -426,6 +441,8 @@ promstore_status promstore_close(promstore *db, promstore_error *err)
     pthread_mutex_destroy(&db->write_mu);
     pthread_mutex_destroy(&db->slot_mu);
     pthread_mutex_destroy(&db->reads_mu);
+    pthread_mutex_destroy(&db->maint.mu);
+    pthread_cond_destroy(&db->maint.cv);
     ps_free(db);
     return PROMSTORE_OK;
 }
@@ -468,6 +485,7 @@ static promstore_status abi_stats_get(promstore *db, promstore_stats *out, proms
         goto out;
     s.bytes_on_disk = sp.used_bytes;
     s.file_bytes = sp.file_bytes;
+    ps_maint_stats(db, &s);
     size_t n = out->struct_size < sizeof s ? out->struct_size : sizeof s;
     memcpy(out, &s, n);
     rc = PROMSTORE_OK;

@@ -59,6 +59,26 @@ typedef struct ps_stats_rec {
     int64_t max_time;
 } ps_stats_rec;
 
+/*
+ * The maintenance thread and what it did (maintenance.c). mu guards every
+ * field; the thread sleeps on cv until an append pokes it, close stops it, or
+ * interval_ms passes.
+ */
+typedef struct ps_maint {
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    pthread_t thread;
+    int started; /* the thread exists and must be joined */
+    int stop;    /* close asks the thread to end */
+    int poked;   /* work may be waiting: an append committed or found the disk full */
+    int64_t interval_ms;
+    promstore_error_fn on_error;
+    void *on_error_ctx;
+    /* Figures for promstore_stats. */
+    uint64_t runs, errors, blocks_dropped, series_dropped, samples_dropped;
+    promstore_status last_error;
+} ps_maint;
+
 struct promstore {
     uint32_t magic;
     const ps_backend_methods *bm;
@@ -91,7 +111,11 @@ struct promstore {
     pthread_mutex_t write_mu;
     ps_series_cache cache;
     uint64_t next_id;
-    int64_t retention_checked_block; /* auto time retention last ran for this block */
+    int64_t retention_checked_block; /* time retention last ran for this block */
+    int has_samples;                 /* the stats of the last commit: any samples, */
+    int64_t newest_ms;               /* and the newest sample's time */
+
+    ps_maint maint; /* the maintenance thread (maintenance.c) */
 };
 
 #define PS_STORE_MAGIC 0x70735354u /* "psST" */
@@ -118,6 +142,15 @@ size_t ps_skey_encode(const uint8_t *key, size_t klen, uint8_t *out);
 
 /* 64-bit hash of bytes (used for the series cache and long series keys). */
 uint64_t ps_hash64(const void *p, size_t n);
+
+/* Start the maintenance thread if the store has retention to apply. */
+promstore_status ps_maint_start(promstore *db, promstore_error *err);
+/* Stop and join it; a no-op if it never started. */
+void ps_maint_stop(promstore *db);
+/* Wake it: an append committed (or failed on a full disk). Cheap; never blocks on it. */
+void ps_maint_poke(promstore *db);
+/* Copy its figures into the stats record (the fields since 1.1). */
+void ps_maint_stats(promstore *db, promstore_stats *out);
 
 /* Retention, with the write lock held and a write transaction open. */
 promstore_status ps_retention_locked(promstore *db, ps_txn *txn, int64_t cutoff,

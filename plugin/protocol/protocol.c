@@ -362,4 +362,12 @@ void ps_resp_engine_error(promstore_http_response *resp, const promstore_error *
     ps_resp_error(resp, status, "%s", e->message[0] ? e->message : promstore_strerror(e->status));
     if (status == 503)
         ps_resp_header(resp, "Retry-After", "1");
+    /*
+     * A full store frees itself only as fast as retention allows: the failed
+     * append has woken the maintenance thread, whose pass takes a moment, and
+     * without retention an operator must act. Ask senders to back off for
+     * longer than a busy store would, so that they do not hammer a full disk.
+     */
+    if (status == 507)
+        ps_resp_header(resp, "Retry-After", PS_RETRY_AFTER_FULL_S);
 }

@@ -158,14 +158,18 @@ int ps_resp_header(promstore_http_response *resp, const char *name, const char *
  *   E_BAD_LABELS, E_OUT_OF_ORDER, E_INVALID, E_BAD_MATCHER, E_UNSUPPORTED,
  *   E_LIMIT (as Prometheus answers its read sample limit)       -> 400
  *   E_BUSY, E_NOMEM (with Retry-After, see ps_resp_engine_error) -> 503
- *   E_FULL                                                       -> 507
+ *   E_FULL (with Retry-After: PS_RETRY_AFTER_FULL_S seconds)     -> 507
  *   E_IO, E_CORRUPT, E_MISUSE, anything else                     -> 500
  */
 int ps_http_status(promstore_status rc);
 
+/* Seconds a sender is asked to wait after a 507 (storage full). */
+#define PS_RETRY_AFTER_FULL_S "10"
+
 /*
  * Answer an engine error: status from ps_http_status(e->status), the engine's
- * message as the body (it names the series), and "Retry-After: 1" for 503.
+ * message as the body (it names the series), "Retry-After: 1" for 503 and
+ * "Retry-After: PS_RETRY_AFTER_FULL_S" for 507.
  */
 void ps_resp_engine_error(promstore_http_response *resp, const promstore_error *e);
 

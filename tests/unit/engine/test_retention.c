@@ -160,6 +160,24 @@ static promstore_retention_result retain(promstore *db, int64_t cutoff)
     return r;
 }
 
+/*
+ * The configured retention, applied now (promstore_run_retention): the pass
+ * the maintenance thread runs after appends, called directly so that a test
+ * can assert its effect at once. test_maintenance_* check that the thread
+ * runs it unasked.
+ */
+static promstore_retention_result run_retention(promstore *db)
+{
+    promstore_retention_result r;
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    promstore_error err = {0};
+    promstore_status st = promstore_run_retention(db, &r, &err);
+    if (st != PROMSTORE_OK)
+        fail_msg("run_retention: %d %s", st, err.message);
+    return r;
+}
+
 /* --- the workload: series that live over a range of blocks ---------------- */
 
 typedef struct wseries {
@@ -591,7 +609,7 @@ static void test_iterator_snapshot_survives_retention(void **state)
  * retention_time_ms = 30 min with 10-min blocks: nothing goes while the data
  * spans less than that; once the newest sample is 2 h ahead, every block
  * whose samples are all older than newest - 30 min is gone without any call to
- * promstore_apply_retention().
+ * promstore_apply_retention() -- by the configured pass, run_retention().
  */
 static void test_time_retention_automatic(void **state)
 {
@@ -609,11 +627,13 @@ static void test_time_retention_automatic(void **state)
 
     /* 30 min minus one step: the oldest sample is not older than newest - keep */
     append_blocks(db, ws, 4, 0, 3);
+    run_retention(db);
     promstore_stats s = get_stats(db);
     assert_int_equal(s.min_time_ms, T0);
     assert_int_equal(s.samples, 4 * 3 * PER_BLOCK);
 
     append_blocks(db, ws, 4, 3, 12);
+    run_retention(db);
     int64_t newest = block_start(12) - STEP_MS;
     int64_t cutoff = newest - keep; /* = block_start(9) - STEP: block 8 straddles */
     s = get_stats(db);
@@ -633,6 +653,7 @@ static void test_time_retention_automatic(void **state)
     db = f->db = open_store(f->dir, keep, 0);
     ws[0].last_block = ws[1].last_block = ws[2].last_block = ws[3].last_block = 12;
     append_blocks(db, ws, 4, 12, 13);
+    run_retention(db);
     s = get_stats(db);
     assert_int_equal(s.min_time_ms, block_start(9));
     assert_int_equal(query_all(db, INT64_MIN, block_start(9) - 1).samples, 0);
@@ -677,6 +698,7 @@ static void test_size_retention(void **state)
         for (int half = 0; half < 2; half++) {
             int64_t from = block_start(b) + half * (D_MS / 2);
             append_range(db, ws, SZ_SERIES, from, from + D_MS / 2);
+            run_retention(db);
             s = get_stats(db);
             if (s.bytes_on_disk > max_seen)
                 max_seen = s.bytes_on_disk;
@@ -707,7 +729,7 @@ static void test_size_retention(void **state)
     f->mem = NULL;
     free(ws);
     /* The header documents no slack ("drop the oldest blocks while the store
-     * is larger"), so the store is within the limit after every append. */
+     * is larger"), so the store is within the limit after every pass. */
     if (over != 0)
         fail_msg("bytes_on_disk exceeded retention_size_bytes=%llu after %d of 80 appends "
                  "(max %llu)",
@@ -921,6 +943,140 @@ static void test_retention_future_cutoff(void **state)
     close_store(db);
 }
 
+/* --- the maintenance thread ------------------------------------------------ */
+
+static void sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    nanosleep(&ts, NULL);
+}
+
+/* Poll the stats until done(s) holds, for at most 10 s; returns the last stats. */
+static promstore_stats wait_stats(promstore *db, int (*done)(const promstore_stats *, int64_t),
+                                  int64_t arg, const char *what)
+{
+    promstore_stats s = get_stats(db);
+    for (int i = 0; i < 1000 && !done(&s, arg); i++) {
+        sleep_ms(10);
+        s = get_stats(db);
+    }
+    if (!done(&s, arg))
+        fail_msg("after 10 s the maintenance thread had not %s (runs %llu, errors %llu)", what,
+                 (unsigned long long)s.retention_runs, (unsigned long long)s.retention_errors);
+    return s;
+}
+
+static int min_time_reached(const promstore_stats *s, int64_t want)
+{
+    return s->min_time_ms == want;
+}
+
+static int within_size(const promstore_stats *s, int64_t limit)
+{
+    return s->bytes_on_disk <= (uint64_t)limit;
+}
+
+static int runs_reached(const promstore_stats *s, int64_t want)
+{
+    return s->retention_runs >= (uint64_t)want;
+}
+
+/*
+ * Time retention without any call: appends only wake the thread, and it cuts
+ * where run_retention() would (test_time_retention_automatic's figures).
+ */
+static void test_maintenance_thread_time(void **state)
+{
+    fx *f = *state;
+    wseries ws[4];
+    memset(ws, 0, sizeof ws);
+    for (int i = 0; i < 4; i++) {
+        snprintf(ws[i].job, sizeof ws[i].job, "bg");
+        snprintf(ws[i].instance, sizeof ws[i].instance, "t%d", i);
+        ws[i].last_block = 11;
+    }
+    promstore *db = f->db = open_store(f->dir, 30 * MIN_MS, 0);
+    append_blocks(db, ws, 4, 0, 12);
+    promstore_stats s = wait_stats(db, min_time_reached, block_start(8), "cut at block 8");
+    assert_true(s.retention_runs >= 1);
+    assert_true(s.retention_blocks_dropped >= 8);
+    assert_int_equal(s.retention_errors, 0);
+    assert_int_equal(s.retention_last_error, PROMSTORE_OK);
+    assert_int_equal(query_all(db, INT64_MIN, block_start(8) - 1).samples, 0);
+    assert_int_equal(s.samples, total_in(ws, 4, block_start(8), INT64_MAX));
+    f->db = NULL;
+    close_store(db);
+}
+
+/* Size retention without any call: the thread brings the store under its limit. */
+static void test_maintenance_thread_size(void **state)
+{
+    fx *f = *state;
+    wseries *ws = f->mem = calloc(SZ_SERIES, sizeof *ws);
+    assert_non_null(ws);
+    for (int i = 0; i < SZ_SERIES; i++) {
+        snprintf(ws[i].job, sizeof ws[i].job, "bgsize");
+        snprintf(ws[i].instance, sizeof ws[i].instance, "z%03d", i);
+        ws[i].last_block = 29;
+    }
+    promstore *db = f->db = open_store(f->dir, 0, 0);
+    append_blocks(db, ws, SZ_SERIES, 0, 10);
+    uint64_t limit = get_stats(db).bytes_on_disk;
+    append_blocks(db, ws, SZ_SERIES, 10, 30);
+    assert_true(get_stats(db).bytes_on_disk > limit); /* no limit yet: nothing went */
+    f->db = NULL;
+    close_store(db);
+
+    /* Reopened with the limit: the pass at open brings it down, unasked. */
+    db = f->db = open_store(f->dir, 0, limit);
+    promstore_stats s = wait_stats(db, within_size, (int64_t)limit, "brought the store under its limit");
+    assert_true(s.retention_blocks_dropped > 0);
+    assert_true(s.min_time_ms > T0);
+    assert_int_equal(s.max_time_ms, block_start(30) - STEP_MS);
+    assert_int_equal(s.retention_errors, 0);
+    f->db = NULL;
+    close_store(db);
+    f->mem = NULL;
+    free(ws);
+}
+
+/*
+ * The timer: with no append at all the thread still runs every
+ * maintenance_interval_ms (what lets a full store free itself).
+ */
+static void test_maintenance_timer(void **state)
+{
+    fx *f = *state;
+    promstore_options o;
+    promstore_options_init(&o);
+    o.backend = g_backend;
+    o.path = f->dir;
+    o.block_duration_ms = D_MS;
+    o.retention_time_ms = 30 * MIN_MS;
+    o.maintenance_interval_ms = 20;
+    promstore *db = NULL;
+    assert_int_equal(promstore_open(&o, &db, NULL), PROMSTORE_OK);
+    f->db = db;
+    promstore_stats s = wait_stats(db, runs_reached, 5, "run five times on its timer");
+    assert_int_equal(s.retention_errors, 0);
+    f->db = NULL;
+    close_store(db);
+
+    /* Without retention there is no thread, and the explicit call does nothing. */
+    db = f->db = open_store(f->dir, 0, 0);
+    sleep_ms(100);
+    promstore_retention_result r = run_retention(db);
+    assert_int_equal(r.blocks_dropped, 0);
+    assert_int_equal(get_stats(db).retention_runs, 0);
+    o.maintenance_interval_ms = -1;
+    promstore *bad = NULL;
+    promstore_error err;
+    assert_int_equal(promstore_open(&o, &bad, &err), PROMSTORE_E_INVALID);
+    assert_non_null(strstr(err.message, "maintenance_interval_ms"));
+    f->db = NULL;
+    close_store(db);
+}
+
 int main(int argc, char **argv)
 {
     g_backend = tu_backend_from_argv(argc, argv);
@@ -929,6 +1085,9 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_iterator_snapshot_survives_retention, setup, teardown),
         cmocka_unit_test_setup_teardown(test_time_retention_automatic, setup, teardown),
         cmocka_unit_test_setup_teardown(test_size_retention, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maintenance_thread_time, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maintenance_thread_size, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_maintenance_timer, setup, teardown),
         cmocka_unit_test_setup_teardown(test_space_reused, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_drops_out_of_order_samples, setup,
                                         teardown),

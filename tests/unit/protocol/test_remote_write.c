@@ -1198,11 +1198,11 @@ static void test_status_mapping(void **state)
     static const struct {
         promstore_status rc;
         int status;
-        int retry_after;
+        const char *retry_after; /* NULL: no Retry-After */
     } cases[] = {
-        {PROMSTORE_E_FULL, 507, 0},    {PROMSTORE_E_BUSY, 503, 1},
-        {PROMSTORE_E_NOMEM, 503, 1},   {PROMSTORE_E_IO, 500, 0},
-        {PROMSTORE_E_CORRUPT, 500, 0}, {PROMSTORE_E_BAD_LABELS, 400, 0},
+        {PROMSTORE_E_FULL, 507, "10"},   {PROMSTORE_E_BUSY, 503, "1"},
+        {PROMSTORE_E_NOMEM, 503, "1"},   {PROMSTORE_E_IO, 500, NULL},
+        {PROMSTORE_E_CORRUPT, 500, NULL}, {PROMSTORE_E_BAD_LABELS, 400, NULL},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         promstore_http_response resp = {.struct_size = sizeof resp};
@@ -1216,7 +1216,7 @@ static void test_status_mapping(void **state)
         if (cases[i].retry_after) {
             assert_int_equal(resp.n_headers, 1);
             assert_string_equal(resp.headers[0].name, "Retry-After");
-            assert_string_equal(resp.headers[0].value, "1");
+            assert_string_equal(resp.headers[0].value, cases[i].retry_after);
         } else {
             assert_int_equal(resp.n_headers, 0);
         }
