@@ -28,7 +28,9 @@
  *   error, the same call fills it with the code and a message naming the
  *   problem (the series, the label, the limit). There is no "last error" call,
  *   because such a call races between threads and breaks under Go's thread
- *   migration. On success *err is left untouched.
+ *   migration. On success *err is left untouched. (The one 1.0 call without
+ *   it, promstore_series_iter_labels, has a sibling that has it:
+ *   promstore_series_iter_labels_v2.)
  *
  * THREADS
  *   A promstore handle may be used from any number of threads at once, except
@@ -55,10 +57,17 @@
  *
  * VERSIONING
  *   The ABI only grows: new functions are added, options structs grow at their
- *   end (they begin with their own size), status codes are only appended. The
- *   shared object is libpromstore.so.1; the major number changes only when an
- *   existing call changes, and then the old call stays under its old symbol
- *   version. Every call says since which version it exists.
+ *   end (they begin with their own size), status codes are only appended. A
+ *   shipped signature is never edited: a call that needs another parameter
+ *   gets a sibling with the suffix _v2 (as promstore_series_iter_labels_v2)
+ *   and the old call stays, documented as its equivalent. The shared object
+ *   is libpromstore.so.1; the major number changes only when an existing call
+ *   changes, and then the old call stays under its old symbol version. The
+ *   minor number grows with each release that adds to the ABI, and the
+ *   functions it adds carry the symbol version PROMSTORE_1.<minor> (1.0's are
+ *   PROMSTORE_1). Every call says since which version it exists; a program
+ *   that uses a "Since: 1.1" call needs a libpromstore.so.1 of 1.1 or later,
+ *   and the dynamic loader says so at start-up if it is older.
  */
 #ifndef PROMSTORE_H
 #define PROMSTORE_H
@@ -77,7 +86,7 @@ extern "C" {
 #endif
 
 #define PROMSTORE_VERSION_MAJOR 1
-#define PROMSTORE_VERSION_MINOR 0
+#define PROMSTORE_VERSION_MINOR 1
 #define PROMSTORE_VERSION_PATCH 0
 /* Encoded as major * 10000 + minor * 100 + patch, e.g. 10000 for 1.0.0. */
 #define PROMSTORE_VERSION_NUMBER                                             \
@@ -379,7 +388,21 @@ promstore_series_iter_next(promstore_series_iter *it, promstore_error *err);
  *
  * Ownership: *labels points into memory owned by the iterator, valid until the
  *   next promstore_series_iter_next() or close. Copy what you keep.
- * Returns:   PROMSTORE_OK; PROMSTORE_E_MISUSE if no series is current.
+ * Returns:   PROMSTORE_OK; PROMSTORE_E_MISUSE if no series is current (before
+ *   the first promstore_series_iter_next(), after it returned anything but
+ *   PROMSTORE_OK); PROMSTORE_E_INVALID if an argument is NULL.
+ * On error:  *err is filled; *labels and *n_labels are left untouched.
+ * Threads:   one caller at a time per iterator. Since: 1.1
+ */
+PROMSTORE_API promstore_status
+promstore_series_iter_labels_v2(promstore_series_iter *it,
+                                const promstore_label **labels, size_t *n_labels,
+                                promstore_error *err);
+
+/*
+ * The 1.0 form of promstore_series_iter_labels_v2(), without the error
+ * detail: equivalent to promstore_series_iter_labels_v2(it, labels, n_labels,
+ * NULL), same statuses. It stays exported for programs built against 1.0.
  * Threads:   one caller at a time per iterator. Since: 1.0
  */
 PROMSTORE_API promstore_status
@@ -786,7 +809,8 @@ PROMSTORE_API promstore_status promstore_remote_read(promstore *db,
 
 /* --- Version and errors ---------------------------------------------------- */
 
-/* The library's version as "1.0.0"; a static string. Since: 1.0 */
+/* The library's version as "major.minor.patch" ("1.1.0"); a static string.
+ * Since: 1.0 */
 PROMSTORE_API const char *promstore_version(void);
 
 /* The library's version as PROMSTORE_VERSION_NUMBER encodes it. Since: 1.0 */

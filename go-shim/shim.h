@@ -165,12 +165,15 @@ typedef struct shim_labels_ret {
     promstore_status st;
     const promstore_label *labels;
     size_t n;
+    char *msg;
 } shim_labels_ret;
 
 static inline shim_labels_ret shim_series_labels(promstore_series_iter *it)
 {
-    shim_labels_ret r = {0, NULL, 0};
-    r.st = promstore_series_iter_labels(it, &r.labels, &r.n);
+    promstore_error err;
+    shim_labels_ret r = {0, NULL, 0, NULL};
+    r.st = promstore_series_iter_labels_v2(it, &r.labels, &r.n, &err);
+    r.msg = shim_result(r.st, &err).msg;
     return r;
 }
 
