@@ -519,7 +519,7 @@ promstore_apply_retention(promstore *db, int64_t cutoff_ms,
 /*
  * Store statistics. Initialise struct_size to sizeof(*out).
  *
- *   backend        "lmdb" or "sqlite".
+ *   backend        "lmdb" or "sqlite", NUL-terminated.
  *   series         series in the index.
  *   samples        samples stored.
  *   chunks         chunks stored, open (head) chunks included; out-of-order
@@ -589,7 +589,7 @@ typedef int (*promstore_check_fn)(void *ctx, const promstore_check_problem *prob
 /*
  * What promstore_check() saw. Initialise struct_size to sizeof(*summary).
  *
- *   backend      "lmdb" or "sqlite".
+ *   backend      "lmdb" or "sqlite", NUL-terminated.
  *   series       entries of the series index.
  *   postings     entries of the postings index (one per label of each
  *                series, plus one per series for "all series").
@@ -684,6 +684,7 @@ typedef struct promstore_http_request {
 /* Room for extra response headers (Retry-After, the RW 2.0 Written counts, ...). */
 #define PROMSTORE_HTTP_MAX_HEADERS 6
 
+/* One response header: name and value are NUL-terminated (see below). */
 typedef struct promstore_http_header {
     char name[64];
     char value[64];
@@ -695,13 +696,24 @@ typedef struct promstore_http_header {
  *
  *   status            the HTTP status code.
  *   content_type, content_encoding  header values to send; "" means none.
- *   headers           further headers to send, n_headers of them.
+ *   headers           further headers to send, n_headers of them
+ *                     (n_headers <= PROMSTORE_HTTP_MAX_HEADERS).
  *   message           for a status >= 400: one line naming the problem (and the
- *                     series), to send as a text/plain body. "" otherwise.
+ *                     series), to send as a text/plain body; no control
+ *                     characters, no newline. "" otherwise.
  *   samples_written .. exemplars_written  what was stored.
  *   samples_rejected  samples refused (invalid, out of order).
  *   exemplars_dropped, histograms_dropped, metadata_dropped  items received
  *                     that this version does not store.
+ *
+ * Strings: once an entry point has answered in *resp, every string of it --
+ *   content_type, content_encoding, message, and the name and value of
+ *   headers[0] .. headers[n_headers - 1] -- is NUL-terminated inside its
+ *   array, whatever the caller's buffer held before, so each can be used as a
+ *   C string as it is (no copy, no terminating by hand). A message too long
+ *   for its array is cut and ends with "...". An entry point has answered
+ *   whenever it returns anything but PROMSTORE_E_INVALID for bad arguments
+ *   (NULL, a struct_size too small), which leaves *resp unwritten.
  */
 typedef struct promstore_http_response {
     size_t struct_size;

@@ -23,7 +23,9 @@
  *   - frames stay within read_frame_bytes (a big series is split, labels
  *     repeated, chunks in order, no sample lost); 20k series stream in
  *     pieces no bigger than a frame and without the heap growing;
- *   - the callback form, a client that goes away, bad arguments.
+ *   - the callback form, a client that goes away, bad arguments;
+ *   - every answer's strings NUL-terminated (tu_assert_response_terminated on
+ *     each answer served here, into a response prefilled with nonzero bytes).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -262,7 +264,10 @@ static promstore_status serve(promstore *db, const uint8_t *b, size_t n,
     resp_init(resp);
     memset(out, 0, sizeof *out);
     promstore_error err;
-    return promstore_remote_read(db, &req, resp, collect, out, &err);
+    promstore_status rc = promstore_remote_read(db, &req, resp, collect, out, &err);
+    if (rc != PROMSTORE_E_INVALID)
+        tu_assert_response_terminated(resp); /* the answer, even if cut later */
+    return rc;
 }
 
 /* Serve and expect an error status whose message contains `needle`. */
@@ -277,6 +282,7 @@ static void expect_status(promstore *db, const uint8_t *b, size_t n, const char 
     memset(&out, 0, sizeof out);
     promstore_error err;
     assert_int_equal(promstore_remote_read(db, &req, &resp, collect, &out, &err), PROMSTORE_OK);
+    tu_assert_response_terminated(&resp);
     if (resp.status != status || strstr(resp.message, needle) == NULL)
         fail_msg("want %d with \"%s\", got %d: %s", status, needle, resp.status, resp.message);
     assert_int_equal(out.pieces, 0);
@@ -844,6 +850,7 @@ static promstore_reader *open_reader(promstore *db, const uint8_t *b, size_t n,
     promstore_reader *r = (promstore_reader *)&req; /* must be overwritten */
     promstore_error err;
     assert_int_equal(promstore_remote_read_open(db, &req, resp, &r, &err), PROMSTORE_OK);
+    tu_assert_response_terminated(resp);
     if (resp->status == 200)
         assert_non_null(r);
     else
