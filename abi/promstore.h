@@ -55,13 +55,32 @@
  *   - Strings are (pointer, length) pairs and need not be NUL-terminated;
  *     label names and values must be valid UTF-8.
  *
+ * STRUCTS
+ *   Every public struct is one of two kinds, and its comment says which:
+ *   - Frozen: no struct_size. Its size and fields never change, because the
+ *     library could not tell an older caller's struct from a newer one: it
+ *     steps through arrays of it by its size, or fills it through a bare
+ *     pointer. A new field would mean a new struct and a _v2 call.
+ *   - Growable: struct_size is its first field, set by the caller to the
+ *     sizeof it was compiled with. Fields are only ever appended. The library
+ *     reads (options, requests) or writes (results, statistics, responses)
+ *     only the fields that lie inside the caller's struct_size, and defaults
+ *     or leaves alone the rest. Each struct says the least struct_size the
+ *     library accepts; below it the call fails with PROMSTORE_E_INVALID. A
+ *     struct the library hands to a callback (promstore_check_problem) is
+ *     read the other way round: a field exists only if it lies inside
+ *     problem->struct_size.
+ *   The sizes of arrays inside structs (PROMSTORE_ERROR_MESSAGE_MAX,
+ *   PROMSTORE_HTTP_MAX_HEADERS, the char arrays) are part of the layout and
+ *   never change either.
+ *
  * VERSIONING
- *   The ABI only grows: new functions are added, options structs grow at their
- *   end (they begin with their own size), status codes are only appended. A
- *   shipped signature is never edited: a call that needs another parameter
- *   gets a sibling with the suffix _v2 (as promstore_series_iter_labels_v2)
- *   and the old call stays, documented as its equivalent. The shared object
- *   is libpromstore.so.1; the major number changes only when an existing call
+ *   The ABI only grows: new functions are added, growable structs grow at
+ *   their end (STRUCTS above), status codes are only appended. A shipped
+ *   signature is never edited: a call that needs another parameter gets a
+ *   sibling with the suffix _v2 (as promstore_series_iter_labels_v2) and the
+ *   old call stays, documented as its equivalent. The shared object is
+ *   libpromstore.so.1; the major number changes only when an existing call
  *   changes, and then the old call stays under its old symbol version. The
  *   minor number grows with each release that adds to the ABI, and the
  *   functions it adds carry the symbol version PROMSTORE_1.<minor> (1.0's are
@@ -124,6 +143,9 @@ typedef enum promstore_status {
  * the stack per call: `promstore_error err; if (promstore_x(..., &err)) ...`.
  * message is NUL-terminated; a long message (a huge label set) is cut and ends
  * with "...".
+ *
+ * Frozen: callers keep it on the stack and the library writes into it with no
+ * size to check; more detail would come through a new call.
  */
 typedef struct promstore_error {
     promstore_status status;
@@ -134,7 +156,10 @@ typedef struct promstore promstore;
 typedef struct promstore_series_iter promstore_series_iter;
 typedef struct promstore_string_iter promstore_string_iter;
 
-/* One label. name/value need not be NUL-terminated. */
+/*
+ * One label. name/value need not be NUL-terminated.
+ * Frozen: passed in arrays (promstore_series, the iterators' label sets).
+ */
 typedef struct promstore_label {
     const char *name;
     size_t name_len;
@@ -146,6 +171,10 @@ typedef struct promstore_label {
  * One sample. value_bits is the IEEE-754 bit pattern of the float64 value, so
  * that every NaN (the stale marker 0x7ff0000000000002 above all) is stored and
  * returned bit-exact; convert with memcpy.
+ *
+ * Frozen: passed in arrays, and filled through a bare pointer by
+ * promstore_series_iter_sample(); it holds the whole of a Prometheus float
+ * sample already.
  */
 typedef struct promstore_sample {
     int64_t timestamp_ms;
@@ -155,7 +184,10 @@ typedef struct promstore_sample {
 /* The Prometheus stale marker, a NaN with this exact bit pattern. */
 #define PROMSTORE_STALE_NAN_BITS UINT64_C(0x7ff0000000000002)
 
-/* One series in an append batch: its labels (any order) and its samples. */
+/*
+ * One series in an append batch: its labels (any order) and its samples.
+ * Frozen: passed in arrays to promstore_append().
+ */
 typedef struct promstore_series {
     const promstore_label *labels;
     size_t n_labels;
@@ -202,6 +234,9 @@ typedef struct promstore_series {
  *                      largest SAMPLES remote-read response before compression,
  *                      since that answer is built in memory.
  *   read_frame_bytes   target size of a streamed remote-read frame (default 1 MiB).
+ *
+ * Growable, read by the library: fields past the caller's struct_size take
+ * their defaults; struct_size must at least hold path.
  */
 typedef struct promstore_options {
     size_t struct_size;
@@ -265,6 +300,9 @@ PROMSTORE_API promstore_status promstore_close(promstore *db,
  *                      value bits) and so ignored; a retried batch lands here.
  *   samples_rejected   samples refused as out of order or too old.
  *   series_created     series that did not exist before this call.
+ *
+ * Growable, written by the library only inside the caller's struct_size
+ * (at least sizeof(size_t)).
  */
 typedef struct promstore_append_result {
     size_t struct_size;
@@ -329,6 +367,8 @@ typedef enum promstore_match_type {
  * name!="" selects series that have it. Regexes are fully anchored and use
  * RE2-like syntax (run by PCRE2; '.' also matches newline, as in Prometheus
  * 3); backreferences and lookaround, which RE2 lacks, are refused.
+ *
+ * Frozen: passed in arrays.
  */
 typedef struct promstore_matcher {
     promstore_match_type type;
@@ -338,7 +378,11 @@ typedef struct promstore_matcher {
     size_t value_len;
 } promstore_matcher;
 
-/* One stored chunk: Prometheus XOR chunk bytes, 2-byte header included. */
+/*
+ * One stored chunk: Prometheus XOR chunk bytes, 2-byte header included.
+ * Frozen: filled through a bare pointer by promstore_series_iter_chunk(), so
+ * a longer one would be written past the end of an older caller's.
+ */
 typedef struct promstore_chunk {
     int64_t min_time_ms; /* timestamp of its first sample */
     int64_t max_time_ms; /* timestamp of its last sample */
@@ -487,6 +531,8 @@ PROMSTORE_API void promstore_string_iter_close(promstore_string_iter *it);
 
 /*
  * What promstore_apply_retention() removed. Initialise struct_size.
+ * Growable, written by the library only inside the caller's struct_size
+ * (at least sizeof(size_t)).
  */
 typedef struct promstore_retention_result {
     size_t struct_size;
@@ -529,6 +575,9 @@ promstore_apply_retention(promstore *db, int64_t cutoff_ms,
  *   bytes_on_disk  bytes the backend uses for live data (free pages excluded).
  *   file_bytes     size of the backend's files (free pages included).
  *   min_time_ms, max_time_ms  oldest and newest sample (0 when empty).
+ *
+ * Growable, written by the library only inside the caller's struct_size,
+ * which must at least hold backend.
  */
 typedef struct promstore_stats {
     size_t struct_size;
@@ -570,6 +619,10 @@ PROMSTORE_API promstore_status promstore_stats_get(promstore *db,
  *   message         one line of English saying what is wrong and what it
  *                   breaks, naming the entry (labels, label pair,
  *                   timestamps). Never NULL.
+ *
+ * Growable, the other way round: the library fills it and sets struct_size to
+ * its own sizeof; a callback built against a later header reads a field only
+ * if it lies inside problem->struct_size.
  */
 typedef struct promstore_check_problem {
     size_t struct_size;
@@ -601,6 +654,9 @@ typedef int (*promstore_check_fn)(void *ctx, const promstore_check_problem *prob
  *   ooo_samples  of which out-of-order samples.
  *   problems     problems reported to on_problem.
  *   stopped      1 if on_problem asked to stop, so later checks did not run.
+ *
+ * Growable, written by the library only inside the caller's struct_size
+ * (at least sizeof(size_t)).
  */
 typedef struct promstore_check_summary {
     size_t struct_size;
@@ -672,7 +728,11 @@ PROMSTORE_API promstore_status promstore_check(const promstore_options *opts,
  * headers and body and sends back what the library answers.
  */
 
-/* An HTTP request as the protocol entry points need it. */
+/*
+ * An HTTP request as the protocol entry points need it.
+ * Growable, read by the library; struct_size must at least hold body_len
+ * (the 1.0 layout).
+ */
 typedef struct promstore_http_request {
     size_t struct_size;
     const char *content_type;     /* Content-Type header value, NULL if absent */
@@ -684,7 +744,10 @@ typedef struct promstore_http_request {
 /* Room for extra response headers (Retry-After, the RW 2.0 Written counts, ...). */
 #define PROMSTORE_HTTP_MAX_HEADERS 6
 
-/* One response header: name and value are NUL-terminated (see below). */
+/*
+ * One response header: name and value are NUL-terminated (see below).
+ * Frozen: an element of promstore_http_response.headers.
+ */
 typedef struct promstore_http_header {
     char name[64];
     char value[64];
@@ -714,6 +777,10 @@ typedef struct promstore_http_header {
  *   for its array is cut and ends with "...". An entry point has answered
  *   whenever it returns anything but PROMSTORE_E_INVALID for bad arguments
  *   (NULL, a struct_size too small), which leaves *resp unwritten.
+ *
+ * Growable, written by the library; struct_size must at least hold
+ * metadata_dropped (the 1.0 layout). Room for more headers would come as a
+ * new field at the end, never as a longer headers array.
  */
 typedef struct promstore_http_response {
     size_t struct_size;

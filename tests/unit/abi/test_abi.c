@@ -6,6 +6,8 @@
  *     are ABI: a Go or Python binding hard-codes them);
  *   - promstore_strerror() for every code and for an unknown one;
  *   - promstore_version()/promstore_version_number() against the macros;
+ *   - the layout of the frozen structs (pinned on LP64), struct_size first in
+ *     the growable ones;
  *   - promstore_options_init() defaults, and struct_size honoured for the
  *     options, append-result and stats structs (older callers' structs are
  *     shorter and must not be written past their end);
@@ -114,6 +116,33 @@ static void test_status_values(void **state)
     assert_int_equal(PROMSTORE_OPEN_LEGACY_NAMES, 0x2);
     /* A status is stored in an int-sized enum in promstore_error. */
     assert_int_equal(sizeof(promstore_status), sizeof(int));
+}
+
+/* Frozen structs keep their layout forever; growable ones start with struct_size. */
+static void test_struct_kinds(void **state)
+{
+    (void)state;
+#if SIZE_MAX == UINT64_MAX && UINTPTR_MAX == UINT64_MAX /* LP64: the sizes below */
+    assert_int_equal(sizeof(promstore_error), 4 + PROMSTORE_ERROR_MESSAGE_MAX);
+    assert_int_equal(sizeof(promstore_label), 32);
+    assert_int_equal(sizeof(promstore_sample), 16);
+    assert_int_equal(sizeof(promstore_series), 32);
+    assert_int_equal(sizeof(promstore_matcher), 40);
+    assert_int_equal(sizeof(promstore_chunk), 32);
+    assert_int_equal(sizeof(promstore_http_header), 128);
+    assert_int_equal(offsetof(promstore_sample, value_bits), 8);
+    assert_int_equal(offsetof(promstore_matcher, value_len), 32);
+    assert_int_equal(offsetof(promstore_chunk, data_len), 24);
+#endif
+    assert_int_equal(offsetof(promstore_options, struct_size), 0);
+    assert_int_equal(offsetof(promstore_append_result, struct_size), 0);
+    assert_int_equal(offsetof(promstore_retention_result, struct_size), 0);
+    assert_int_equal(offsetof(promstore_stats, struct_size), 0);
+    assert_int_equal(offsetof(promstore_check_problem, struct_size), 0);
+    assert_int_equal(offsetof(promstore_check_summary, struct_size), 0);
+    assert_int_equal(offsetof(promstore_http_request, struct_size), 0);
+    assert_int_equal(offsetof(promstore_http_response, struct_size), 0);
+    assert_int_equal(PROMSTORE_HTTP_MAX_HEADERS, 6);
 }
 
 static void test_strerror(void **state)
@@ -679,6 +708,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_values),
+        cmocka_unit_test(test_struct_kinds),
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_options_defaults),
