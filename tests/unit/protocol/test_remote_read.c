@@ -6,9 +6,9 @@
  * requests and decode answers independently of the hand-written encoder in
  * remote_read.c), snappy, and ps_crc32c.
  *
- * What it covers (../shared/PROTOCOL.md section 3):
+ * What it covers (docs/PROTOCOL.md section 3):
  *   - CRC-32C check value and piecewise use;
- *   - the exact bytes of PROTOCOL.md 3.4's stream frame, and the stale-marker
+ *   - the exact bytes of docs/PROTOCOL.md 3.4's example frame, and the stale-marker
  *     chunk vector;
  *   - negotiation: empty list -> SAMPLES, the client's order, unknown types
  *     skipped, nothing supported -> 400;
@@ -430,7 +430,7 @@ static void test_crc32c(void **state)
     assert_int_equal(whole, ~c);
 }
 
-/* PROTOCOL.md 3.4: the example frame, byte for byte. */
+/* docs/PROTOCOL.md 3.4: the example frame, byte for byte. */
 static void test_frame_vector(void **state)
 {
     fx *f = *state;
@@ -696,7 +696,7 @@ static void test_value_bits(void **state)
     free(req);
 }
 
-/* The stale-marker chunk vector of PROTOCOL.md 3.4, through the stream. */
+/* The stale-marker chunk vector of docs/PROTOCOL.md 3.4, through the stream. */
 static void test_stale_chunk_streamed(void **state)
 {
     fx *f = *state;
