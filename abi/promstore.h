@@ -28,7 +28,9 @@
  *   error, the same call fills it with the code and a message naming the
  *   problem (the series, the label, the limit). There is no "last error" call,
  *   because such a call races between threads and breaks under Go's thread
- *   migration. On success *err is left untouched.
+ *   migration. On success *err is left untouched. (The one 1.0 call without
+ *   it, promstore_series_iter_labels, has a sibling that has it:
+ *   promstore_series_iter_labels_v2.)
  *
  * THREADS
  *   A promstore handle may be used from any number of threads at once, except
@@ -53,12 +55,38 @@
  *   - Strings are (pointer, length) pairs and need not be NUL-terminated;
  *     label names and values must be valid UTF-8.
  *
+ * STRUCTS
+ *   Every public struct is one of two kinds, and its comment says which:
+ *   - Frozen: no struct_size. Its size and fields never change, because the
+ *     library could not tell an older caller's struct from a newer one: it
+ *     steps through arrays of it by its size, or fills it through a bare
+ *     pointer. A new field would mean a new struct and a _v2 call.
+ *   - Growable: struct_size is its first field, set by the caller to the
+ *     sizeof it was compiled with. Fields are only ever appended. The library
+ *     reads (options, requests) or writes (results, statistics, responses)
+ *     only the fields that lie inside the caller's struct_size, and defaults
+ *     or leaves alone the rest. Each struct says the least struct_size the
+ *     library accepts; below it the call fails with PROMSTORE_E_INVALID. A
+ *     struct the library hands to a callback (promstore_check_problem) is
+ *     read the other way round: a field exists only if it lies inside
+ *     problem->struct_size.
+ *   The sizes of arrays inside structs (PROMSTORE_ERROR_MESSAGE_MAX,
+ *   PROMSTORE_HTTP_MAX_HEADERS, the char arrays) are part of the layout and
+ *   never change either.
+ *
  * VERSIONING
- *   The ABI only grows: new functions are added, options structs grow at their
- *   end (they begin with their own size), status codes are only appended. The
- *   shared object is libpromstore.so.1; the major number changes only when an
- *   existing call changes, and then the old call stays under its old symbol
- *   version. Every call says since which version it exists.
+ *   The ABI only grows: new functions are added, growable structs grow at
+ *   their end (STRUCTS above), status codes are only appended. A shipped
+ *   signature is never edited: a call that needs another parameter gets a
+ *   sibling with the suffix _v2 (as promstore_series_iter_labels_v2) and the
+ *   old call stays, documented as its equivalent. The shared object is
+ *   libpromstore.so.1; the major number changes only when an existing call
+ *   changes, and then the old call stays under its old symbol version. The
+ *   minor number grows with each release that adds to the ABI, and the
+ *   functions it adds carry the symbol version PROMSTORE_1.<minor> (1.0's are
+ *   PROMSTORE_1). Every call says since which version it exists; a program
+ *   that uses a "Since: 1.1" call needs a libpromstore.so.1 of 1.1 or later,
+ *   and the dynamic loader says so at start-up if it is older.
  */
 #ifndef PROMSTORE_H
 #define PROMSTORE_H
@@ -77,7 +105,7 @@ extern "C" {
 #endif
 
 #define PROMSTORE_VERSION_MAJOR 1
-#define PROMSTORE_VERSION_MINOR 0
+#define PROMSTORE_VERSION_MINOR 1
 #define PROMSTORE_VERSION_PATCH 0
 /* Encoded as major * 10000 + minor * 100 + patch, e.g. 10000 for 1.0.0. */
 #define PROMSTORE_VERSION_NUMBER                                             \
@@ -115,6 +143,9 @@ typedef enum promstore_status {
  * the stack per call: `promstore_error err; if (promstore_x(..., &err)) ...`.
  * message is NUL-terminated; a long message (a huge label set) is cut and ends
  * with "...".
+ *
+ * Frozen: callers keep it on the stack and the library writes into it with no
+ * size to check; more detail would come through a new call.
  */
 typedef struct promstore_error {
     promstore_status status;
@@ -125,7 +156,10 @@ typedef struct promstore promstore;
 typedef struct promstore_series_iter promstore_series_iter;
 typedef struct promstore_string_iter promstore_string_iter;
 
-/* One label. name/value need not be NUL-terminated. */
+/*
+ * One label. name/value need not be NUL-terminated.
+ * Frozen: passed in arrays (promstore_series, the iterators' label sets).
+ */
 typedef struct promstore_label {
     const char *name;
     size_t name_len;
@@ -137,6 +171,10 @@ typedef struct promstore_label {
  * One sample. value_bits is the IEEE-754 bit pattern of the float64 value, so
  * that every NaN (the stale marker 0x7ff0000000000002 above all) is stored and
  * returned bit-exact; convert with memcpy.
+ *
+ * Frozen: passed in arrays, and filled through a bare pointer by
+ * promstore_series_iter_sample(); it holds the whole of a Prometheus float
+ * sample already.
  */
 typedef struct promstore_sample {
     int64_t timestamp_ms;
@@ -146,7 +184,10 @@ typedef struct promstore_sample {
 /* The Prometheus stale marker, a NaN with this exact bit pattern. */
 #define PROMSTORE_STALE_NAN_BITS UINT64_C(0x7ff0000000000002)
 
-/* One series in an append batch: its labels (any order) and its samples. */
+/*
+ * One series in an append batch: its labels (any order) and its samples.
+ * Frozen: passed in arrays to promstore_append().
+ */
 typedef struct promstore_series {
     const promstore_label *labels;
     size_t n_labels;
@@ -204,6 +245,9 @@ typedef struct promstore_series {
  *                      are only counted in promstore_stats. The callback must
  *                      not call back into the store; err lives for the call.
  *                      Since: 1.1
+ *
+ * Growable, read by the library: fields past the caller's struct_size take
+ * their defaults; struct_size must at least hold path.
  */
 typedef void (*promstore_error_fn)(void *ctx, const promstore_error *err);
 typedef struct promstore_options {
@@ -272,6 +316,9 @@ PROMSTORE_API promstore_status promstore_close(promstore *db,
  *                      value bits) and so ignored; a retried batch lands here.
  *   samples_rejected   samples refused as out of order or too old.
  *   series_created     series that did not exist before this call.
+ *
+ * Growable, written by the library only inside the caller's struct_size
+ * (at least sizeof(size_t)).
  */
 typedef struct promstore_append_result {
     size_t struct_size;
@@ -336,6 +383,8 @@ typedef enum promstore_match_type {
  * name!="" selects series that have it. Regexes are fully anchored and use
  * RE2-like syntax (run by PCRE2; '.' also matches newline, as in Prometheus
  * 3); backreferences and lookaround, which RE2 lacks, are refused.
+ *
+ * Frozen: passed in arrays.
  */
 typedef struct promstore_matcher {
     promstore_match_type type;
@@ -345,7 +394,11 @@ typedef struct promstore_matcher {
     size_t value_len;
 } promstore_matcher;
 
-/* One stored chunk: Prometheus XOR chunk bytes, 2-byte header included. */
+/*
+ * One stored chunk: Prometheus XOR chunk bytes, 2-byte header included.
+ * Frozen: filled through a bare pointer by promstore_series_iter_chunk(), so
+ * a longer one would be written past the end of an older caller's.
+ */
 typedef struct promstore_chunk {
     int64_t min_time_ms; /* timestamp of its first sample */
     int64_t max_time_ms; /* timestamp of its last sample */
@@ -395,7 +448,21 @@ promstore_series_iter_next(promstore_series_iter *it, promstore_error *err);
  *
  * Ownership: *labels points into memory owned by the iterator, valid until the
  *   next promstore_series_iter_next() or close. Copy what you keep.
- * Returns:   PROMSTORE_OK; PROMSTORE_E_MISUSE if no series is current.
+ * Returns:   PROMSTORE_OK; PROMSTORE_E_MISUSE if no series is current (before
+ *   the first promstore_series_iter_next(), after it returned anything but
+ *   PROMSTORE_OK); PROMSTORE_E_INVALID if an argument is NULL.
+ * On error:  *err is filled; *labels and *n_labels are left untouched.
+ * Threads:   one caller at a time per iterator. Since: 1.1
+ */
+PROMSTORE_API promstore_status
+promstore_series_iter_labels_v2(promstore_series_iter *it,
+                                const promstore_label **labels, size_t *n_labels,
+                                promstore_error *err);
+
+/*
+ * The 1.0 form of promstore_series_iter_labels_v2(), without the error
+ * detail: equivalent to promstore_series_iter_labels_v2(it, labels, n_labels,
+ * NULL), same statuses. It stays exported for programs built against 1.0.
  * Threads:   one caller at a time per iterator. Since: 1.0
  */
 PROMSTORE_API promstore_status
@@ -480,6 +547,8 @@ PROMSTORE_API void promstore_string_iter_close(promstore_string_iter *it);
 
 /*
  * What promstore_apply_retention() removed. Initialise struct_size.
+ * Growable, written by the library only inside the caller's struct_size
+ * (at least sizeof(size_t)).
  */
 typedef struct promstore_retention_result {
     size_t struct_size;
@@ -538,7 +607,7 @@ PROMSTORE_API promstore_status promstore_run_retention(promstore *db,
 /*
  * Store statistics. Initialise struct_size to sizeof(*out).
  *
- *   backend        "lmdb" or "sqlite".
+ *   backend        "lmdb" or "sqlite", NUL-terminated.
  *   series         series in the index.
  *   samples        samples stored.
  *   chunks         chunks stored, open (head) chunks included; out-of-order
@@ -555,6 +624,9 @@ PROMSTORE_API promstore_status promstore_run_retention(promstore *db,
  *                      retention_last_error (PROMSTORE_OK if none failed).
  *   retention_blocks_dropped, retention_series_dropped,
  *   retention_samples_dropped  what those passes removed.
+ *
+ * Growable, written by the library only inside the caller's struct_size,
+ * which must at least hold backend.
  */
 typedef struct promstore_stats {
     size_t struct_size;
@@ -603,6 +675,10 @@ PROMSTORE_API promstore_status promstore_stats_get(promstore *db,
  *   message         one line of English saying what is wrong and what it
  *                   breaks, naming the entry (labels, label pair,
  *                   timestamps). Never NULL.
+ *
+ * Growable, the other way round: the library fills it and sets struct_size to
+ * its own sizeof; a callback built against a later header reads a field only
+ * if it lies inside problem->struct_size.
  */
 typedef struct promstore_check_problem {
     size_t struct_size;
@@ -622,7 +698,7 @@ typedef int (*promstore_check_fn)(void *ctx, const promstore_check_problem *prob
 /*
  * What promstore_check() saw. Initialise struct_size to sizeof(*summary).
  *
- *   backend      "lmdb" or "sqlite".
+ *   backend      "lmdb" or "sqlite", NUL-terminated.
  *   series       entries of the series index.
  *   postings     entries of the postings index (one per label of each
  *                series, plus one per series for "all series").
@@ -634,6 +710,9 @@ typedef int (*promstore_check_fn)(void *ctx, const promstore_check_problem *prob
  *   ooo_samples  of which out-of-order samples.
  *   problems     problems reported to on_problem.
  *   stopped      1 if on_problem asked to stop, so later checks did not run.
+ *
+ * Growable, written by the library only inside the caller's struct_size
+ * (at least sizeof(size_t)).
  */
 typedef struct promstore_check_summary {
     size_t struct_size;
@@ -705,7 +784,11 @@ PROMSTORE_API promstore_status promstore_check(const promstore_options *opts,
  * headers and body and sends back what the library answers.
  */
 
-/* An HTTP request as the protocol entry points need it. */
+/*
+ * An HTTP request as the protocol entry points need it.
+ * Growable, read by the library; struct_size must at least hold body_len
+ * (the 1.0 layout).
+ */
 typedef struct promstore_http_request {
     size_t struct_size;
     const char *content_type;     /* Content-Type header value, NULL if absent */
@@ -717,6 +800,10 @@ typedef struct promstore_http_request {
 /* Room for extra response headers (Retry-After, the RW 2.0 Written counts, ...). */
 #define PROMSTORE_HTTP_MAX_HEADERS 6
 
+/*
+ * One response header: name and value are NUL-terminated (see below).
+ * Frozen: an element of promstore_http_response.headers.
+ */
 typedef struct promstore_http_header {
     char name[64];
     char value[64];
@@ -728,13 +815,28 @@ typedef struct promstore_http_header {
  *
  *   status            the HTTP status code.
  *   content_type, content_encoding  header values to send; "" means none.
- *   headers           further headers to send, n_headers of them.
+ *   headers           further headers to send, n_headers of them
+ *                     (n_headers <= PROMSTORE_HTTP_MAX_HEADERS).
  *   message           for a status >= 400: one line naming the problem (and the
- *                     series), to send as a text/plain body. "" otherwise.
+ *                     series), to send as a text/plain body; no control
+ *                     characters, no newline. "" otherwise.
  *   samples_written .. exemplars_written  what was stored.
  *   samples_rejected  samples refused (invalid, out of order).
  *   exemplars_dropped, histograms_dropped, metadata_dropped  items received
  *                     that this version does not store.
+ *
+ * Strings: once an entry point has answered in *resp, every string of it --
+ *   content_type, content_encoding, message, and the name and value of
+ *   headers[0] .. headers[n_headers - 1] -- is NUL-terminated inside its
+ *   array, whatever the caller's buffer held before, so each can be used as a
+ *   C string as it is (no copy, no terminating by hand). A message too long
+ *   for its array is cut and ends with "...". An entry point has answered
+ *   whenever it returns anything but PROMSTORE_E_INVALID for bad arguments
+ *   (NULL, a struct_size too small), which leaves *resp unwritten.
+ *
+ * Growable, written by the library; struct_size must at least hold
+ * metadata_dropped (the 1.0 layout). Room for more headers would come as a
+ * new field at the end, never as a longer headers array.
  */
 typedef struct promstore_http_response {
     size_t struct_size;
@@ -842,7 +944,8 @@ PROMSTORE_API promstore_status promstore_remote_read(promstore *db,
 
 /* --- Version and errors ---------------------------------------------------- */
 
-/* The library's version as "1.0.0"; a static string. Since: 1.0 */
+/* The library's version as "major.minor.patch" ("1.1.0"); a static string.
+ * Since: 1.0 */
 PROMSTORE_API const char *promstore_version(void);
 
 /* The library's version as PROMSTORE_VERSION_NUMBER encodes it. Since: 1.0 */

@@ -74,8 +74,8 @@ static int query_all(promstore *db) {
         size_t n_labels;
         promstore_sample s;
 
-        if (promstore_series_iter_labels(it, &labels, &n_labels) != PROMSTORE_OK) {
-            fprintf(stderr, "promstore_series_iter_labels failed\n");
+        if (promstore_series_iter_labels_v2(it, &labels, &n_labels, &err) != PROMSTORE_OK) {
+            report("promstore_series_iter_labels_v2", &err);
             goto fail;
         }
         print_labels(labels, n_labels);

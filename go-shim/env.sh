@@ -3,11 +3,12 @@
 build=$(cd "${1:?usage: . env.sh BUILD_DIR}" && pwd)
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 mkdir -p "$build/go-shim/pkgconfig" "$build/go-shim/cache" "$build/go-shim/gopath"
+version=$(sed -n 's/^Version: //p' "$build/promstore.pc") # CMake's, from abi/promstore.h
 cat >"$build/go-shim/pkgconfig/promstore.pc" <<PC
 prefix=$build
 Name: promstore
 Description: libpromstore from the build tree $build
-Version: 1.0.0
+Version: $version
 Cflags: -I$repo/abi
 Libs: -L$build -lpromstore -Wl,-rpath,$build
 PC

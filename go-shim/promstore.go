@@ -27,7 +27,8 @@
 // sample iterator of its current series) is used by one goroutine at a time.
 //
 // The package builds with Go 1.19 and links the library through pkg-config
-// (package "promstore").
+// (package "promstore", version 1.1 or later: it calls
+// promstore_series_iter_labels_v2).
 package promstore
 
 /*
@@ -36,7 +37,7 @@ package promstore
 */
 import "C"
 
-// Version is the version of the linked libpromstore, e.g. "1.0.0".
+// Version is the version of the linked libpromstore, e.g. "1.1.0".
 func Version() string { return C.GoString(C.promstore_version()) }
 
 // StaleNaNBits is the bit pattern of Prometheus's stale marker, a NaN that

@@ -138,8 +138,8 @@ func (s *SeriesSet) Next() bool {
 		return false
 	}
 	lr := C.shim_series_labels(s.it)
-	if lr.st != C.PROMSTORE_OK {
-		s.err = &Error{Op: "series labels", Status: Status(lr.st)}
+	if err := takeError("series labels", lr.st, lr.msg); err != nil {
+		s.err = err
 		return false
 	}
 	labels := make(Labels, int(lr.n))

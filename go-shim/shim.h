@@ -27,15 +27,8 @@ typedef struct shim_ret {
 
 static inline shim_ret shim_result(promstore_status st, const promstore_error *err)
 {
-    shim_ret r = {st, NULL};
-    if (st < 0) {
-        size_t n = strnlen(err->message, sizeof err->message);
-        r.msg = malloc(n + 1);
-        if (r.msg != NULL) {
-            memcpy(r.msg, err->message, n);
-            r.msg[n] = '\0';
-        }
-    }
+    /* On error the library has filled err, its message NUL-terminated. */
+    shim_ret r = {st, st < 0 ? strdup(err->message) : NULL};
     return r;
 }
 
@@ -165,12 +158,15 @@ typedef struct shim_labels_ret {
     promstore_status st;
     const promstore_label *labels;
     size_t n;
+    char *msg;
 } shim_labels_ret;
 
 static inline shim_labels_ret shim_series_labels(promstore_series_iter *it)
 {
-    shim_labels_ret r = {0, NULL, 0};
-    r.st = promstore_series_iter_labels(it, &r.labels, &r.n);
+    promstore_error err;
+    shim_labels_ret r = {0, NULL, 0, NULL};
+    r.st = promstore_series_iter_labels_v2(it, &r.labels, &r.n, &err);
+    r.msg = shim_result(r.st, &err).msg;
     return r;
 }
 
@@ -228,20 +224,6 @@ static inline promstore_http_request shim_request(const char *ctype, const char 
     return req;
 }
 
-/* Terminate every fixed-size string of a response, as the C server does. */
-static inline void shim_terminate(promstore_http_response *pr)
-{
-    pr->message[sizeof pr->message - 1] = '\0';
-    pr->content_type[sizeof pr->content_type - 1] = '\0';
-    pr->content_encoding[sizeof pr->content_encoding - 1] = '\0';
-    if (pr->n_headers > PROMSTORE_HTTP_MAX_HEADERS)
-        pr->n_headers = PROMSTORE_HTTP_MAX_HEADERS;
-    for (size_t i = 0; i < pr->n_headers; i++) {
-        pr->headers[i].name[sizeof pr->headers[i].name - 1] = '\0';
-        pr->headers[i].value[sizeof pr->headers[i].value - 1] = '\0';
-    }
-}
-
 /* ctype and cenc are C strings or NULL; body is Go memory (pointer-free), only read. */
 static inline shim_ret shim_remote_write(promstore *db, const char *ctype, const char *cenc,
                                          const uint8_t *body, size_t len,
@@ -251,9 +233,7 @@ static inline shim_ret shim_remote_write(promstore *db, const char *ctype, const
     promstore_http_request req = shim_request(ctype, cenc, body, len);
     memset(pr, 0, sizeof *pr);
     pr->struct_size = sizeof *pr;
-    shim_ret r = shim_result(promstore_remote_write(db, &req, pr, &err), &err);
-    shim_terminate(pr);
-    return r;
+    return shim_result(promstore_remote_write(db, &req, pr, &err), &err);
 }
 
 static inline shim_ret shim_remote_read_open(promstore *db, const char *ctype, const char *cenc,
@@ -265,9 +245,7 @@ static inline shim_ret shim_remote_read_open(promstore *db, const char *ctype, c
     memset(pr, 0, sizeof *pr);
     pr->struct_size = sizeof *pr;
     *out = NULL;
-    shim_ret r = shim_result(promstore_remote_read_open(db, &req, pr, out, &err), &err);
-    shim_terminate(pr);
-    return r;
+    return shim_result(promstore_remote_read_open(db, &req, pr, out, &err), &err);
 }
 
 typedef struct shim_piece_ret {

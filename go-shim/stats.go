@@ -5,8 +5,6 @@ package promstore
 */
 import "C"
 
-import "unsafe"
-
 // RetentionResult mirrors promstore_retention_result.
 type RetentionResult struct {
 	BlocksDropped, SeriesDropped, SamplesDropped uint64
@@ -51,9 +49,8 @@ func (d *DB) Stats() (Stats, error) {
 	if err := takeError("stats", r.st, r.msg); err != nil {
 		return Stats{}, err
 	}
-	backend := C.GoStringN((*C.char)(unsafe.Pointer(&st.backend[0])), C.int(C.strnlen(&st.backend[0], 16)))
 	return Stats{
-		Backend: backend, Series: uint64(st.series), Samples: uint64(st.samples),
+		Backend: C.GoString(&st.backend[0]), Series: uint64(st.series), Samples: uint64(st.samples),
 		Chunks: uint64(st.chunks), Blocks: uint64(st.blocks), BytesOnDisk: uint64(st.bytes_on_disk),
 		FileBytes: uint64(st.file_bytes), MinTimeMs: int64(st.min_time_ms), MaxTimeMs: int64(st.max_time_ms),
 	}, nil

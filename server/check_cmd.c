@@ -71,7 +71,6 @@ static int run(const char *backend, const char *path)
     fflush(stdout);
     promstore_status rc = promstore_check(&o, print_problem, NULL, &s, &err);
     if (rc != PROMSTORE_OK) {
-        err.message[sizeof err.message - 1] = '\0';
         fflush(stdout);
         fprintf(stderr, "promstore check: error: %s (%s)\n", err.message, promstore_strerror(rc));
         return 2;

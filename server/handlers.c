@@ -41,23 +41,14 @@ static void add_protocol_headers(struct MHD_Response *resp, const promstore_http
             MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_ENCODING,
                                     pr->content_encoding);
     }
-    size_t n = pr->n_headers < PROMSTORE_HTTP_MAX_HEADERS ? pr->n_headers
-                                                          : PROMSTORE_HTTP_MAX_HEADERS;
-    for (size_t i = 0; i < n; i++)
+    /* The library's strings are NUL-terminated, n_headers within bounds. */
+    for (size_t i = 0; i < pr->n_headers; i++)
         MHD_add_response_header(resp, pr->headers[i].name, pr->headers[i].value);
 }
 
 /* A complete (not streamed) protocol answer: the message body for >= 400. */
-static enum MHD_Result send_protocol(srv_request *r, promstore_http_response *pr)
+static enum MHD_Result send_protocol(srv_request *r, const promstore_http_response *pr)
 {
-    /* The structs are fixed-size C arrays: force termination before use. */
-    pr->message[sizeof pr->message - 1] = '\0';
-    pr->content_type[sizeof pr->content_type - 1] = '\0';
-    pr->content_encoding[sizeof pr->content_encoding - 1] = '\0';
-    for (size_t i = 0; i < pr->n_headers && i < PROMSTORE_HTTP_MAX_HEADERS; i++) {
-        pr->headers[i].name[sizeof pr->headers[i].name - 1] = '\0';
-        pr->headers[i].value[sizeof pr->headers[i].value - 1] = '\0';
-    }
     int status = pr->status >= 100 && pr->status <= 599 ? pr->status : 500;
     srv_metrics_status(r->route, status, pr->message);
     size_t len = 0;
@@ -120,7 +111,6 @@ static ssize_t read_stream_pull(void *cls, uint64_t pos, char *buf, size_t max)
         if (rc == PROMSTORE_DONE)
             return MHD_CONTENT_READER_END_OF_STREAM;
         if (rc != PROMSTORE_OK) {
-            err.message[sizeof err.message - 1] = '\0';
             if (rc == PROMSTORE_E_LIMIT)
                 srv_metrics_limit(SRV_LIMIT_QUERY);
             srv_log(SRV_LOG_WARN, "Remote read cut short", "handler", "/api/v1/read", "err",
@@ -171,8 +161,6 @@ static enum MHD_Result handle_read(srv_request *r)
         read_stream_free(st);
         return MHD_NO;
     }
-    pr.content_type[sizeof pr.content_type - 1] = '\0';
-    pr.content_encoding[sizeof pr.content_encoding - 1] = '\0';
     add_protocol_headers(resp, &pr);
     return srv_http_send(r, 200, resp, NULL);
 }

@@ -74,7 +74,6 @@ static promstore *open_store(const srv_config *c)
     promstore *db = NULL;
     promstore_error err;
     if (promstore_open(&o, &db, &err) != PROMSTORE_OK) {
-        err.message[sizeof err.message - 1] = '\0';
         srv_log(SRV_LOG_ERROR, "Opening the store failed", "path", c->path, "backend",
                 c->backend, "err", err.message, NULL);
         return NULL;
@@ -147,7 +146,6 @@ int main(int argc, char **argv)
         rc = serve(&s, &waited);
         promstore_error err;
         if (promstore_close(s.db, &err) != PROMSTORE_OK) {
-            err.message[sizeof err.message - 1] = '\0';
             srv_log(SRV_LOG_ERROR, "Closing the store failed", "err", err.message, NULL);
             rc = 1;
         } else {

@@ -1,7 +1,7 @@
 /*
  * xor.c -- the Prometheus XOR (Gorilla) chunk codec, byte for byte the same as
  * tsdb/chunkenc/xor.go and bstream.go (see xor.h for the layout and
- * ../shared/PROTOCOL.md section 3.4 for the bit-level rules and test vectors).
+ * docs/PROTOCOL.md section 3.4 for the bit-level rules and test vectors).
  *
  * Design notes.
  *

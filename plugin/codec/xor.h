@@ -1,8 +1,8 @@
 /*
  * xor.h -- Prometheus's XOR (Gorilla) chunk encoding, byte for byte.
  *
- * Layout (docs/ARCHITECTURE.md draws it; ../shared/PROTOCOL.md section 3.4 has
- * the test vectors): uint16 big-endian sample count; t0 as a zig-zag varint;
+ * Layout (docs/ARCHITECTURE.md draws it; docs/PROTOCOL.md section 3.4 has the
+ * bit-level rules and the test vectors): uint16 big-endian sample count; t0 as a zig-zag varint;
  * v0 as 64 raw bits; then per sample a timestamp (uvarint delta for the second,
  * delta-of-delta buckets after) and the value XOR-encoded against the previous
  * one; bits MSB-first, the last byte zero-padded. The encoder writes the

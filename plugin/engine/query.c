@@ -582,16 +582,26 @@ static promstore_status abi_series_iter_next(promstore_series_iter *it, promstor
     }
 }
 
-promstore_status promstore_series_iter_labels(promstore_series_iter *it,
-                                              const promstore_label **labels, size_t *n_labels)
+promstore_status promstore_series_iter_labels_v2(promstore_series_iter *it,
+                                                 const promstore_label **labels,
+                                                 size_t *n_labels, promstore_error *err)
 {
     if (it == NULL || labels == NULL || n_labels == NULL)
-        return PROMSTORE_E_INVALID;
+        return ps_fail(err, PROMSTORE_E_INVALID, "iterator, labels or n_labels is NULL");
     if (!it->has_cur)
-        return PROMSTORE_E_MISUSE;
+        return ps_fail(err, PROMSTORE_E_MISUSE,
+                       "no current series: promstore_series_iter_next has not "
+                       "returned PROMSTORE_OK for one");
     *labels = it->lb.labels;
     *n_labels = it->lb.n;
     return PROMSTORE_OK;
+}
+
+/* The 1.0 call, kept for programs built against 1.0 (abi/promstore.h). */
+promstore_status promstore_series_iter_labels(promstore_series_iter *it,
+                                              const promstore_label **labels, size_t *n_labels)
+{
+    return promstore_series_iter_labels_v2(it, labels, n_labels, NULL);
 }
 
 /* The next stored sample in range: 1, 0 at the end, or a negative status. */

@@ -4,7 +4,7 @@
  * with its size limits, a bounded allocator for protobuf-c, and filling a
  * promstore_http_response.
  *
- * THE ORDER OF CHECKS (PROTOCOL.md 2.1 and 6)
+ * THE ORDER OF CHECKS (docs/PROTOCOL.md 2.1 and 4)
  *   1. ps_proto_args_ok       the ABI structs themselves
  *   2. ps_proto_check_encoding / ps_content_type_parse
  *                             headers, before the body is touched (415)

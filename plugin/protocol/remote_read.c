@@ -1,7 +1,7 @@
 /*
  * remote_read.c -- Prometheus remote read (POST /api/v1/read): the request
  * checks, response-type negotiation and the two response bodies, SAMPLES and
- * STREAMED_XOR_CHUNKS (../shared/PROTOCOL.md section 3), built on the query
+ * STREAMED_XOR_CHUNKS (docs/PROTOCOL.md section 3), built on the query
  * iterator of query.c. No network I/O: the front end hands over the headers
  * and body and sends back what promstore_remote_read_next() produces.
  *
@@ -31,7 +31,8 @@
  * sample), while hand encoding lets a series be written straight into the
  * output buffer. Fields are written in field-number order and proto3
  * defaults (0, "") are left out, exactly as Go's encoder does, so that the
- * streamed bytes equal Prometheus's (the test checks PROTOCOL.md's vector).
+ * streamed bytes equal Prometheus's (the test checks the example frame of
+ * docs/PROTOCOL.md 3.4).
  * The request is decoded with the generated protobuf-c code.
  */
 #include <pthread.h>
@@ -695,7 +696,8 @@ static int start_body(promstore_reader *r, promstore_http_response *resp)
         snprintf(resp->content_type, sizeof resp->content_type, "application/x-protobuf");
         snprintf(resp->content_encoding, sizeof resp->content_encoding, "snappy");
     } else {
-        /* Prometheus's client compares this string exactly; no Content-Encoding. */
+        /* Prometheus's client matches this string as a prefix, space included;
+         * no Content-Encoding (docs/PROTOCOL.md 3.3). */
         snprintf(resp->content_type, sizeof resp->content_type, "%s", CT_STREAMED);
     }
     return 0;

@@ -1,8 +1,8 @@
 /*
  * remote_write.c -- promstore_remote_write(): the Prometheus remote write
  * receiver, 1.0 (prometheus.WriteRequest) and 2.0 (io.prometheus.write.v2
- * .Request), on top of promstore_append(). See /work/shared/PROTOCOL.md
- * sections 1, 2 and 6 for the wire rules this follows.
+ * .Request), on top of promstore_append(). See docs/PROTOCOL.md sections 1,
+ * 2 and 4 for the wire rules this follows.
  *
  * FLOW
  *   Content-Type -> Content-Encoding (415, body untouched) -> snappy under the
@@ -53,7 +53,7 @@
 #include "write_v2.pb-c.h"
 #include "mem.h"
 
-/* The two media types and their proto= names (PROTOCOL.md 2.1). */
+/* The two media types and their proto= names (docs/PROTOCOL.md 2.1). */
 #define PS_MEDIA_PROTOBUF "application/x-protobuf"
 #define PS_PROTO_V1 "prometheus.WriteRequest"
 #define PS_PROTO_V2 "io.prometheus.write.v2.Request"

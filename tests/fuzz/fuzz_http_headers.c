@@ -98,7 +98,7 @@ static void check_span(const char *what, const char *p, size_t n, const char *s,
         fuzz_fail("%s span is not trimmed", what);
 }
 
-/* -1 unsupported, 1 remote write 1.0, 2 remote write 2.0 (as PROTOCOL.md 2.1). */
+/* -1 unsupported, 1 remote write 1.0, 2 remote write 2.0 (docs/PROTOCOL.md 2.1). */
 static int write_kind(const char *ct)
 {
     if (ct == NULL || ct[strspn(ct, " \t")] == '\0')

@@ -442,7 +442,7 @@ static size_t unhex(const char *h, uint8_t *out)
 
 static void seeds_xor(void)
 {
-    /* The test vectors of PROTOCOL.md section 3.4. */
+    /* The test vectors of docs/PROTOCOL.md section 3.4. */
     static const struct {
         const char *name, *hex;
     } vec[] = {

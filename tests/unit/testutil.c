@@ -3,10 +3,14 @@
 #include "testutil.h"
 
 #include <ftw.h>
+#include <setjmp.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+
+#include <cmocka.h>
 
 char *tu_mkdtemp(const char *tag)
 {
@@ -61,4 +65,28 @@ double tu_float(uint64_t bits)
     double v;
     memcpy(&v, &bits, sizeof v);
     return v;
+}
+
+/* Fail naming the field when buf[0..cap) holds no NUL. */
+static void assert_terminated(const char *buf, size_t cap, const char *field)
+{
+    if (memchr(buf, '\0', cap) == NULL)
+        fail_msg("promstore_http_response.%s is not NUL-terminated within its %zu bytes",
+                 field, cap);
+}
+
+void tu_assert_response_terminated(const promstore_http_response *resp)
+{
+    if (resp->n_headers > PROMSTORE_HTTP_MAX_HEADERS)
+        fail_msg("n_headers is %zu, more than PROMSTORE_HTTP_MAX_HEADERS", resp->n_headers);
+    assert_terminated(resp->content_type, sizeof resp->content_type, "content_type");
+    assert_terminated(resp->content_encoding, sizeof resp->content_encoding, "content_encoding");
+    assert_terminated(resp->message, sizeof resp->message, "message");
+    for (size_t i = 0; i < resp->n_headers; i++) {
+        char field[48];
+        snprintf(field, sizeof field, "headers[%zu].name", i);
+        assert_terminated(resp->headers[i].name, sizeof resp->headers[i].name, field);
+        snprintf(field, sizeof field, "headers[%zu].value", i);
+        assert_terminated(resp->headers[i].value, sizeof resp->headers[i].value, field);
+    }
 }

@@ -6,6 +6,8 @@
  *     are ABI: a Go or Python binding hard-codes them);
  *   - promstore_strerror() for every code and for an unknown one;
  *   - promstore_version()/promstore_version_number() against the macros;
+ *   - the layout of the frozen structs (pinned on LP64), struct_size first in
+ *     the growable ones;
  *   - promstore_options_init() defaults, and struct_size honoured for the
  *     options, append-result and stats structs (older callers' structs are
  *     shorter and must not be written past their end);
@@ -15,9 +17,14 @@
  *   - an unknown backend is refused naming it; a second open of a directory
  *     (same process or a child process) gives PROMSTORE_E_BUSY; opening a store
  *     with the other backend gives PROMSTORE_E_CORRUPT;
- *   - the shared object exports nothing but promstore_* (read with nm -D from
- *     the file the dynamic loader actually mapped, found with dladdr), under
- *     symbol version PROMSTORE_1, with SONAME libpromstore.so.1.
+ *   - promstore_series_iter_labels_v2() and its 1.0 form: the labels of the
+ *     current series, and MISUSE/INVALID with a message in *err (v2) when
+ *     there is none or an argument is NULL;
+ *   - the shared object exports exactly the public functions (read with nm -D
+ *     from the file the dynamic loader actually mapped, found with dladdr),
+ *     each under the symbol version of the release that added it (PROMSTORE_1
+ *     or PROMSTORE_1.1, also resolved with dlvsym), with SONAME
+ *     libpromstore.so.1.
  */
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -111,6 +118,33 @@ static void test_status_values(void **state)
     assert_int_equal(sizeof(promstore_status), sizeof(int));
 }
 
+/* Frozen structs keep their layout forever; growable ones start with struct_size. */
+static void test_struct_kinds(void **state)
+{
+    (void)state;
+#if SIZE_MAX == UINT64_MAX && UINTPTR_MAX == UINT64_MAX /* LP64: the sizes below */
+    assert_int_equal(sizeof(promstore_error), 4 + PROMSTORE_ERROR_MESSAGE_MAX);
+    assert_int_equal(sizeof(promstore_label), 32);
+    assert_int_equal(sizeof(promstore_sample), 16);
+    assert_int_equal(sizeof(promstore_series), 32);
+    assert_int_equal(sizeof(promstore_matcher), 40);
+    assert_int_equal(sizeof(promstore_chunk), 32);
+    assert_int_equal(sizeof(promstore_http_header), 128);
+    assert_int_equal(offsetof(promstore_sample, value_bits), 8);
+    assert_int_equal(offsetof(promstore_matcher, value_len), 32);
+    assert_int_equal(offsetof(promstore_chunk, data_len), 24);
+#endif
+    assert_int_equal(offsetof(promstore_options, struct_size), 0);
+    assert_int_equal(offsetof(promstore_append_result, struct_size), 0);
+    assert_int_equal(offsetof(promstore_retention_result, struct_size), 0);
+    assert_int_equal(offsetof(promstore_stats, struct_size), 0);
+    assert_int_equal(offsetof(promstore_check_problem, struct_size), 0);
+    assert_int_equal(offsetof(promstore_check_summary, struct_size), 0);
+    assert_int_equal(offsetof(promstore_http_request, struct_size), 0);
+    assert_int_equal(offsetof(promstore_http_response, struct_size), 0);
+    assert_int_equal(PROMSTORE_HTTP_MAX_HEADERS, 6);
+}
+
 static void test_strerror(void **state)
 {
     (void)state;
@@ -145,13 +179,13 @@ static void test_version(void **state)
     snprintf(want, sizeof want, "%d.%d.%d", PROMSTORE_VERSION_MAJOR,
              PROMSTORE_VERSION_MINOR, PROMSTORE_VERSION_PATCH);
     assert_string_equal(promstore_version(), want);
-    assert_string_equal(promstore_version(), "1.0.0");
+    assert_string_equal(promstore_version(), "1.1.0");
     assert_ptr_equal(promstore_version(), promstore_version()); /* static */
     assert_int_equal(promstore_version_number(), PROMSTORE_VERSION_NUMBER);
     assert_int_equal(PROMSTORE_VERSION_NUMBER, PROMSTORE_VERSION_MAJOR * 10000 +
                                                    PROMSTORE_VERSION_MINOR * 100 +
                                                    PROMSTORE_VERSION_PATCH);
-    assert_int_equal(promstore_version_number(), 10000);
+    assert_int_equal(promstore_version_number(), 10100);
 }
 
 static void test_options_defaults(void **state)
@@ -321,8 +355,11 @@ static void test_open_creates_directory(void **state)
         assert_int_equal(open_store(k_backends[b], path, &db, &err), PROMSTORE_OK);
         assert_non_null(db);
         assert_err_untouched(&err);
-        promstore_stats s = {.struct_size = sizeof s};
+        promstore_stats s;
+        memset(&s, 0x5a, sizeof s); /* the NUL after the name must be the library's */
+        s.struct_size = sizeof s;
         assert_int_equal(promstore_stats_get(db, &s, &err), PROMSTORE_OK);
+        assert_non_null(memchr(s.backend, '\0', sizeof s.backend));
         assert_string_equal(s.backend, k_backends[b]);
         assert_int_equal(promstore_close(db, &err), PROMSTORE_OK);
         assert_int_equal(access(path, F_OK), 0);
@@ -457,18 +494,126 @@ static void test_struct_size_honoured(void **state)
     tu_rmtree(dir);
 }
 
+/* --- The labels of the current series ------------------------------------------ */
+
+/* labels/n_labels hold these until a call writes them. */
+#define LABELS_UNSET ((const promstore_label *)(uintptr_t)0x1)
+#define N_UNSET ((size_t)0xdead)
+
+/* v2 fails with want and a message naming the fix; the 1.0 form, the same. */
+static void assert_labels_fail(promstore_series_iter *it, promstore_status want,
+                               const char *in_message)
+{
+    const promstore_label *l = LABELS_UNSET;
+    size_t n = N_UNSET;
+    promstore_error err;
+    err_sentinel(&err);
+    assert_failed_with(promstore_series_iter_labels_v2(it, &l, &n, &err), &err, want);
+    assert_non_null(strstr(err.message, in_message));
+    assert_ptr_equal(l, LABELS_UNSET);
+    assert_int_equal(n, N_UNSET);
+    assert_int_equal(promstore_series_iter_labels_v2(it, &l, &n, NULL), want);
+    assert_int_equal(promstore_series_iter_labels(it, &l, &n), want);
+    assert_ptr_equal(l, LABELS_UNSET);
+}
+
+/* The current series has exactly the sorted labels want[0..n_want). */
+static void assert_labels(promstore_series_iter *it, const promstore_label *want, size_t n_want)
+{
+    const promstore_label *l = NULL, *l1 = NULL;
+    size_t n = 0, n1 = 0;
+    promstore_error err;
+    err_sentinel(&err);
+    assert_int_equal(promstore_series_iter_labels_v2(it, &l, &n, &err), PROMSTORE_OK);
+    assert_err_untouched(&err);
+    assert_int_equal(n, n_want);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(l[i].name_len, want[i].name_len);
+        assert_memory_equal(l[i].name, want[i].name, want[i].name_len);
+        assert_int_equal(l[i].value_len, want[i].value_len);
+        assert_memory_equal(l[i].value, want[i].value, want[i].value_len);
+    }
+    /* The 1.0 form answers the same, from the same memory. */
+    assert_int_equal(promstore_series_iter_labels(it, &l1, &n1), PROMSTORE_OK);
+    assert_ptr_equal(l1, l);
+    assert_int_equal(n1, n);
+}
+
+static void test_series_iter_labels_v2(void **state)
+{
+    (void)state;
+    for (size_t b = 0; b < 2; b++) {
+        char *dir = tu_mkdtemp("abi-labels");
+        promstore *db = NULL;
+        promstore_error err;
+        assert_int_equal(open_store(k_backends[b], dir, &db, &err), PROMSTORE_OK);
+        /* Given unsorted; stored and returned sorted by name. */
+        promstore_label a[2] = {{"job", 3, "x", 1}, {"__name__", 8, "a", 1}};
+        promstore_label bl[1] = {{"__name__", 8, "b", 1}};
+        promstore_sample smp = {1000, tu_bits(1.0)};
+        promstore_series s[2] = {{a, 2, &smp, 1}, {bl, 1, &smp, 1}};
+        assert_int_equal(promstore_append(db, s, 2, NULL, &err), PROMSTORE_OK);
+
+        promstore_series_iter *it = NULL;
+        assert_int_equal(promstore_query(db, NULL, 0, 0, 5000, &it, &err), PROMSTORE_OK);
+        assert_labels_fail(it, PROMSTORE_E_MISUSE, "promstore_series_iter_next");
+        assert_labels_fail(NULL, PROMSTORE_E_INVALID, "NULL");
+        err_sentinel(&err);
+        assert_failed_with(promstore_series_iter_labels_v2(it, NULL, &(size_t){0}, &err), &err,
+                           PROMSTORE_E_INVALID);
+        err_sentinel(&err);
+        const promstore_label *l = NULL;
+        assert_failed_with(promstore_series_iter_labels_v2(it, &l, NULL, &err), &err,
+                           PROMSTORE_E_INVALID);
+
+        assert_int_equal(promstore_series_iter_next(it, &err), PROMSTORE_OK);
+        assert_labels(it, (promstore_label[]){{"__name__", 8, "a", 1}, {"job", 3, "x", 1}}, 2);
+        assert_int_equal(promstore_series_iter_next(it, &err), PROMSTORE_OK);
+        assert_labels(it, bl, 1);
+        assert_int_equal(promstore_series_iter_next(it, &err), PROMSTORE_DONE);
+        assert_labels_fail(it, PROMSTORE_E_MISUSE, "no current series");
+        promstore_series_iter_close(it);
+        assert_int_equal(promstore_close(db, &err), PROMSTORE_OK);
+        tu_rmtree(dir);
+    }
+}
+
 /* --- Exported symbols --------------------------------------------------------- */
 
-static const char *const k_public[] = {
-    "promstore_options_init", "promstore_open", "promstore_close", "promstore_append",
-    "promstore_query", "promstore_series_iter_next", "promstore_series_iter_labels",
-    "promstore_series_iter_sample", "promstore_series_iter_chunk",
-    "promstore_series_iter_close", "promstore_label_names", "promstore_label_values",
-    "promstore_string_iter_next", "promstore_string_iter_close",
-    "promstore_apply_retention", "promstore_stats_get", "promstore_version",
-    "promstore_version_number", "promstore_strerror",
+/* Every public function and the symbol version of the release that added it. */
+static const struct {
+    const char *name, *version;
+} k_public[] = {
+    {"promstore_options_init", "PROMSTORE_1"},
+    {"promstore_open", "PROMSTORE_1"},
+    {"promstore_close", "PROMSTORE_1"},
+    {"promstore_append", "PROMSTORE_1"},
+    {"promstore_query", "PROMSTORE_1"},
+    {"promstore_series_iter_next", "PROMSTORE_1"},
+    {"promstore_series_iter_labels", "PROMSTORE_1"},
+    {"promstore_series_iter_sample", "PROMSTORE_1"},
+    {"promstore_series_iter_chunk", "PROMSTORE_1"},
+    {"promstore_series_iter_close", "PROMSTORE_1"},
+    {"promstore_label_names", "PROMSTORE_1"},
+    {"promstore_label_values", "PROMSTORE_1"},
+    {"promstore_string_iter_next", "PROMSTORE_1"},
+    {"promstore_string_iter_close", "PROMSTORE_1"},
+    {"promstore_apply_retention", "PROMSTORE_1"},
+    {"promstore_stats_get", "PROMSTORE_1"},
+    {"promstore_check", "PROMSTORE_1"},
+    {"promstore_remote_write", "PROMSTORE_1"},
+    {"promstore_remote_read_open", "PROMSTORE_1"},
+    {"promstore_remote_read_next", "PROMSTORE_1"},
+    {"promstore_remote_read_close", "PROMSTORE_1"},
+    {"promstore_remote_read", "PROMSTORE_1"},
+    {"promstore_version", "PROMSTORE_1"},
+    {"promstore_version_number", "PROMSTORE_1"},
+    {"promstore_strerror", "PROMSTORE_1"},
+    {"promstore_run_retention", "PROMSTORE_1.1"},
+    {"promstore_series_iter_labels_v2", "PROMSTORE_1.1"},
 };
 #define N_PUBLIC (sizeof k_public / sizeof k_public[0])
+static const char *const k_version_nodes[] = {"PROMSTORE_1", "PROMSTORE_1.1"};
 
 /* Path of the shared object that defines promstore_version in this process. */
 static const char *library_path(void)
@@ -491,32 +636,56 @@ static void test_exports_only_promstore(void **state)
     FILE *p = popen(cmd, "r");
     assert_non_null(p);
     int found[N_PUBLIC] = {0};
-    size_t n_syms = 0;
+    size_t n_nodes = 0;
     char line[1024];
     while (fgets(line, sizeof line, p) != NULL) {
         char addr[64], type[8], name[512];
         if (sscanf(line, "%63s %7s %511s", addr, type, name) != 3)
             fail_msg("unexpected nm line: %s", line);
-        /* The version node itself shows up as an absolute symbol. */
-        if (strcmp(name, "PROMSTORE_1") == 0 && strcmp(type, "A") == 0)
+        /* Each version node shows up as an absolute symbol of its name. */
+        if (strcmp(type, "A") == 0) {
+            size_t i = 0;
+            while (i < 2 && strcmp(name, k_version_nodes[i]) != 0)
+                i++;
+            if (i == 2)
+                fail_msg("unexpected version node %s", name);
+            n_nodes++;
             continue;
-        n_syms++;
-        if (strncmp(name, "promstore_", 10) != 0)
-            fail_msg("exported symbol outside the promstore_ namespace: %s", name);
-        /* Every exported function carries the default version PROMSTORE_1. */
+        }
+        /* name@@VERSION: the default version, the only one so far. */
         char *at = strstr(name, "@@");
-        if (at == NULL || strcmp(at, "@@PROMSTORE_1") != 0)
-            fail_msg("symbol without default version PROMSTORE_1: %s", name);
+        if (at == NULL)
+            fail_msg("exported without a default symbol version: %s", name);
         *at = '\0';
-        for (size_t i = 0; i < N_PUBLIC; i++)
-            if (strcmp(name, k_public[i]) == 0)
-                found[i]++;
+        size_t i = 0;
+        while (i < N_PUBLIC && strcmp(name, k_public[i].name) != 0)
+            i++;
+        if (i == N_PUBLIC)
+            fail_msg("exported but not public: %s", name);
+        if (strcmp(at + 2, k_public[i].version) != 0)
+            fail_msg("%s has version %s, expected %s", name, at + 2, k_public[i].version);
+        found[i]++;
     }
     assert_int_equal(pclose(p), 0);
-    assert_true(n_syms >= N_PUBLIC);
+    assert_int_equal(n_nodes, 2);
     for (size_t i = 0; i < N_PUBLIC; i++)
         if (found[i] != 1)
-            fail_msg("public function %s exported %d times", k_public[i], found[i]);
+            fail_msg("public function %s exported %d times", k_public[i].name, found[i]);
+}
+
+/* A program asks the loader for name@version: each resolves to the function
+ * this test links, and a 1.1 function is not found under 1.0. */
+static void test_symbol_versions_resolve(void **state)
+{
+    (void)state;
+    assert_ptr_equal(dlvsym(RTLD_DEFAULT, "promstore_series_iter_labels_v2", "PROMSTORE_1.1"),
+                     (void *)(uintptr_t)&promstore_series_iter_labels_v2);
+    assert_ptr_equal(dlvsym(RTLD_DEFAULT, "promstore_series_iter_labels", "PROMSTORE_1"),
+                     (void *)(uintptr_t)&promstore_series_iter_labels);
+    assert_ptr_equal(dlvsym(RTLD_DEFAULT, "promstore_open", "PROMSTORE_1"),
+                     (void *)(uintptr_t)&promstore_open);
+    assert_null(dlvsym(RTLD_DEFAULT, "promstore_series_iter_labels_v2", "PROMSTORE_1"));
+    assert_null(dlvsym(RTLD_DEFAULT, "promstore_open", "PROMSTORE_1.1"));
 }
 
 static void test_soname(void **state)
@@ -540,6 +709,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_status_values),
+        cmocka_unit_test(test_struct_kinds),
         cmocka_unit_test(test_strerror),
         cmocka_unit_test(test_version),
         cmocka_unit_test(test_options_defaults),
@@ -550,7 +720,9 @@ int main(void)
         cmocka_unit_test(test_open_twice_busy),
         cmocka_unit_test(test_open_other_backend_corrupt),
         cmocka_unit_test(test_struct_size_honoured),
+        cmocka_unit_test(test_series_iter_labels_v2),
         cmocka_unit_test(test_exports_only_promstore),
+        cmocka_unit_test(test_symbol_versions_resolve),
         cmocka_unit_test(test_soname),
     };
     return cmocka_run_group_tests_name("abi", tests, NULL, NULL);

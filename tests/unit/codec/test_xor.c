@@ -1,7 +1,7 @@
 /*
  * test_xor.c -- the XOR chunk codec (plugin/codec/xor.c) against Prometheus:
  *
- *   - every test vector of ../shared/PROTOCOL.md section 3.4 encodes byte for
+ *   - every test vector of docs/PROTOCOL.md section 3.4 encodes byte for
  *     byte and decodes to its samples, also in the v2 form (one trailing 00);
  *     two more hand-derived vectors pin sig=64 (written as 0) and the 64-bit
  *     dod bucket, and one pins the 10-byte varint of t0 = INT64_MIN;
@@ -98,7 +98,7 @@ static void assert_decodes_to(ps_xor_iter *it, const uint8_t *buf, size_t len, c
     assert_int_equal(ps_xor_iter_next(it, &t, &v), 0);
 }
 
-/* ---- reference encoder: one bit at a time, straight from PROTOCOL.md ---- */
+/* ---- reference encoder: one bit at a time, from docs/PROTOCOL.md 3.4 ---- */
 
 typedef struct refw {
     uint8_t *b;
@@ -331,7 +331,7 @@ static void gen_series(series *s, uint64_t *rng, size_t n, int ts_kind, int val_
     }
 }
 
-/* ---- PROTOCOL.md 3.4 vectors --------------------------------------------- */
+/* ---- docs/PROTOCOL.md 3.4 vectors ---------------------------------------- */
 
 typedef struct vector {
     const char *name;

@@ -20,7 +20,7 @@
  *   - out-of-order rules without and with a window (also across reopen),
  *     duplicates (a retried batch), the append result counts;
  *   - the raw chunk cursor: chunks are decoded here by an independent XOR
- *     decoder (written from PROTOCOL.md 3.4) and must hold exactly the samples;
+ *     decoder (written from docs/PROTOCOL.md 3.4) and must hold exactly the samples;
  *   - label names and values; statistics; per-query limits; reopen; snapshot
  *     isolation of iterators; iterator misuse; bad options.
  */
@@ -482,7 +482,7 @@ static size_t count_series(promstore *db, const promstore_matcher *m, size_t nm,
 }
 
 /* ------------------------------------------------------------------------ */
-/* An independent XOR chunk decoder (PROTOCOL.md 3.4)                       */
+/* An independent XOR chunk decoder (docs/PROTOCOL.md 3.4)                  */
 /* ------------------------------------------------------------------------ */
 
 typedef struct bitreader {
@@ -1227,7 +1227,7 @@ static void test_sort_order(void **state)
             exp[j] = exp[j - 1];
             exp[j - 1] = x;
         }
-    /* The comparator itself, on the cases PROTOCOL.md spells out. */
+    /* The comparator itself, on the cases docs/PROTOCOL.md 3.3 spells out. */
     lset A = LS("A", "1", NULL), N = LS("__name__", "m", NULL), a = LS("a", "1", NULL);
     assert_true(labels_compare(A.l, A.n, N.l, N.n) < 0);
     assert_true(labels_compare(N.l, N.n, a.l, a.n) < 0);

@@ -6,9 +6,9 @@
  * requests and decode answers independently of the hand-written encoder in
  * remote_read.c), snappy, and ps_crc32c.
  *
- * What it covers (../shared/PROTOCOL.md section 3):
+ * What it covers (docs/PROTOCOL.md section 3):
  *   - CRC-32C check value and piecewise use;
- *   - the exact bytes of PROTOCOL.md 3.4's stream frame, and the stale-marker
+ *   - the exact bytes of docs/PROTOCOL.md 3.4's example frame, and the stale-marker
  *     chunk vector;
  *   - negotiation: empty list -> SAMPLES, the client's order, unknown types
  *     skipped, nothing supported -> 400;
@@ -23,7 +23,9 @@
  *   - frames stay within read_frame_bytes (a big series is split, labels
  *     repeated, chunks in order, no sample lost); 20k series stream in
  *     pieces no bigger than a frame and without the heap growing;
- *   - the callback form, a client that goes away, bad arguments.
+ *   - the callback form, a client that goes away, bad arguments;
+ *   - every answer's strings NUL-terminated (tu_assert_response_terminated on
+ *     each answer served here, into a response prefilled with nonzero bytes).
  */
 #define _GNU_SOURCE
 #include <inttypes.h>
@@ -262,7 +264,10 @@ static promstore_status serve(promstore *db, const uint8_t *b, size_t n,
     resp_init(resp);
     memset(out, 0, sizeof *out);
     promstore_error err;
-    return promstore_remote_read(db, &req, resp, collect, out, &err);
+    promstore_status rc = promstore_remote_read(db, &req, resp, collect, out, &err);
+    if (rc != PROMSTORE_E_INVALID)
+        tu_assert_response_terminated(resp); /* the answer, even if cut later */
+    return rc;
 }
 
 /* Serve and expect an error status whose message contains `needle`. */
@@ -277,6 +282,7 @@ static void expect_status(promstore *db, const uint8_t *b, size_t n, const char 
     memset(&out, 0, sizeof out);
     promstore_error err;
     assert_int_equal(promstore_remote_read(db, &req, &resp, collect, &out, &err), PROMSTORE_OK);
+    tu_assert_response_terminated(&resp);
     if (resp.status != status || strstr(resp.message, needle) == NULL)
         fail_msg("want %d with \"%s\", got %d: %s", status, needle, resp.status, resp.message);
     assert_int_equal(out.pieces, 0);
@@ -424,7 +430,7 @@ static void test_crc32c(void **state)
     assert_int_equal(whole, ~c);
 }
 
-/* PROTOCOL.md 3.4: the example frame, byte for byte. */
+/* docs/PROTOCOL.md 3.4: the example frame, byte for byte. */
 static void test_frame_vector(void **state)
 {
     fx *f = *state;
@@ -690,7 +696,7 @@ static void test_value_bits(void **state)
     free(req);
 }
 
-/* The stale-marker chunk vector of PROTOCOL.md 3.4, through the stream. */
+/* The stale-marker chunk vector of docs/PROTOCOL.md 3.4, through the stream. */
 static void test_stale_chunk_streamed(void **state)
 {
     fx *f = *state;
@@ -844,6 +850,7 @@ static promstore_reader *open_reader(promstore *db, const uint8_t *b, size_t n,
     promstore_reader *r = (promstore_reader *)&req; /* must be overwritten */
     promstore_error err;
     assert_int_equal(promstore_remote_read_open(db, &req, resp, &r, &err), PROMSTORE_OK);
+    tu_assert_response_terminated(resp);
     if (resp->status == 200)
         assert_non_null(r);
     else

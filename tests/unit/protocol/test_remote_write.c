@@ -24,7 +24,10 @@
  *     start-timestamp layouts, histograms/exemplars/metadata counted as
  *     dropped with Histograms/Exemplars-Written 0;
  *   - the engine-status -> HTTP mapping (507 full, 503 + Retry-After busy and
- *     no memory, 500 I/O), one-line messages; bad ABI arguments.
+ *     no memory, 500 I/O), one-line messages; bad ABI arguments;
+ *   - every answer's strings NUL-terminated inside their arrays (checked on
+ *     each answer, into a response prefilled with nonzero bytes), also for the
+ *     longest answers and for the writers given texts longer than the arrays.
  */
 #define _GNU_SOURCE
 #include <setjmp.h>
@@ -148,7 +151,7 @@ static void post(fx *f, const char *ct, const char *ce, const void *body, size_t
     promstore_error err = {.status = 777};
     assert_int_equal(promstore_remote_write(f->db, &req, resp, &err), PROMSTORE_OK);
     assert_int_equal(err.status, 777); /* untouched on success */
-    assert_true(resp->n_headers <= PROMSTORE_HTTP_MAX_HEADERS);
+    tu_assert_response_terminated(resp); /* before any string of it is read */
     assert_null(strchr(resp->message, '\n'));
     assert_string_equal(resp->content_encoding, "");
     if (resp->status >= 400) {
@@ -1223,6 +1226,81 @@ static void test_status_mapping(void **state)
     }
 }
 
+/*
+ * Every string of an answer is NUL-terminated inside its array (the header's
+ * promise; post() checks it on every answer of this suite). Here: the answers
+ * with the most and the longest strings, then the two writers of the strings
+ * on inputs longer than the arrays.
+ */
+static void test_response_strings_terminated(void **state)
+{
+    fx *f = *state;
+    promstore_http_response resp;
+
+    /* 2.0: three headers. */
+    v2req *r2 = v2_new(1);
+    v2_sample(v2_series(r2, LBL("__name__", "up")), 1, T0);
+    post_v2(f, r2, &resp);
+    assert_int_equal(resp.status, 204);
+    assert_int_equal(resp.n_headers, 3);
+    assert_written(&resp, "1", "0", "0");
+
+    /* 400 with about the longest message the engine writes: a duplicate label
+     * in a series of long labels (the series is cut in the message). */
+    static char names[26][4], values[26][400];
+    const char *kv[2 * 28 + 1];
+    size_t k = 0;
+    kv[k++] = "__name__";
+    kv[k++] = "long";
+    for (int i = 0; i < 26; i++) {
+        snprintf(names[i], sizeof names[i], "l%c", 'a' + i);
+        memset(values[i], 'a' + i, sizeof values[i] - 1);
+        kv[k++] = names[i];
+        kv[k++] = values[i];
+    }
+    kv[k++] = "la";
+    kv[k++] = "again";
+    kv[k] = NULL;
+    v1req *r1 = v1_new(1);
+    v1_sample(v1_series(r1, kv), 1, T0);
+    post_v1(f, r1, &resp);
+    assert_int_equal(resp.status, 400);
+    assert_contains(resp.message, "la");
+    assert_true(strlen(resp.message) > 700);
+
+    /* 415 for a Content-Type of 4 KiB (the message quotes its start). */
+    static char ct[4096];
+    memset(ct, 'x', sizeof ct - 1);
+    static const uint8_t junk[] = {1, 2, 3};
+    post(f, ct, NULL, junk, sizeof junk, &resp);
+    assert_int_equal(resp.status, 415);
+
+    /* The writers themselves, into a buffer of nonzero bytes. */
+    static char text[3 * PROMSTORE_ERROR_MESSAGE_MAX];
+    memset(text, 'y', sizeof text - 1);
+    memset(&resp, 0xa5, sizeof resp);
+    resp.struct_size = sizeof resp;
+    ps_resp_init(&resp);
+    ps_resp_error(&resp, 400, "%s", text);
+    tu_assert_response_terminated(&resp);
+    assert_int_equal(strlen(resp.message), sizeof resp.message - 1);
+    assert_string_equal(resp.message + sizeof resp.message - 4, "...");
+
+    memset(&resp, 0xa5, sizeof resp);
+    resp.struct_size = sizeof resp;
+    ps_resp_init(&resp);
+    assert_int_equal(ps_resp_header(&resp, "X-Long", "%s", text), 0);
+    tu_assert_response_terminated(&resp);
+    assert_int_equal(strlen(resp.headers[0].value), sizeof resp.headers[0].value - 1);
+    /* A name that does not fit is refused, not cut; so is a header past the room. */
+    assert_int_equal(ps_resp_header(&resp, text + sizeof text - 65, "1"), -1);
+    while (resp.n_headers < PROMSTORE_HTTP_MAX_HEADERS)
+        assert_int_equal(ps_resp_header(&resp, "X-More", "1"), 0);
+    assert_int_equal(ps_resp_header(&resp, "X-Over", "1"), -1);
+    assert_int_equal(resp.n_headers, PROMSTORE_HTTP_MAX_HEADERS);
+    tu_assert_response_terminated(&resp);
+}
+
 static void test_content_type_parse(void **state)
 {
     (void)state;
@@ -1292,6 +1370,7 @@ int main(int argc, char **argv)
         T(test_v2_start_timestamps),
         T(test_v2_dropped_counts),
         T(test_status_mapping),
+        T(test_response_strings_terminated),
         T(test_content_type_parse),
         T(test_bad_args),
     };
