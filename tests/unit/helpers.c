@@ -370,11 +370,11 @@ int tu_teardown(void **state)
     return tu_store_free(*state);
 }
 
-const char *tu_group_name(const char *prefix)
+int tu_run(int argc, char **argv, const char *prefix, const struct CMUnitTest *tests, size_t n)
 {
-    static char name[64];
-    snprintf(name, sizeof name, "%s_%s", prefix, tu_backend());
-    return name;
+    char name[64];
+    snprintf(name, sizeof name, "%s_%s", prefix, tu_backend_from_argv(argc, argv));
+    return _cmocka_run_group_tests(name, tests, n, NULL, NULL);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -558,6 +558,15 @@ void tu_assert_keys(const tu_result *r, const tu_lset *const *want, size_t n)
     }
     if (r->n != n)
         fail_msg("%zu series, want %zu", r->n, n);
+}
+
+void tu_assert_stored(promstore *db, const tu_lset *ls, const promstore_sample *want, size_t n)
+{
+    tu_result q;
+    tu_query_ok(db, NULL, 0, TU_FULL, TU_BOTH, &q);
+    tu_assert_series(&q, ls, want, n);
+    tu_assert_chunks_hold(tu_find_series(&q, ls), want, n);
+    tu_result_free(&q);
 }
 
 char *tu_strings(promstore_string_iter *it)

@@ -151,8 +151,14 @@ int tu_setup_closed(void **state);
 int tu_teardown(void **state);
 #define TU_TEST(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
 
-/* "prefix_<backend>": the group name a test binary reports (static buffer). */
-const char *tu_group_name(const char *prefix);
+/*
+ * The body of main() for a test run once per backend: take the backend from
+ * argv (tu_backend_from_argv), run the tests as the group "prefix_<backend>",
+ * return the number that failed. TU_RUN counts the array.
+ */
+int tu_run(int argc, char **argv, const char *prefix, const struct CMUnitTest *tests, size_t n);
+#define TU_RUN(argc, argv, prefix, tests)                                                    \
+    tu_run(argc, argv, prefix, tests, sizeof(tests) / sizeof((tests)[0]))
 
 /* --- Collecting query results ---------------------------------------------------- */
 
@@ -210,6 +216,11 @@ void tu_assert_series(const tu_result *r, const tu_lset *ls, const promstore_sam
                       size_t n);
 /* The result is exactly these series, in this order. */
 void tu_assert_keys(const tu_result *r, const tu_lset *const *want, size_t n);
+/*
+ * The store holds the series ls with exactly want (sorted by time), read
+ * through the sample cursor and decoded from the chunk cursor.
+ */
+void tu_assert_stored(promstore *db, const tu_lset *ls, const promstore_sample *want, size_t n);
 
 /*
  * A string iterator joined with '|' (values here hold no '|' except where a
