@@ -150,6 +150,7 @@ int tu_setup(void **state);
 int tu_setup_closed(void **state);
 int tu_teardown(void **state);
 #define TU_TEST(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, tu_teardown)
+#define TU_TEST_CLOSED(fn) cmocka_unit_test_setup_teardown(fn, tu_setup_closed, tu_teardown)
 
 /*
  * The body of main() for a test run once per backend: take the backend from
