@@ -117,16 +117,22 @@ void tu_lset_add(tu_lset *s, const char *name, size_t nlen, const char *value, s
     s->l[s->n++] = (promstore_label){name, nlen, value, vlen};
 }
 
-tu_lset LS(const char *name, ...)
+tu_lset tu_lset_va(const char *name, va_list ap)
 {
     tu_lset s;
     memset(&s, 0, sizeof s);
-    va_list ap;
-    va_start(ap, name);
     for (const char *n = name; n != NULL; n = va_arg(ap, const char *)) {
         const char *v = va_arg(ap, const char *);
         tu_lset_add(&s, n, strlen(n), v, strlen(v));
     }
+    return s;
+}
+
+tu_lset LS(const char *name, ...)
+{
+    va_list ap;
+    va_start(ap, name);
+    tu_lset s = tu_lset_va(name, ap);
     va_end(ap);
     return s;
 }

@@ -87,6 +87,8 @@ typedef struct tu_lset {
 void tu_lset_add(tu_lset *s, const char *name, size_t nlen, const char *value, size_t vlen);
 /* LS("name", "value", ..., NULL): NUL-terminated strings, in the order given. */
 tu_lset LS(const char *name, ...);
+/* LS with the pairs after `name` in ap, for a test's own varargs functions. */
+tu_lset tu_lset_va(const char *name, va_list ap);
 /* What the library should make of a set: empty values dropped, sorted by name. */
 tu_lset tu_lset_norm(const tu_lset *in);
 /* tu_fmt_labels of the normalised set. */
