@@ -272,6 +272,18 @@ promstore_stats tu_stats(promstore *db)
     return s;
 }
 
+void tu_assert_store_empty(promstore *db)
+{
+    promstore_stats st = tu_stats(db);
+    assert_int_equal(st.series, 0);
+    assert_int_equal(st.samples, 0);
+    assert_int_equal(st.chunks, 0);
+    assert_int_equal(st.blocks, 0);
+    assert_int_equal(st.min_time_ms, 0); /* 0 when empty */
+    assert_int_equal(st.max_time_ms, 0);
+    assert_int_equal(tu_count_series(db, NULL, 0, TU_FULL), 0);
+}
+
 void tu_options(promstore_options *o, const char *dir)
 {
     promstore_options_init(o);

@@ -120,6 +120,8 @@ promstore_append_result tu_append_result(void);
 promstore_append_result tu_append_ok(promstore *db, const promstore_series *s, size_t n);
 void tu_append1_ok(promstore *db, const tu_lset *ls, const promstore_sample *s, size_t n);
 promstore_stats tu_stats(promstore *db);
+/* Nothing in the store: no series, samples, chunks or blocks, times 0, no series in a query. */
+void tu_assert_store_empty(promstore *db);
 
 /* Options for a store at dir on the backend under test. */
 void tu_options(promstore_options *o, const char *dir);

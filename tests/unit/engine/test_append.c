@@ -202,14 +202,6 @@ static void test_negative_timestamps(void **state)
 /* Label validation                                                         */
 /* ------------------------------------------------------------------------ */
 
-static void assert_store_empty(promstore *db)
-{
-    promstore_stats st = tu_stats(db);
-    assert_int_equal(st.series, 0);
-    assert_int_equal(st.samples, 0);
-    assert_int_equal(tu_count_series(db, NULL, 0, TU_FULL), 0);
-}
-
 static void test_label_validation(void **state)
 {
     tu_store *f = *state;
@@ -275,7 +267,7 @@ static void test_label_validation(void **state)
             assert_int_equal(r.samples_appended, 0);
             assert_int_equal(r.series_created, 0);
             /* All-or-nothing: the valid series were not stored either. */
-            assert_store_empty(f->db);
+            tu_assert_store_empty(f->db);
         }
     }
     /* The bad series last in a big batch: still nothing. */
@@ -283,10 +275,10 @@ static void test_label_validation(void **state)
                                SER(&good2, smp, 2), SER(&bad[3].ls, smp, 2)};
     promstore_error err;
     assert_int_equal(promstore_append(f->db, big, 5, NULL, &err), PROMSTORE_E_BAD_LABELS);
-    assert_store_empty(f->db);
+    tu_assert_store_empty(f->db);
     /* The store is still usable, and survives a reopen empty. */
     tu_store_reopen(f);
-    assert_store_empty(f->db);
+    tu_assert_store_empty(f->db);
     tu_append1_ok(f->db, &good1, smp, 2);
     assert_int_equal(tu_stats(f->db).series, 1);
 
@@ -353,7 +345,7 @@ static void test_legacy_names(void **state)
             fail_msg("legacy name \"%s\": status %d", legacy_bad[i], st);
         assert_non_null(strstr(err.message, "legacy_metric"));
     }
-    assert_store_empty(f->db);
+    tu_assert_store_empty(f->db);
     tu_lset ok = LS("__name__", "legacy_metric", "a_B9", "v", "_x", "v", "Z", "v", NULL);
     tu_append1_ok(f->db, &ok, &smp, 1);
     assert_int_equal(tu_stats(f->db).series, 1);

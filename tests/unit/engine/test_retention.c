@@ -683,13 +683,7 @@ static void test_retention_empty_store(void **state)
     /* a NULL result is allowed */
     promstore_error err = {0};
     assert_int_equal(promstore_apply_retention(db, T0, NULL, &err), PROMSTORE_OK);
-    promstore_stats s = tu_stats(db);
-    assert_int_equal(s.series, 0);
-    assert_int_equal(s.samples, 0);
-    assert_int_equal(s.chunks, 0);
-    assert_int_equal(s.blocks, 0);
-    assert_int_equal(s.min_time_ms, 0);
-    assert_int_equal(s.max_time_ms, 0);
+    tu_assert_store_empty(db);
 
     wseries w;
     memset(&w, 0, sizeof w);
@@ -726,13 +720,7 @@ static void test_retention_future_cutoff(void **state)
     /* every block with sealed chunks, and maybe the head block as well */
     assert_true(r.blocks_dropped >= s0.blocks && r.blocks_dropped <= N_BLOCKS);
 
-    promstore_stats s = tu_stats(db);
-    assert_int_equal(s.series, 0);
-    assert_int_equal(s.samples, 0);
-    assert_int_equal(s.chunks, 0);
-    assert_int_equal(s.blocks, 0);
-    assert_int_equal(s.min_time_ms, 0);
-    assert_int_equal(s.max_time_ms, 0);
+    tu_assert_store_empty(db);
     qsum q = query_all(db, INT64_MIN, INT64_MAX);
     assert_int_equal(q.series, 0);
     assert_strings(db, NULL, "");
@@ -746,7 +734,7 @@ static void test_retention_future_cutoff(void **state)
         again[i].last_block = N_BLOCKS + 11;
     }
     append_blocks(db, again, N_WS, N_BLOCKS + 10, N_BLOCKS + 12);
-    s = tu_stats(db);
+    promstore_stats s = tu_stats(db);
     assert_int_equal(s.series, N_WS);
     assert_int_equal(s.samples, N_WS * 2 * PER_BLOCK);
     assert_int_equal(s.min_time_ms, cutoff);
