@@ -331,13 +331,6 @@ static long env_long(const char *name, long dflt)
     return v && *v ? strtol(v, NULL, 10) : dflt;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -363,10 +356,10 @@ static void test_kill_loop(void **state)
     for (int w = 0; w <= STEADY_WRITERS; w++)
         writers[w].id = w;
 
-    double start = now_s();
+    double start = h_now_s();
     long done = 0;
     check_totals tot = {0};
-    for (; done < cycles && now_s() - start < (double)budget; done++) {
+    for (; done < cycles && h_now_s() - start < (double)budget; done++) {
         if (h_start(&running, log, args) != 0) {
             char *text = h_slurp(log);
             fail_msg("cycle %ld: the server did not restart after SIGKILL:\n%s", done, text);
@@ -396,7 +389,7 @@ static void test_kill_loop(void **state)
     printf("kill_loop: %ld SIGKILL cycles in %.1f s; %ld requests acknowledged, %ld cut off by a "
            "kill; last check: %ld acknowledged samples present bit for bit, %ld unacknowledged "
            "samples landed whole, 0 lost\n",
-           done, now_s() - start, acked, unacked, tot.samples_checked, tot.unacked_present);
+           done, h_now_s() - start, acked, unacked, tot.samples_checked, tot.unacked_present);
     assert_true(done >= 3);
     assert_true(acked > 0);
 
@@ -482,12 +475,7 @@ static int kill_leftover(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s BACKEND SERVER_BINARY\n", argv[0]);
-        return 2;
-    }
-    h_backend = argv[1];
-    h_binary = argv[2];
+    h_args(argc, argv);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {cmocka_unit_test_teardown(test_kill_loop, kill_leftover)};
     int rc = cmocka_run_group_tests_name(h_backend, tests, NULL, NULL);
