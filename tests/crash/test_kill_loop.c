@@ -113,9 +113,6 @@ static void build_request(const writer *w, int n, h_buf *body)
     h_buf_free(&req);
 }
 
-static const char *const write_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
 
 static void *writer_main(void *arg)
 {
@@ -127,7 +124,7 @@ static void *writer_main(void *arg)
         /* Marked before sending: once the bytes may have left, the request may land. */
         w->state[n] = UNACKED;
         h_response r;
-        int rc = h_http("POST", write_url, write_headers, body.p, body.len, &r);
+        int rc = h_http("POST", write_url, h_write_headers, body.p, body.len, &r);
         if (rc == 0 && r.status >= 200 && r.status < 300) {
             w->state[n] = ACKED;
             w->acked++;
@@ -425,10 +422,8 @@ static void test_kill_loop(void **state)
         h_snappy(&rq, raw.p, raw.len);
         char url[128];
         snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/read", running.port);
-        const char *hdrs[] = {"Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-                              "X-Prometheus-Remote-Read-Version: 0.1.0", NULL};
         h_response r;
-        assert_int_equal(h_http("POST", url, hdrs, rq.p, rq.len, &r), 0);
+        assert_int_equal(h_http("POST", url, h_read_headers, rq.p, rq.len, &r), 0);
         assert_int_equal(r.status, 200);
         int64_t ts[4];
         double vs[4];

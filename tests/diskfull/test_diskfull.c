@@ -103,12 +103,6 @@ static struct {
     unsigned n507_here;            /* 507 answers of the running server */
 } F;
 
-static const char *const write_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
-static const char *const read_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Read-Version: 0.1.0", NULL};
 
 /* --- Mounts -------------------------------------------------------------------- */
 
@@ -478,7 +472,7 @@ static long post(const char *phase, unsigned seq, const h_buf *body)
     char u[128], msg[400];
     h_response r;
     url(u, sizeof u, "/api/v1/write");
-    long st = h_http("POST", u, write_headers, body->p, body->len, &r) == 0 ? r.status : -1;
+    long st = h_http("POST", u, h_write_headers, body->p, body->len, &r) == 0 ? r.status : -1;
     first_line(&r, msg, sizeof msg);
     fprintf(stderr, "CASE %s | %s | request %u (%u new series, %zu bytes) | %ld | %s\n",
             h_backend, phase, seq, F.nfresh[seq], body->len, st, msg);
@@ -691,7 +685,7 @@ static void verify_all(const char *phase)
     h_response r;
     read_request(&body);
     url(u, sizeof u, "/api/v1/read");
-    long st = h_http("POST", u, read_headers, body.p, body.len, &r) == 0 ? r.status : -1;
+    long st = h_http("POST", u, h_read_headers, body.p, body.len, &r) == 0 ? r.status : -1;
     h_buf_free(&body);
     if (st != 200) {
         h_dump_log(F.log);

@@ -214,6 +214,16 @@ void h_stop_ok(h_server *s, int sig, const char *log_path)
 
 /* --- The fixture ------------------------------------------------------------ */
 
+const char *const h_write_headers[] = {"Content-Type: application/x-protobuf",
+                                       "Content-Encoding: snappy",
+                                       "X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
+const char *const h_write_v2_headers[] = {
+    "Content-Type: application/x-protobuf;proto=io.prometheus.write.v2.Request",
+    "Content-Encoding: snappy", "X-Prometheus-Remote-Write-Version: 2.0.0", NULL};
+const char *const h_read_headers[] = {"Content-Type: application/x-protobuf",
+                                      "Content-Encoding: snappy",
+                                      "X-Prometheus-Remote-Read-Version: 0.1.0", NULL};
+
 void h_fixture_init(h_fixture *f, const char *name)
 {
     memset(f, 0, sizeof *f);

@@ -86,6 +86,11 @@ void h_write_file(const char *path, const char *text);
 void h_tmpdir(char *out, size_t len);
 void h_rmtree(const char *path);
 
+/* The headers Prometheus sends with remote write 1.0 and 2.0 and remote read (NULL-ended). */
+extern const char *const h_write_headers[];
+extern const char *const h_write_v2_headers[];
+extern const char *const h_read_headers[];
+
 /* One HTTP exchange. */
 typedef struct h_response {
     long status;

@@ -43,15 +43,6 @@
 
 static h_fixture *g; /* the group's server */
 
-static const char *const write_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
-static const char *const write_v2_headers[] = {
-    "Content-Type: application/x-protobuf;proto=io.prometheus.write.v2.Request",
-    "Content-Encoding: snappy", "X-Prometheus-Remote-Write-Version: 2.0.0", NULL};
-static const char *const read_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Read-Version: 0.1.0", NULL};
 
 static const int64_t first_t[] = {1700000000000, 1700000015000};
 static const double first_v[] = {1.5, -2.25};
@@ -92,7 +83,7 @@ static void still_serving(const h_fixture *f)
     h_response_free(&r);
     h_buf body = {0};
     h_read_request(&body, "bad_input_first", 1699999999000, 1700000100000);
-    long st = h_request(f, "POST", "/api/v1/read", read_headers, body.p, body.len, &r);
+    long st = h_request(f, "POST", "/api/v1/read", h_read_headers, body.p, body.len, &r);
     h_buf_free(&body);
     if (st != 200) {
         h_dump_log(f->log);
@@ -129,7 +120,7 @@ static void post_series(const char *name, const char *what, h_buf *ts, long want
     h_put_sample(ts, 2, 1700000000000, 1.0);
     write_request_raw(&req, ts);
     h_snappy(&body, req.p, req.len);
-    post_case(name, what, write_headers, body.p, body.len, want, substr);
+    post_case(name, what, h_write_headers, body.p, body.len, want, substr);
     h_buf_free(&req);
     h_buf_free(&body);
     h_buf_free(ts);
@@ -150,7 +141,7 @@ static int group_setup(void **state)
     h_buf body = {0};
     h_write_request(&body, "bad_input_first", "badin", first_t, first_v, 2);
     h_response r;
-    long st = h_request(g, "POST", "/api/v1/write", write_headers, body.p, body.len, &r);
+    long st = h_request(g, "POST", "/api/v1/write", h_write_headers, body.p, body.len, &r);
     h_buf_free(&body);
     h_response_free(&r);
     if (st != 204) {
@@ -179,7 +170,7 @@ static void test_corrupt_snappy(void **state)
     uint8_t body[64];
     memset(body, 0xff, sizeof body);
     body[0] = 100;
-    post_case("corrupt_snappy", "length header 100 then 63 bytes of 0xff", write_headers, body,
+    post_case("corrupt_snappy", "length header 100 then 63 bytes of 0xff", h_write_headers, body,
               sizeof body, 400, "corrupt snappy body");
 }
 
@@ -189,7 +180,7 @@ static void test_framed_snappy(void **state)
     static const uint8_t body[] = {0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70,
                                    0x59, 0x01, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
                                    0x00};
-    post_case("framed_snappy", "snappy stream-identifier chunk + data chunk", write_headers,
+    post_case("framed_snappy", "snappy stream-identifier chunk + data chunk", h_write_headers,
               body, sizeof body, 400, "framed");
 }
 
@@ -203,7 +194,7 @@ static void test_truncated_protobuf(void **state)
     write_request_raw(&req, &ts);
     h_snappy(&body, req.p, req.len - 5); /* cut inside the sample */
     post_case("truncated_protobuf", "valid WriteRequest cut 5 bytes short, then snappy",
-              write_headers, body.p, body.len, 400, "cannot decode WriteRequest");
+              h_write_headers, body.p, body.len, 400, "cannot decode WriteRequest");
     h_buf_free(&ts);
     h_buf_free(&req);
     h_buf_free(&body);
@@ -218,7 +209,7 @@ static void test_garbage_protobuf(void **state)
     raw[0] = 0x0f;                        /* field 1, wire type 7 */
     h_buf body = {0};
     h_snappy(&body, raw, sizeof raw);
-    post_case("garbage_protobuf", "256 bytes of non-protobuf, valid snappy", write_headers,
+    post_case("garbage_protobuf", "256 bytes of non-protobuf, valid snappy", h_write_headers,
               body.p, body.len, 400, "cannot decode WriteRequest");
     h_buf_free(&body);
 }
@@ -231,7 +222,7 @@ static void test_body_over_limit(void **state)
     assert_non_null(big);
     memset(big, 'x', len);
     post_case("body_over_limit", "1 MiB + 4 KiB body, limit 1 MiB (Content-Length)",
-              write_headers, big, len, 413, "larger than");
+              h_write_headers, big, len, 413, "larger than");
     free(big);
 }
 
@@ -240,7 +231,7 @@ static void test_huge_claimed_length(void **state)
     (void)state;
     /* Varint 0xFFFFFFFF (4 GiB - 1) as the uncompressed length, then a literal. */
     static const uint8_t body[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, 'x'};
-    post_case("huge_claimed_length", "7-byte body claiming 4 GiB uncompressed", write_headers,
+    post_case("huge_claimed_length", "7-byte body claiming 4 GiB uncompressed", h_write_headers,
               body, sizeof body, 413, "larger than the limit");
 }
 
@@ -320,7 +311,7 @@ static void test_missing_name_v2(void **state)
     h_put_sample(&ts, 2, 1700000000000, 1.0);
     h_put_bytes(&req, 5, ts.p, ts.len);
     h_snappy(&body, req.p, req.len);
-    post_case("missing_name_v2", "v2 Request, one series {job=\"badin\"}", write_v2_headers,
+    post_case("missing_name_v2", "v2 Request, one series {job=\"badin\"}", h_write_v2_headers,
               body.p, body.len, 400, "__name__");
     h_buf_free(&req);
     h_buf_free(&ts);
@@ -369,7 +360,7 @@ static void test_timestamp_limits(void **state)
     h_put_sample(&ts, 2, INT64_MAX, 2.0);
     write_request_raw(&req, &ts);
     h_snappy(&body, req.p, req.len);
-    post_case("timestamp_limits", "samples at INT64_MIN and INT64_MAX", write_headers, body.p,
+    post_case("timestamp_limits", "samples at INT64_MIN and INT64_MAX", h_write_headers, body.p,
               body.len, 204, NULL);
     h_buf_free(&ts);
     h_buf_free(&req);
@@ -453,7 +444,7 @@ static void start_own(h_fixture *f, const char *name, bool short_timeout)
     h_buf body = {0};
     h_write_request(&body, "bad_input_first", "badin", first_t, first_v, 2);
     h_response r;
-    assert_int_equal(h_request(f, "POST", "/api/v1/write", write_headers, body.p, body.len, &r),
+    assert_int_equal(h_request(f, "POST", "/api/v1/write", h_write_headers, body.p, body.len, &r),
                      204);
     h_buf_free(&body);
     h_response_free(&r);
@@ -603,7 +594,7 @@ static void test_idle_connections(void **state)
     const double v[] = {3.0};
     h_write_request(&body, "bad_input_after_idle", "badin", t, v, 1);
     h_response r;
-    assert_int_equal(h_request(f, "POST", "/api/v1/write", write_headers, body.p, body.len, &r),
+    assert_int_equal(h_request(f, "POST", "/api/v1/write", h_write_headers, body.p, body.len, &r),
                      204);
     h_response_free(&r);
     h_buf_free(&body);

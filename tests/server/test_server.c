@@ -98,12 +98,6 @@ static bool wait_metric(const h_fixture *f, const char *series, double want)
     return false;
 }
 
-static const char *const write_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
-static const char *const read_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Read-Version: 0.1.0", NULL};
 
 static const int64_t smoke_t[] = {1700000000000, 1700000015000};
 static const double smoke_v[] = {1.5, -2.25};
@@ -113,8 +107,8 @@ static long write_smoke(const h_fixture *f, const char *const *auth_headers)
     h_buf body = {0};
     const char *hdrs[8];
     size_t n = 0;
-    for (size_t i = 0; write_headers[i]; i++)
-        hdrs[n++] = write_headers[i];
+    for (size_t i = 0; h_write_headers[i]; i++)
+        hdrs[n++] = h_write_headers[i];
     for (size_t i = 0; auth_headers && auth_headers[i] && n < 7; i++)
         hdrs[n++] = auth_headers[i];
     hdrs[n] = NULL;
@@ -132,7 +126,7 @@ static void read_smoke(const h_fixture *f)
     h_buf body = {0};
     h_read_request(&body, "smoke_metric", 1699999999000, 1700000100000);
     h_response r;
-    long st = h_request(f, "POST", "/api/v1/read", read_headers, body.p, body.len, &r);
+    long st = h_request(f, "POST", "/api/v1/read", h_read_headers, body.p, body.len, &r);
     if (st != 200)
         fprintf(stderr, "read answered %ld: %s\n", st, r.body);
     assert_int_equal(st, 200);
@@ -341,7 +335,7 @@ static void test_metrics_move_after_write(void **state)
     int64_t t[] = {1600000000000, 1700000030000};
     double v[] = {1, 2};
     h_write_request(&body, "smoke_metric", "srvtest", t, v, 2);
-    assert_int_equal(h_request(f, "POST", "/api/v1/write", write_headers, body.p, body.len, &r),
+    assert_int_equal(h_request(f, "POST", "/api/v1/write", h_write_headers, body.p, body.len, &r),
                      400);
     h_response_free(&r);
     h_buf_free(&body);
@@ -360,7 +354,7 @@ static void test_body_over_limit_413(void **state)
     static char big[4096];
     memset(big, 'x', sizeof big);
     h_response r;
-    assert_int_equal(h_request(f, "POST", "/api/v1/write", write_headers, big, sizeof big, &r),
+    assert_int_equal(h_request(f, "POST", "/api/v1/write", h_write_headers, big, sizeof big, &r),
                      413);
     h_response_free(&r);
     /* Without Content-Length (chunked): refused as the body grows. */
@@ -369,7 +363,7 @@ static void test_body_over_limit_413(void **state)
     assert_int_equal(h_request(f, "POST", "/api/v1/write", chunked, big, sizeof big, &r), 413);
     h_response_free(&r);
     /* A small body still goes through to the library (which finds it is not snappy). */
-    assert_int_equal(h_request(f, "POST", "/api/v1/write", write_headers, big, 100, &r), 400);
+    assert_int_equal(h_request(f, "POST", "/api/v1/write", h_write_headers, big, 100, &r), 400);
     h_response_free(&r);
     char *text = scrape(f, NULL);
     assert_true(metric(text, "promstore_limit_hits_total{limit=\"request_bytes\"}") == 2);
@@ -389,7 +383,7 @@ static void test_read_limit(void **state)
     char u[256];
     url(f, "/api/v1/read", u, sizeof u);
     h_response r;
-    int rc = h_http("POST", u, read_headers, body.p, body.len, &r);
+    int rc = h_http("POST", u, h_read_headers, body.p, body.len, &r);
     /* Either a status of its own, or a 200 whose body is cut (curl reports an error). */
     assert_true(rc != 0 || r.status >= 400);
     h_response_free(&r);
@@ -434,8 +428,8 @@ static void check_protected(h_fixture *f, const char *right, const char *wrong,
     h_read_request(&body, "smoke_metric", 1699999999000, 1700000100000);
     const char *read_bad[8], *read_none[8], *read_good[8];
     size_t n = 0;
-    for (; read_headers[n]; n++)
-        read_bad[n] = read_none[n] = read_good[n] = read_headers[n];
+    for (; h_read_headers[n]; n++)
+        read_bad[n] = read_none[n] = read_good[n] = h_read_headers[n];
     read_bad[n] = wrong;
     read_good[n] = right;
     read_none[n] = NULL;
@@ -530,7 +524,7 @@ static void test_tls(void **state)
     snprintf(u, sizeof u, "https://127.0.0.1:%d/api/v1/write", f->srv.port);
     h_buf body = {0};
     h_write_request(&body, "smoke_metric", "srvtest", smoke_t, smoke_v, 2);
-    assert_int_equal(h_http("POST", u, write_headers, body.p, body.len, &r), 0);
+    assert_int_equal(h_http("POST", u, h_write_headers, body.p, body.len, &r), 0);
     assert_int_equal(r.status, 204);
     h_response_free(&r);
     h_buf_free(&body);
