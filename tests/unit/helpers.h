@@ -20,8 +20,9 @@
  *   - the six-series data set the matcher, label-name and selection tests share.
  *
  * Every check fails the running cmocka test (fail_msg / assert_*), so these
- * are for the test's own thread only. Memory they return is malloc'd and
- * freed by the caller with free() or the matching *_free.
+ * are for the test's own thread only -- except the pure functions marked
+ * "thread-safe", which worker threads may call. Memory they return is
+ * malloc'd and freed by the caller with free() or the matching *_free.
  * Built once (tests/CMakeLists.txt: ps_unit_test ... HELPERS).
  */
 #ifndef PS_TEST_HELPERS_H
@@ -53,20 +54,20 @@ char *tu_memdup(const char *s, size_t n);
 
 /* --- Label sets ------------------------------------------------------------ */
 
-/* Byte-wise comparison of two (pointer, length) strings, a prefix first: -1, 0, 1. */
+/* Byte-wise order of two (pointer, length) strings, a prefix first: -1, 0, 1. Thread-safe. */
 int tu_bytes_cmp(const char *a, size_t na, const char *b, size_t nb);
 
 /*
  * Prometheus's labels.Compare over two label sets already sorted by name:
  * pair by pair, names then values byte-wise; if one set is a prefix of the
- * other, the shorter comes first.
+ * other, the shorter comes first. Thread-safe.
  */
 int tu_labels_compare(const promstore_label *a, size_t na, const promstore_label *b, size_t nb);
 
-/* 1 if the names are strictly increasing (sorted and distinct). No assertion: thread-safe. */
+/* 1 if the names are strictly increasing (sorted and distinct). Thread-safe. */
 int tu_labels_sorted(const promstore_label *l, size_t n);
 
-/* The label called name, or NULL. No assertion: thread-safe. */
+/* The label called name, or NULL. Thread-safe. */
 const promstore_label *tu_find_label(const promstore_label *l, size_t n, const char *name);
 
 /*
@@ -96,7 +97,7 @@ char *tu_lset_key(const tu_lset *in);
 /* Sort pointers to normalised sets with tu_labels_compare. */
 void tu_lsets_sort(const tu_lset **v, size_t n);
 
-/* --- Samples, series, matchers ----------------------------------------------- */
+/* --- Samples, series, matchers (these five thread-safe) ------------------------ */
 
 promstore_sample SMP(int64_t t, double v);
 promstore_sample SMPB(int64_t t, uint64_t bits);
@@ -123,8 +124,9 @@ promstore_stats tu_stats(promstore *db);
 /* Nothing in the store: no series, samples, chunks or blocks, times 0, no series in a query. */
 void tu_assert_store_empty(promstore *db);
 
-/* Options for a store at dir on the backend under test. */
+/* Options for a store at dir on the backend under test (no assertion: a child may call it). */
 void tu_options(promstore_options *o, const char *dir);
+/* Open and close that must succeed. */
 promstore *tu_open(const promstore_options *o);
 void tu_close(promstore *db);
 
