@@ -113,9 +113,6 @@ static void build_request(const writer *w, int n, h_buf *body)
     h_buf_free(&req);
 }
 
-static const char *const write_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
 
 static void *writer_main(void *arg)
 {
@@ -127,7 +124,7 @@ static void *writer_main(void *arg)
         /* Marked before sending: once the bytes may have left, the request may land. */
         w->state[n] = UNACKED;
         h_response r;
-        int rc = h_http("POST", write_url, write_headers, body.p, body.len, &r);
+        int rc = h_http("POST", write_url, h_write_headers, body.p, body.len, &r);
         if (rc == 0 && r.status >= 200 && r.status < 300) {
             w->state[n] = ACKED;
             w->acked++;
@@ -331,13 +328,6 @@ static long env_long(const char *name, long dflt)
     return v && *v ? strtol(v, NULL, 10) : dflt;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 static void sleep_ms(long ms)
 {
     struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
@@ -363,10 +353,10 @@ static void test_kill_loop(void **state)
     for (int w = 0; w <= STEADY_WRITERS; w++)
         writers[w].id = w;
 
-    double start = now_s();
+    double start = h_now_s();
     long done = 0;
     check_totals tot = {0};
-    for (; done < cycles && now_s() - start < (double)budget; done++) {
+    for (; done < cycles && h_now_s() - start < (double)budget; done++) {
         if (h_start(&running, log, args) != 0) {
             char *text = h_slurp(log);
             fail_msg("cycle %ld: the server did not restart after SIGKILL:\n%s", done, text);
@@ -396,7 +386,7 @@ static void test_kill_loop(void **state)
     printf("kill_loop: %ld SIGKILL cycles in %.1f s; %ld requests acknowledged, %ld cut off by a "
            "kill; last check: %ld acknowledged samples present bit for bit, %ld unacknowledged "
            "samples landed whole, 0 lost\n",
-           done, now_s() - start, acked, unacked, tot.samples_checked, tot.unacked_present);
+           done, h_now_s() - start, acked, unacked, tot.samples_checked, tot.unacked_present);
     assert_true(done >= 3);
     assert_true(acked > 0);
 
@@ -432,10 +422,8 @@ static void test_kill_loop(void **state)
         h_snappy(&rq, raw.p, raw.len);
         char url[128];
         snprintf(url, sizeof url, "http://127.0.0.1:%d/api/v1/read", running.port);
-        const char *hdrs[] = {"Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-                              "X-Prometheus-Remote-Read-Version: 0.1.0", NULL};
         h_response r;
-        assert_int_equal(h_http("POST", url, hdrs, rq.p, rq.len, &r), 0);
+        assert_int_equal(h_http("POST", url, h_read_headers, rq.p, rq.len, &r), 0);
         assert_int_equal(r.status, 200);
         int64_t ts[4];
         double vs[4];
@@ -482,12 +470,7 @@ static int kill_leftover(void **state)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s BACKEND SERVER_BINARY\n", argv[0]);
-        return 2;
-    }
-    h_backend = argv[1];
-    h_binary = argv[2];
+    h_args(argc, argv);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {cmocka_unit_test_teardown(test_kill_loop, kill_leftover)};
     int rc = cmocka_run_group_tests_name(h_backend, tests, NULL, NULL);

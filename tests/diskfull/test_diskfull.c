@@ -108,12 +108,6 @@ static struct {
     unsigned n507_here;            /* 507 answers of the running server */
 } F;
 
-static const char *const write_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
-static const char *const read_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Read-Version: 0.1.0", NULL};
 
 /* --- Mounts -------------------------------------------------------------------- */
 
@@ -263,13 +257,6 @@ static void show_files(const char *phase)
 
 /* --- Server ---------------------------------------------------------------------- */
 
-static void dump_log(void)
-{
-    char *log = h_slurp(F.log);
-    fprintf(stderr, "--- server log %s ---\n%s--- end ---\n", F.log, log);
-    free(log);
-}
-
 /* Start the server, each start with its own log file; 0, or -1 if it exited. */
 /* Start the server on the store; extra is one more flag, or NULL. */
 static int try_start_with(const char *extra)
@@ -291,18 +278,8 @@ static int try_start(void)
 static void start(void)
 {
     if (try_start() != 0) {
-        dump_log();
+        h_dump_log(F.log);
         fail_msg("the server did not start");
-    }
-}
-
-/* SIGTERM: the server must exit 0. */
-static void stop_clean(void)
-{
-    int st = h_stop(&F.srv, SIGTERM);
-    if (st == -1 || !WIFEXITED(st) || WEXITSTATUS(st) != 0) {
-        dump_log();
-        fail_msg("SIGTERM: wait status %d, want exit 0", st);
     }
 }
 
@@ -381,7 +358,7 @@ static void still_serving(void)
     int status;
     if (waitpid(F.srv.pid, &status, WNOHANG) == F.srv.pid) {
         F.srv.pid = 0;
-        dump_log();
+        h_dump_log(F.log);
         fail_msg("the server died (wait status %d)", status);
     }
     assert_int_equal(get("/-/healthy", &r), 200);
@@ -437,31 +414,6 @@ static int64_t fresh_t(unsigned seq, unsigned j)
     return T0 + (int64_t)seq * STEP_MS + (int64_t)j * 1000;
 }
 
-static void put_label(h_buf *ts, const char *name, const char *value)
-{
-    h_buf l = {0};
-    h_put_bytes(&l, 1, name, strlen(name));
-    h_put_bytes(&l, 2, value, strlen(value));
-    h_put_bytes(ts, 1, l.p, l.len);
-    h_buf_free(&l);
-}
-
-static void put_sample(h_buf *ts, int64_t t, double v)
-{
-    h_buf s = {0};
-    uint64_t bits;
-    memcpy(&bits, &v, 8);
-    uint8_t le[8];
-    for (int k = 0; k < 8; k++)
-        le[k] = (uint8_t)(bits >> (8 * k));
-    h_put_varint(&s, 1 << 3 | 1);
-    h_put(&s, le, 8);
-    h_put_varint(&s, 2 << 3 | 0);
-    h_put_varint(&s, (uint64_t)t);
-    h_put_bytes(ts, 2, s.p, s.len);
-    h_buf_free(&s);
-}
-
 /* A long label value, unique per series, so each new series costs index space. */
 static void pad_value(char *out, size_t len, unsigned seq, unsigned idx)
 {
@@ -488,24 +440,24 @@ static void build_request(unsigned seq, h_buf *body)
     for (unsigned k = 0; k < STEADY; k++) {
         h_buf ts = {0};
         snprintf(v, sizeof v, "%u", k);
-        put_label(&ts, "__name__", "diskfull_steady");
-        put_label(&ts, "idx", v);
+        h_put_label(&ts, "__name__", "diskfull_steady");
+        h_put_label(&ts, "idx", v);
         for (unsigned j = 0; j < STEADY_N; j++)
-            put_sample(&ts, steady_t(seq, j), value_of(0, seq, k, j));
+            h_put_sample(&ts, 2, steady_t(seq, j), value_of(0, seq, k, j));
         h_put_bytes(&req, 1, ts.p, ts.len);
         h_buf_free(&ts);
     }
     for (unsigned i = 0; i < F.nfresh[seq]; i++) {
         h_buf ts = {0};
-        put_label(&ts, "__name__", "diskfull_fresh");
+        h_put_label(&ts, "__name__", "diskfull_fresh");
         snprintf(v, sizeof v, "%u", i);
-        put_label(&ts, "idx", v);
+        h_put_label(&ts, "idx", v);
         pad_value(pad, sizeof pad, seq, i);
-        put_label(&ts, "pad", pad);
+        h_put_label(&ts, "pad", pad);
         snprintf(v, sizeof v, "%u", seq);
-        put_label(&ts, "req", v);
+        h_put_label(&ts, "req", v);
         for (unsigned j = 0; j < FRESH_N; j++)
-            put_sample(&ts, fresh_t(seq, j), value_of(1, seq, i, j));
+            h_put_sample(&ts, 2, fresh_t(seq, j), value_of(1, seq, i, j));
         h_put_bytes(&req, 1, ts.p, ts.len);
         h_buf_free(&ts);
     }
@@ -531,7 +483,7 @@ static long post(const char *phase, unsigned seq, const h_buf *body)
     char u[128], msg[400];
     h_response r;
     url(u, sizeof u, "/api/v1/write");
-    long st = h_http("POST", u, write_headers, body->p, body->len, &r) == 0 ? r.status : -1;
+    long st = h_http("POST", u, h_write_headers, body->p, body->len, &r) == 0 ? r.status : -1;
     first_line(&r, msg, sizeof msg);
     fprintf(stderr, "CASE %s | %s | request %u (%u new series, %zu bytes) | %ld | %s\n",
             h_backend, phase, seq, F.nfresh[seq], body->len, st, msg);
@@ -539,7 +491,7 @@ static long post(const char *phase, unsigned seq, const h_buf *body)
         F.n507++;
         F.n507_here++;
         if (strcasestr(msg, "no space left on device") == NULL) {
-            dump_log();
+            h_dump_log(F.log);
             fail_msg("507 without \"no space left on device\" in its message: %s", msg);
         }
         /* Senders are told to back off: retention or an operator must act first. */
@@ -548,7 +500,7 @@ static long post(const char *phase, unsigned seq, const h_buf *body)
             fail_msg("507 without \"Retry-After: 10\" (got \"%s\")",
                      h_header(&r, "Retry-After", retry, sizeof retry) ? "" : retry);
     } else if (st != 204) {
-        dump_log();
+        h_dump_log(F.log);
         fail_msg("%s: request %u answered %ld, want 204 or 507: %s", phase, seq, st, msg);
     }
     h_response_free(&r);
@@ -577,14 +529,14 @@ static unsigned fill_until_full(const char *phase, unsigned min_acked, unsigned 
         unsigned seq = F.seq++;
         if (write_seq(phase, seq, FRESH) == 507) {
             if (acked < min_acked) {
-                dump_log();
+                h_dump_log(F.log);
                 fail_msg("%s: full after only %u acknowledged requests", phase, acked);
             }
             return seq;
         }
         acked++;
     }
-    dump_log();
+    h_dump_log(F.log);
     fail_msg("%s: no 507 after %u requests (%llu bytes free)", phase, max_requests,
              (unsigned long long)fs_free());
     return 0;
@@ -749,10 +701,10 @@ static void verify_all(const char *phase)
     h_response r;
     read_request(&body);
     url(u, sizeof u, "/api/v1/read");
-    long st = h_http("POST", u, read_headers, body.p, body.len, &r) == 0 ? r.status : -1;
+    long st = h_http("POST", u, h_read_headers, body.p, body.len, &r) == 0 ? r.status : -1;
     h_buf_free(&body);
     if (st != 200) {
-        dump_log();
+        h_dump_log(F.log);
         fail_msg("%s: remote read answered %ld: %s", phase, st, r.body);
     }
     size_t raw_len;
@@ -873,7 +825,7 @@ static void test_free_then_write(void **state)
     for (int i = 0; i < 3; i++) {
         unsigned seq = F.seq++;
         if (write_seq("free: new request", seq, FRESH) != 204) {
-            dump_log();
+            h_dump_log(F.log);
             fail_msg("a write after freeing space did not get 204");
         }
     }
@@ -907,7 +859,7 @@ static void test_retry_after_remount(void **state)
 static void test_restart(void **state)
 {
     (void)state;
-    stop_clean();
+    h_stop_ok(&F.srv, SIGTERM, F.log);
     start();
     still_serving();
     verify_all("restart");
@@ -919,7 +871,7 @@ static void test_start_on_full_disk(void **state)
 {
     (void)state;
     char ballast2[400], fresh[400], msg[600];
-    stop_clean();
+    h_stop_ok(&F.srv, SIGTERM, F.log);
     snprintf(ballast2, sizeof ballast2, "%s/ballast2", F.mnt);
     uint64_t n = fill_file(ballast2, 0);
     fprintf(stderr, "CASE %s | full start | filled the disk with %llu bytes | %llu bytes free\n",
@@ -953,7 +905,7 @@ static void test_start_on_full_disk(void **state)
     assert_int_equal(write_seq("full start: after freeing", F.seq++, FRESH), 204);
     still_serving();
     verify_all("full start: freed");
-    stop_clean();
+    h_stop_ok(&F.srv, SIGTERM, F.log);
     start();
     still_serving();
     verify_all("full start: restarted");
@@ -992,13 +944,13 @@ static void test_retention_frees_full_store(void **state)
     fill_until_full("retention: fill", 1, 400);
     uint64_t used = metric("promstore_storage_bytes");
     still_serving();
-    stop_clean();
+    h_stop_ok(&F.srv, SIGTERM, F.log);
     char limit[64];
     snprintf(limit, sizeof limit, "--storage.retention.size=%lluB", (unsigned long long)(used / 2));
     fprintf(stderr, "CASE %s | retention | restart with %s on a full disk (%llu bytes free)\n",
             h_backend, limit, (unsigned long long)fs_free());
     if (try_start_with(limit) != 0) {
-        dump_log();
+        h_dump_log(F.log);
         fail_msg("the server did not start with %s", limit);
     }
     int lmdb = strcmp(h_backend, "lmdb") == 0;
@@ -1045,7 +997,7 @@ static void test_retention_frees_full_store(void **state)
                 h_backend, st, blocks);
     }
     if (st != 204) {
-        dump_log();
+        h_dump_log(F.log);
         fail_msg("no write got 204 within 30 s of retention (%llu passes, %llu failed, %llu "
                  "blocks dropped)",
                  runs, errors, blocks);
@@ -1059,7 +1011,7 @@ static void test_retention_frees_full_store(void **state)
 static void test_log(void **state)
 {
     (void)state;
-    stop_clean();
+    h_stop_ok(&F.srv, SIGTERM, F.log);
     unsigned lines = 0, bad = 0;
     for (unsigned i = 1; i <= F.starts; i++) {
         char path[400];
@@ -1075,7 +1027,7 @@ static void test_log(void **state)
     fprintf(stderr, "CHECK %s | log | %u 507 answers, %u log lines with code=507\n", h_backend,
             F.n507, lines);
     if (lines != F.n507 || bad) {
-        dump_log();
+        h_dump_log(F.log);
         fail_msg("log: %u lines with code=507 for %u answers; %u logs with errors", lines,
                  F.n507, bad);
     }
@@ -1128,12 +1080,7 @@ static int probe_mount(char *why, size_t len)
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s lmdb|sqlite PATH-TO-promstore\n", argv[0]);
-        return 2;
-    }
-    h_backend = argv[1];
-    h_binary = argv[2];
+    h_args(argc, argv);
     char why[256];
     if (enter_mount_namespace(why, sizeof why) != 0 || probe_mount(why, sizeof why) != 0) {
         fprintf(stderr, "SKIP: cannot make a small filesystem for the disk-full test (%s); "

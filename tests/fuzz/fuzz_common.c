@@ -6,6 +6,7 @@
 #include "fuzz_common.h"
 
 #include <ftw.h>
+#include <inttypes.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -215,4 +216,65 @@ promstore_http_response fuzz_response(void)
     memset(&r, 0xa5, sizeof r); /* the entry point must fill everything */
     r.struct_size = sizeof r;
     return r;
+}
+
+uint8_t *fuzz_body(const uint8_t *rest, size_t n, int compress, size_t *len)
+{
+    if (compress)
+        return fuzz_snappy(rest, n, len);
+    *len = n;
+    return fuzz_dup(rest, n);
+}
+
+/* The counts of the answer against those of the message. */
+static void check_counts(const char *content_type, const uint8_t *raw, size_t n,
+                         fuzz_write_count_fn count, const promstore_http_response *resp)
+{
+    fuzz_write_counts c = {0, 0, 0, 0};
+    if (count(raw, n, &c) != 0) {
+        if (resp->status != 400 && resp->status != 413)
+            fuzz_fail("undecodable %s answered %d", content_type, resp->status);
+        return;
+    }
+    if (resp->samples_written + resp->samples_rejected > c.samples)
+        fuzz_fail("%" PRIu64 " written + %" PRIu64 " rejected of %" PRIu64 " samples",
+                  resp->samples_written, resp->samples_rejected, c.samples);
+    if (resp->status == 204 &&
+        (resp->samples_written != c.samples || resp->samples_rejected != 0 ||
+         resp->exemplars_dropped != c.exemplars || resp->histograms_dropped != c.histograms ||
+         resp->metadata_dropped != c.metadata))
+        fuzz_fail("204 with written %" PRIu64 "/%" PRIu64 " rejected %" PRIu64
+                  " exemplars %" PRIu64 "/%" PRIu64 " histograms %" PRIu64 "/%" PRIu64
+                  " metadata %" PRIu64 "/%" PRIu64,
+                  resp->samples_written, c.samples, resp->samples_rejected,
+                  resp->exemplars_dropped, c.exemplars, resp->histograms_dropped, c.histograms,
+                  resp->metadata_dropped, c.metadata);
+}
+
+int fuzz_remote_write_input(const uint8_t *data, size_t size, const char *content_type,
+                            void (*check_answer)(const promstore_http_response *resp),
+                            fuzz_write_count_fn count)
+{
+    static const int allowed[] = {204, 400, 413, 503, 507, 0};
+    if (size < 1)
+        return 0;
+    int compress = data[0] & 1;
+    const uint8_t *rest = data + 1;
+    size_t n = size - 1;
+    size_t body_len;
+    uint8_t *body = fuzz_body(rest, n, compress, &body_len);
+    promstore_http_request req = fuzz_request(content_type, "snappy", body, body_len);
+    promstore_http_response resp = fuzz_response();
+    promstore_error err;
+    promstore_status rc = promstore_remote_write(fuzz_store(), &req, &resp, &err);
+    if (rc != PROMSTORE_OK)
+        fuzz_fail("promstore_remote_write returned %d: %s", rc, err.message);
+    fuzz_check_response(&resp, allowed);
+    if (check_answer != NULL)
+        check_answer(&resp);
+    if (compress)
+        check_counts(content_type, rest, n, count, &resp);
+    free(body);
+    fuzz_store_tick();
+    return 0;
 }

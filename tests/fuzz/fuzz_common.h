@@ -63,4 +63,34 @@ promstore_http_request fuzz_request(const char *content_type, const char *conten
 /* An initialised response struct. */
 promstore_http_response fuzz_response(void);
 
+/*
+ * The HTTP body of a protocol target's input: rest[0..n), the input after its
+ * first byte, block-compressed here when `compress` (so that the fuzzer
+ * reaches the protobuf decoder instead of dying in snappy), else as sent.
+ * malloc'd, never NULL.
+ */
+uint8_t *fuzz_body(const uint8_t *rest, size_t n, int compress, size_t *len);
+
+/* What a remote-write message holds, from an independent decode of it. */
+typedef struct fuzz_write_counts {
+    uint64_t samples, exemplars, histograms, metadata;
+} fuzz_write_counts;
+
+/* Decode a message and count it into *c (zeroed); -1 if it does not decode. */
+typedef int (*fuzz_write_count_fn)(const uint8_t *raw, size_t n, fuzz_write_counts *c);
+
+/*
+ * One input of a remote-write target (fuzz_remote_write_v1, _v2): byte 0 bit
+ * 0 as in fuzz_body, the rest the body or the message; promstore_remote_write()
+ * with content_type must give a well-formed answer with a status of 204, 400,
+ * 413, 503 or 507 that passes check_answer (the version's own headers). When
+ * the rest was the message, against count()'s decode of it: undecodable ->
+ * 400 or 413; never more samples written and rejected than sent; and a 204
+ * wrote every sample and counted every exemplar, histogram and metadata entry
+ * it dropped. Returns 0, for LLVMFuzzerTestOneInput to return.
+ */
+int fuzz_remote_write_input(const uint8_t *data, size_t size, const char *content_type,
+                            void (*check_answer)(const promstore_http_response *resp),
+                            fuzz_write_count_fn count);
+
 #endif

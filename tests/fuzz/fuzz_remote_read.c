@@ -174,14 +174,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     int compress = data[0] & 1, stop_early = data[0] & 2;
     const uint8_t *rest = data + 1;
     size_t n = size - 1;
-    uint8_t *body;
     size_t body_len;
-    if (compress) {
-        body = fuzz_snappy(rest, n, &body_len);
-    } else {
-        body = fuzz_dup(rest, n);
-        body_len = n;
-    }
+    uint8_t *body = fuzz_body(rest, n, compress, &body_len);
     promstore_http_request req = fuzz_request("application/x-protobuf", "snappy", body, body_len);
     promstore_http_response resp = fuzz_response();
     promstore_reader *r = NULL;

@@ -27,6 +27,23 @@
 const char *h_binary;
 const char *h_backend;
 
+void h_args(int argc, char **argv)
+{
+    if (argc != 3) {
+        fprintf(stderr, "usage: %s lmdb|sqlite PATH-TO-promstore\n", argv[0]);
+        exit(2);
+    }
+    h_backend = argv[1];
+    h_binary = argv[2];
+}
+
+double h_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 /* --- Files ------------------------------------------------------------------ */
 
 char *h_slurp(const char *path)
@@ -179,6 +196,67 @@ int h_stop(h_server *s, int sig)
     return -1;
 }
 
+void h_dump_log(const char *log_path)
+{
+    char *log = h_slurp(log_path);
+    fprintf(stderr, "--- server log %s ---\n%s--- end ---\n", log_path, log);
+    free(log);
+}
+
+void h_stop_ok(h_server *s, int sig, const char *log_path)
+{
+    int status = h_stop(s, sig);
+    if (!(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
+        h_dump_log(log_path);
+        fail_msg("the server did not exit 0 on signal %d (wait status %d)", sig, status);
+    }
+}
+
+/* --- The fixture ------------------------------------------------------------ */
+
+const char *const h_write_headers[] = {"Content-Type: application/x-protobuf",
+                                       "Content-Encoding: snappy",
+                                       "X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
+const char *const h_write_v2_headers[] = {
+    "Content-Type: application/x-protobuf;proto=io.prometheus.write.v2.Request",
+    "Content-Encoding: snappy", "X-Prometheus-Remote-Write-Version: 2.0.0", NULL};
+const char *const h_read_headers[] = {"Content-Type: application/x-protobuf",
+                                      "Content-Encoding: snappy",
+                                      "X-Prometheus-Remote-Read-Version: 0.1.0", NULL};
+
+void h_fixture_init(h_fixture *f, const char *name)
+{
+    memset(f, 0, sizeof *f);
+    h_tmpdir(f->dir, sizeof f->dir);
+    snprintf(f->store, sizeof f->store, "%s/store", f->dir);
+    snprintf(f->log, sizeof f->log, "%s/%s.log", f->dir, name);
+}
+
+void h_fixture_done(h_fixture *f)
+{
+    if (f->srv.pid > 0)
+        h_stop(&f->srv, SIGKILL);
+    if (getenv("KEEP") == NULL)
+        h_rmtree(f->dir);
+}
+
+void h_fixture_start(h_fixture *f, const char *const *extra)
+{
+    char path_flag[700];
+    const char *argv[32];
+    size_t n = 0;
+    snprintf(path_flag, sizeof path_flag, "--storage.path=%s", f->store);
+    argv[n++] = path_flag;
+    argv[n++] = "--web.listen-address=127.0.0.1:0";
+    for (size_t i = 0; extra && extra[i] && n < 31; i++)
+        argv[n++] = extra[i];
+    argv[n] = NULL;
+    if (h_start(&f->srv, f->log, argv) != 0) {
+        h_dump_log(f->log);
+        fail_msg("the server did not start");
+    }
+}
+
 int h_run(const char *const *argv, const char *out_path, const char *err_path)
 {
     pid_t pid = spawn(argv, out_path, err_path, false);
@@ -252,6 +330,16 @@ void h_response_free(h_response *resp)
     free(resp->body);
     free(resp->headers);
     memset(resp, 0, sizeof *resp);
+}
+
+long h_request(const h_fixture *f, const char *method, const char *path,
+               const char *const *headers, const void *body, size_t len, h_response *resp)
+{
+    char u[256];
+    snprintf(u, sizeof u, "http://127.0.0.1:%d%s", f->srv.port, path);
+    if (h_http(method, u, headers, body, len, resp) != 0)
+        return -1;
+    return resp->status;
 }
 
 int h_header(const h_response *resp, const char *name, char *out, size_t len)

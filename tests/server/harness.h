@@ -16,6 +16,15 @@
 extern const char *h_binary;
 extern const char *h_backend;
 
+/*
+ * main()'s arguments, "BACKEND PATH-TO-promstore", into h_backend and
+ * h_binary; prints the usage and exits 2 when they are not two.
+ */
+void h_args(int argc, char **argv);
+
+/* Seconds on the monotonic clock. */
+double h_now_s(void);
+
 /* A running server. */
 typedef struct h_server {
     pid_t pid;
@@ -34,6 +43,33 @@ int h_start(h_server *s, const char *log_path, const char *const *argv);
 /* Send sig and wait (up to 30 s) for the exit; returns the wait status or -1. */
 int h_stop(h_server *s, int sig);
 
+/* Print a server's log to stderr, framed, so a failing check shows it. */
+void h_dump_log(const char *log_path);
+
+/* h_stop that must give exit code 0; otherwise the log is printed and the test fails. */
+void h_stop_ok(h_server *s, int sig, const char *log_path);
+
+/*
+ * The usual fixture of a server test: a temporary directory holding the store
+ * (dir/store) and the server's log (dir/<name>.log), and at most one server.
+ */
+typedef struct h_fixture {
+    char dir[512];
+    char store[600];
+    char log[600];
+    h_server srv;
+} h_fixture;
+
+void h_fixture_init(h_fixture *f, const char *name);
+/* Kill the server if it runs; remove the directory unless $KEEP is set. */
+void h_fixture_done(h_fixture *f);
+/*
+ * Start the server on the fixture's store and on 127.0.0.1 with an ephemeral
+ * port, with extra flags (NULL-terminated, may be NULL); if it does not
+ * start, print its log and fail the test.
+ */
+void h_fixture_start(h_fixture *f, const char *const *extra);
+
 /*
  * Run the binary to completion with argv; stdout and stderr land in
  * out_path/err_path. Returns its exit code, or -1.
@@ -49,6 +85,11 @@ void h_write_file(const char *path, const char *text);
 /* A fresh temporary directory (mkdtemp) and its recursive removal. */
 void h_tmpdir(char *out, size_t len);
 void h_rmtree(const char *path);
+
+/* The headers Prometheus sends with remote write 1.0 and 2.0 and remote read (NULL-ended). */
+extern const char *const h_write_headers[];
+extern const char *const h_write_v2_headers[];
+extern const char *const h_read_headers[];
 
 /* One HTTP exchange. */
 typedef struct h_response {
@@ -66,6 +107,13 @@ typedef struct h_response {
 int h_http(const char *method, const char *url, const char *const *headers, const void *body,
            size_t body_len, h_response *resp);
 void h_response_free(h_response *resp);
+
+/*
+ * h_http on path of the fixture's server ("http://127.0.0.1:PORT" + path):
+ * the status, or -1 when no HTTP answer came; the response in *resp.
+ */
+long h_request(const h_fixture *f, const char *method, const char *path,
+               const char *const *headers, const void *body, size_t len, h_response *resp);
 
 /* Value of a response header (case-insensitive), copied into out; 0 if found. */
 int h_header(const h_response *resp, const char *name, char *out, size_t len);

@@ -41,73 +41,8 @@
 /* The body limit of the group's server (--web.max-request-bytes). */
 #define BODY_LIMIT (1u << 20)
 
-typedef struct fixture {
-    char dir[512];
-    char store[600];
-    char log[600];
-    h_server srv;
-} fixture;
+static h_fixture *g; /* the group's server */
 
-static fixture *g; /* the group's server */
-
-static void dump_log(const fixture *f)
-{
-    char *log = h_slurp(f->log);
-    fprintf(stderr, "--- server log %s ---\n%s--- end ---\n", f->log, log);
-    free(log);
-}
-
-static void fixture_init(fixture *f, const char *name)
-{
-    h_tmpdir(f->dir, sizeof f->dir);
-    snprintf(f->store, sizeof f->store, "%s/store", f->dir);
-    snprintf(f->log, sizeof f->log, "%s/%s.log", f->dir, name);
-}
-
-static void fixture_done(fixture *f)
-{
-    if (f->srv.pid > 0)
-        h_stop(&f->srv, SIGKILL);
-    if (getenv("KEEP") == NULL)
-        h_rmtree(f->dir);
-}
-
-static void start(fixture *f, const char *const *extra)
-{
-    char path_flag[700];
-    const char *argv[32];
-    size_t n = 0;
-    snprintf(path_flag, sizeof path_flag, "--storage.path=%s", f->store);
-    argv[n++] = path_flag;
-    argv[n++] = "--web.listen-address=127.0.0.1:0";
-    for (size_t i = 0; extra && extra[i] && n < 31; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    if (h_start(&f->srv, f->log, argv) != 0) {
-        dump_log(f);
-        fail_msg("the server did not start");
-    }
-}
-
-static long request(const fixture *f, const char *method, const char *path,
-                    const char *const *headers, const void *body, size_t len, h_response *resp)
-{
-    char u[256];
-    snprintf(u, sizeof u, "http://127.0.0.1:%d%s", f->srv.port, path);
-    if (h_http(method, u, headers, body, len, resp) != 0)
-        return -1;
-    return resp->status;
-}
-
-static const char *const write_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
-static const char *const write_v2_headers[] = {
-    "Content-Type: application/x-protobuf;proto=io.prometheus.write.v2.Request",
-    "Content-Encoding: snappy", "X-Prometheus-Remote-Write-Version: 2.0.0", NULL};
-static const char *const read_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Read-Version: 0.1.0", NULL};
 
 static const int64_t first_t[] = {1700000000000, 1700000015000};
 static const double first_v[] = {1.5, -2.25};
@@ -133,7 +68,7 @@ static void expect(const char *name, const char *what, long st, const h_response
         strcpy(msg + 197, "...");
     fprintf(stderr, "CASE %s | %s | %ld | %s\n", name, what, st, msg);
     if (st != want) {
-        dump_log(g);
+        h_dump_log(g->log);
         fail_msg("%s: status %ld, want %ld (body: %s)", name, st, want, msg);
     }
     if (substr != NULL && strstr(r->body, substr) == NULL)
@@ -141,17 +76,17 @@ static void expect(const char *name, const char *what, long st, const h_response
 }
 
 /* The server still serves and the first series is intact. */
-static void still_serving(const fixture *f)
+static void still_serving(const h_fixture *f)
 {
     h_response r;
-    assert_int_equal(request(f, "GET", "/-/ready", NULL, NULL, 0, &r), 200);
+    assert_int_equal(h_request(f, "GET", "/-/ready", NULL, NULL, 0, &r), 200);
     h_response_free(&r);
     h_buf body = {0};
     h_read_request(&body, "bad_input_first", 1699999999000, 1700000100000);
-    long st = request(f, "POST", "/api/v1/read", read_headers, body.p, body.len, &r);
+    long st = h_request(f, "POST", "/api/v1/read", h_read_headers, body.p, body.len, &r);
     h_buf_free(&body);
     if (st != 200) {
-        dump_log(f);
+        h_dump_log(f->log);
         fail_msg("read after the case answered %ld: %s", st, r.body);
     }
     int64_t t[4];
@@ -171,7 +106,7 @@ static void post_case(const char *name, const char *what, const char *const *hea
                       const void *body, size_t len, long want, const char *substr)
 {
     h_response r;
-    long st = request(g, "POST", "/api/v1/write", headers, body, len, &r);
+    long st = h_request(g, "POST", "/api/v1/write", headers, body, len, &r);
     expect(name, what, st, &r, want, substr);
     h_response_free(&r);
     still_serving(g);
@@ -185,7 +120,7 @@ static void post_series(const char *name, const char *what, h_buf *ts, long want
     h_put_sample(ts, 2, 1700000000000, 1.0);
     write_request_raw(&req, ts);
     h_snappy(&body, req.p, req.len);
-    post_case(name, what, write_headers, body.p, body.len, want, substr);
+    post_case(name, what, h_write_headers, body.p, body.len, want, substr);
     h_buf_free(&req);
     h_buf_free(&body);
     h_buf_free(ts);
@@ -198,19 +133,19 @@ static int group_setup(void **state)
     (void)state;
     g = calloc(1, sizeof *g);
     assert_non_null(g);
-    fixture_init(g, "server");
+    h_fixture_init(g, "server");
     char limit[64];
     snprintf(limit, sizeof limit, "--web.max-request-bytes=%u", BODY_LIMIT);
     const char *extra[] = {limit, NULL};
-    start(g, extra);
+    h_fixture_start(g, extra);
     h_buf body = {0};
     h_write_request(&body, "bad_input_first", "badin", first_t, first_v, 2);
     h_response r;
-    long st = request(g, "POST", "/api/v1/write", write_headers, body.p, body.len, &r);
+    long st = h_request(g, "POST", "/api/v1/write", h_write_headers, body.p, body.len, &r);
     h_buf_free(&body);
     h_response_free(&r);
     if (st != 204) {
-        dump_log(g);
+        h_dump_log(g->log);
         fprintf(stderr, "the first write answered %ld\n", st);
         return -1;
     }
@@ -220,7 +155,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    fixture_done(g);
+    h_fixture_done(g);
     free(g);
     g = NULL;
     return 0;
@@ -235,7 +170,7 @@ static void test_corrupt_snappy(void **state)
     uint8_t body[64];
     memset(body, 0xff, sizeof body);
     body[0] = 100;
-    post_case("corrupt_snappy", "length header 100 then 63 bytes of 0xff", write_headers, body,
+    post_case("corrupt_snappy", "length header 100 then 63 bytes of 0xff", h_write_headers, body,
               sizeof body, 400, "corrupt snappy body");
 }
 
@@ -245,7 +180,7 @@ static void test_framed_snappy(void **state)
     static const uint8_t body[] = {0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70,
                                    0x59, 0x01, 0x05, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
                                    0x00};
-    post_case("framed_snappy", "snappy stream-identifier chunk + data chunk", write_headers,
+    post_case("framed_snappy", "snappy stream-identifier chunk + data chunk", h_write_headers,
               body, sizeof body, 400, "framed");
 }
 
@@ -259,7 +194,7 @@ static void test_truncated_protobuf(void **state)
     write_request_raw(&req, &ts);
     h_snappy(&body, req.p, req.len - 5); /* cut inside the sample */
     post_case("truncated_protobuf", "valid WriteRequest cut 5 bytes short, then snappy",
-              write_headers, body.p, body.len, 400, "cannot decode WriteRequest");
+              h_write_headers, body.p, body.len, 400, "cannot decode WriteRequest");
     h_buf_free(&ts);
     h_buf_free(&req);
     h_buf_free(&body);
@@ -274,7 +209,7 @@ static void test_garbage_protobuf(void **state)
     raw[0] = 0x0f;                        /* field 1, wire type 7 */
     h_buf body = {0};
     h_snappy(&body, raw, sizeof raw);
-    post_case("garbage_protobuf", "256 bytes of non-protobuf, valid snappy", write_headers,
+    post_case("garbage_protobuf", "256 bytes of non-protobuf, valid snappy", h_write_headers,
               body.p, body.len, 400, "cannot decode WriteRequest");
     h_buf_free(&body);
 }
@@ -287,7 +222,7 @@ static void test_body_over_limit(void **state)
     assert_non_null(big);
     memset(big, 'x', len);
     post_case("body_over_limit", "1 MiB + 4 KiB body, limit 1 MiB (Content-Length)",
-              write_headers, big, len, 413, "larger than");
+              h_write_headers, big, len, 413, "larger than");
     free(big);
 }
 
@@ -296,7 +231,7 @@ static void test_huge_claimed_length(void **state)
     (void)state;
     /* Varint 0xFFFFFFFF (4 GiB - 1) as the uncompressed length, then a literal. */
     static const uint8_t body[] = {0xff, 0xff, 0xff, 0xff, 0x0f, 0x00, 'x'};
-    post_case("huge_claimed_length", "7-byte body claiming 4 GiB uncompressed", write_headers,
+    post_case("huge_claimed_length", "7-byte body claiming 4 GiB uncompressed", h_write_headers,
               body, sizeof body, 413, "larger than the limit");
 }
 
@@ -376,7 +311,7 @@ static void test_missing_name_v2(void **state)
     h_put_sample(&ts, 2, 1700000000000, 1.0);
     h_put_bytes(&req, 5, ts.p, ts.len);
     h_snappy(&body, req.p, req.len);
-    post_case("missing_name_v2", "v2 Request, one series {job=\"badin\"}", write_v2_headers,
+    post_case("missing_name_v2", "v2 Request, one series {job=\"badin\"}", h_write_v2_headers,
               body.p, body.len, 400, "__name__");
     h_buf_free(&req);
     h_buf_free(&ts);
@@ -425,7 +360,7 @@ static void test_timestamp_limits(void **state)
     h_put_sample(&ts, 2, INT64_MAX, 2.0);
     write_request_raw(&req, &ts);
     h_snappy(&body, req.p, req.len);
-    post_case("timestamp_limits", "samples at INT64_MIN and INT64_MAX", write_headers, body.p,
+    post_case("timestamp_limits", "samples at INT64_MIN and INT64_MAX", h_write_headers, body.p,
               body.len, 204, NULL);
     h_buf_free(&ts);
     h_buf_free(&req);
@@ -461,7 +396,7 @@ static void test_wrong_method(void **state)
 {
     (void)state;
     h_response r;
-    long st = request(g, "GET", "/api/v1/write", NULL, NULL, 0, &r);
+    long st = h_request(g, "GET", "/api/v1/write", NULL, NULL, 0, &r);
     expect("wrong_method", "GET /api/v1/write", st, &r, 405, "method not allowed");
     char allow[64] = "";
     assert_int_equal(h_header(&r, "Allow", allow, sizeof allow), 0);
@@ -473,13 +408,13 @@ static void test_wrong_method(void **state)
 /* --- Connections ------------------------------------------------------------ */
 
 /* The connection cases' own server; stopped here even when a case fails. */
-static fixture own;
+static h_fixture own;
 
 static int own_teardown(void **state)
 {
     (void)state;
     if (own.srv.pid > 0)
-        fixture_done(&own);
+        h_fixture_done(&own);
     return 0;
 }
 
@@ -500,23 +435,16 @@ static int connect_to(int port)
     return fd;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* A second server, with --web.read-timeout=2s or the default, its first series written. */
-static void start_own(fixture *f, const char *name, bool short_timeout)
+static void start_own(h_fixture *f, const char *name, bool short_timeout)
 {
-    fixture_init(f, name);
+    h_fixture_init(f, name);
     const char *extra[] = {short_timeout ? "--web.read-timeout=2s" : NULL, NULL};
-    start(f, extra);
+    h_fixture_start(f, extra);
     h_buf body = {0};
     h_write_request(&body, "bad_input_first", "badin", first_t, first_v, 2);
     h_response r;
-    assert_int_equal(request(f, "POST", "/api/v1/write", write_headers, body.p, body.len, &r),
+    assert_int_equal(h_request(f, "POST", "/api/v1/write", h_write_headers, body.p, body.len, &r),
                      204);
     h_buf_free(&body);
     h_response_free(&r);
@@ -528,26 +456,26 @@ static void start_own(fixture *f, const char *name, bool short_timeout)
  * the connection or 8 s pass. Returns the seconds until the close (-1: still
  * open), and prints the case's table row.
  */
-static double trickle(const fixture *f, const char *name, const char *what, bool headers_first)
+static double trickle(const h_fixture *f, const char *name, const char *what, bool headers_first)
 {
     int fd = connect_to(f->srv.port);
     assert_true(fd >= 0);
-    double t0 = now_s();
+    double t0 = h_now_s();
     size_t len = strlen(what), at = 0;
     if (headers_first) {
         at = (size_t)(strstr(what, "\r\n\r\n") - what) + 4;
         assert_int_equal(send(fd, what, at, MSG_NOSIGNAL), (ssize_t)at);
     }
     double closed_after = -1;
-    while (now_s() - t0 < 8.0) {
+    while (h_now_s() - t0 < 8.0) {
         /* Meanwhile another client is served. */
         h_response r;
-        assert_int_equal(request(f, "GET", "/-/healthy", NULL, NULL, 0, &r), 200);
+        assert_int_equal(h_request(f, "GET", "/-/healthy", NULL, NULL, 0, &r), 200);
         h_response_free(&r);
         struct pollfd p = {fd, POLLIN, 0};
         char buf[512];
         if (poll(&p, 1, 1000) > 0 && recv(fd, buf, sizeof buf, 0) <= 0) {
-            closed_after = now_s() - t0;
+            closed_after = h_now_s() - t0;
             break;
         }
         if (at < len && send(fd, what + at, 1, MSG_NOSIGNAL) == 1)
@@ -556,7 +484,7 @@ static double trickle(const fixture *f, const char *name, const char *what, bool
     fprintf(stderr, "CASE %s | %s a byte a second, read-timeout 2s | %s | after %.1f s, %zu of "
                     "%zu bytes sent\n",
             name, headers_first ? "headers at once, then the body" : "the request",
-            closed_after >= 0 ? "closed by server" : "still open", now_s() - t0, at, len);
+            closed_after >= 0 ? "closed by server" : "still open", h_now_s() - t0, at, len);
     close(fd);
     return closed_after;
 }
@@ -571,7 +499,7 @@ static double trickle(const fixture *f, const char *name, const char *what, bool
 static void test_slow_client(void **state)
 {
     (void)state;
-    fixture *f = &own; /* killed by own_teardown if the test fails */
+    h_fixture *f = &own; /* killed by own_teardown if the test fails */
     memset(f, 0, sizeof *f);
     start_own(f, "slow", true);
     static const char req[] = "POST /api/v1/write HTTP/1.1\r\nHost: 127.0.0.1\r\n"
@@ -585,7 +513,7 @@ static void test_slow_client(void **state)
     assert_true(body_cut >= 1.5 && body_cut < 4.5);
     assert_true(headers_cut >= 1.5 && headers_cut < 4.5);
     h_response r;
-    assert_int_equal(request(f, "GET", "/metrics", NULL, NULL, 0, &r), 200);
+    assert_int_equal(h_request(f, "GET", "/metrics", NULL, NULL, 0, &r), 200);
     assert_non_null(strstr(r.body, "promstore_limit_hits_total{limit=\"read_timeout\"} 2\n"));
     h_response_free(&r);
     char buf[512];
@@ -596,11 +524,11 @@ static void test_slow_client(void **state)
     fd = connect_to(f->srv.port);
     assert_true(fd >= 0);
     assert_int_equal(send(fd, "POST /api/v1/write HTTP/1.1\r\n", 29, MSG_NOSIGNAL), 29);
-    t0 = now_s();
+    t0 = h_now_s();
     struct pollfd p = {fd, POLLIN, 0};
     int pr = poll(&p, 1, 8000);
     got = pr > 0 ? recv(fd, buf, sizeof buf - 1, 0) : -1;
-    dt = now_s() - t0;
+    dt = h_now_s() - t0;
     fprintf(stderr, "CASE stalled_client | half a request line then silence, read-timeout 2s | "
                     "%s | after %.1f s\n",
             pr > 0 && got == 0 ? "closed by server" : "not closed", dt);
@@ -608,7 +536,7 @@ static void test_slow_client(void **state)
     assert_true(pr > 0 && got == 0);
     assert_true(dt >= 1.0 && dt < 6.0);
     still_serving(f);
-    fixture_done(f);
+    h_fixture_done(f);
 }
 
 /*
@@ -627,7 +555,7 @@ static void test_idle_connections(void **state)
         rl.rlim_cur = N + 64;
         setrlimit(RLIMIT_NOFILE, &rl);
     }
-    fixture *f = &own; /* killed by own_teardown if the test fails */
+    h_fixture *f = &own; /* killed by own_teardown if the test fails */
     memset(f, 0, sizeof *f);
     start_own(f, "idle", false);
     static int fds[N];
@@ -637,9 +565,9 @@ static void test_idle_connections(void **state)
         if (fds[i] >= 0)
             open_n++;
     }
-    double t0 = now_s();
+    double t0 = h_now_s();
     long st = -1;
-    while (now_s() - t0 < 20.0) {
+    while (h_now_s() - t0 < 20.0) {
         char u[128];
         snprintf(u, sizeof u, "http://127.0.0.1:%d/-/healthy", f->srv.port);
         h_response r;
@@ -651,13 +579,13 @@ static void test_idle_connections(void **state)
         struct timespec tick = {0, 200 * 1000 * 1000};
         nanosleep(&tick, NULL);
     }
-    double dt = now_s() - t0;
+    double dt = h_now_s() - t0;
     fprintf(stderr, "CASE idle_connections | %d idle sockets connected (of %d), "
                     "--web.max-connections 512, read-timeout 5m | /-/healthy %ld | after %.1f s\n",
             open_n, N, st, dt);
     assert_int_equal(st, 200);
     h_response m;
-    assert_int_equal(request(f, "GET", "/metrics", NULL, NULL, 0, &m), 200);
+    assert_int_equal(h_request(f, "GET", "/metrics", NULL, NULL, 0, &m), 200);
     assert_non_null(strstr(m.body, "promstore_limit_hits_total{limit=\"connections\"}"));
     assert_null(strstr(m.body, "promstore_limit_hits_total{limit=\"connections\"} 0\n"));
     h_response_free(&m);
@@ -666,7 +594,7 @@ static void test_idle_connections(void **state)
     const double v[] = {3.0};
     h_write_request(&body, "bad_input_after_idle", "badin", t, v, 1);
     h_response r;
-    assert_int_equal(request(f, "POST", "/api/v1/write", write_headers, body.p, body.len, &r),
+    assert_int_equal(h_request(f, "POST", "/api/v1/write", h_write_headers, body.p, body.len, &r),
                      204);
     h_response_free(&r);
     h_buf_free(&body);
@@ -675,17 +603,12 @@ static void test_idle_connections(void **state)
         if (fds[i] >= 0)
             close(fds[i]);
     still_serving(f);
-    fixture_done(f);
+    h_fixture_done(f);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s lmdb|sqlite PATH-TO-promstore\n", argv[0]);
-        return 2;
-    }
-    h_backend = argv[1];
-    h_binary = argv[2];
+    h_args(argc, argv);
     signal(SIGPIPE, SIG_IGN);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {

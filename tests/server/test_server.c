@@ -26,93 +26,33 @@
 
 #include "harness.h"
 
-/* Per test: a temporary directory and at most one server. */
-typedef struct fixture {
-    char dir[512];
-    char store[600];
-    char log[600];
-    h_server srv;
-} fixture;
-
+/* Per test: a temporary directory and at most one server (harness.h). */
 static int setup(void **state)
 {
-    fixture *f = calloc(1, sizeof *f);
+    h_fixture *f = calloc(1, sizeof *f);
     assert_non_null(f);
-    h_tmpdir(f->dir, sizeof f->dir);
-    snprintf(f->store, sizeof f->store, "%s/store", f->dir);
-    snprintf(f->log, sizeof f->log, "%s/server.log", f->dir);
+    h_fixture_init(f, "server");
     *state = f;
     return 0;
 }
 
 static int teardown(void **state)
 {
-    fixture *f = *state;
-    if (f->srv.pid > 0)
-        h_stop(&f->srv, SIGKILL);
-    if (getenv("KEEP") == NULL)
-        h_rmtree(f->dir);
-    free(f);
+    h_fixture_done(*state);
+    free(*state);
     return 0;
 }
 
-/* Print the server's log when a check is about to fail, then fail. */
-static void dump_log(const fixture *f)
-{
-    char *log = h_slurp(f->log);
-    fprintf(stderr, "--- server log %s ---\n%s--- end ---\n", f->log, log);
-    free(log);
-}
-
-/* Start the server on the fixture's store with extra flags; asserts. */
-static void start(fixture *f, const char *const *extra)
-{
-    char path_flag[700];
-    const char *argv[32];
-    size_t n = 0;
-    snprintf(path_flag, sizeof path_flag, "--storage.path=%s", f->store);
-    argv[n++] = path_flag;
-    argv[n++] = "--web.listen-address=127.0.0.1:0";
-    for (size_t i = 0; extra && extra[i] && n < 31; i++)
-        argv[n++] = extra[i];
-    argv[n] = NULL;
-    if (h_start(&f->srv, f->log, argv) != 0) {
-        dump_log(f);
-        fail_msg("the server did not start");
-    }
-}
-
-/* Stop with sig and require exit code 0. */
-static void stop_ok(fixture *f, int sig)
-{
-    int status = h_stop(&f->srv, sig);
-    if (!(status != -1 && WIFEXITED(status) && WEXITSTATUS(status) == 0)) {
-        dump_log(f);
-        fail_msg("the server did not exit 0 on signal %d (status %d)", sig, status);
-    }
-}
-
-static void url(const fixture *f, const char *path, char *out, size_t len)
+static void url(const h_fixture *f, const char *path, char *out, size_t len)
 {
     snprintf(out, len, "http://127.0.0.1:%d%s", f->srv.port, path);
 }
 
-/* GET/POST path and return the status; the response is kept in *resp. */
-static long request(const fixture *f, const char *method, const char *path,
-                    const char *const *headers, const void *body, size_t len, h_response *resp)
-{
-    char u[256];
-    url(f, path, u, sizeof u);
-    if (h_http(method, u, headers, body, len, resp) != 0)
-        return -1;
-    return resp->status;
-}
-
-static long status_of(const fixture *f, const char *method, const char *path,
+static long status_of(const h_fixture *f, const char *method, const char *path,
                       const char *const *headers)
 {
     h_response r;
-    long st = request(f, method, path, headers, NULL, 0, &r);
+    long st = h_request(f, method, path, headers, NULL, 0, &r);
     h_response_free(&r);
     return st;
 }
@@ -130,10 +70,10 @@ static double metric(const char *text, const char *series)
     return -1;
 }
 
-static char *scrape(const fixture *f, const char *const *headers)
+static char *scrape(const h_fixture *f, const char *const *headers)
 {
     h_response r;
-    assert_int_equal(request(f, "GET", "/metrics", headers, NULL, 0, &r), 200);
+    assert_int_equal(h_request(f, "GET", "/metrics", headers, NULL, 0, &r), 200);
     char *text = r.body;
     r.body = NULL;
     h_response_free(&r);
@@ -144,7 +84,7 @@ static char *scrape(const fixture *f, const char *const *headers)
  * Scrape until `series` has value `want` (up to 3 s): a request is counted when
  * MHD reports it complete, which can be just after the client has the answer.
  */
-static bool wait_metric(const fixture *f, const char *series, double want)
+static bool wait_metric(const h_fixture *f, const char *series, double want)
 {
     struct timespec tick = {0, 20 * 1000 * 1000};
     for (int i = 0; i < 150; i++) {
@@ -158,41 +98,35 @@ static bool wait_metric(const fixture *f, const char *series, double want)
     return false;
 }
 
-static const char *const write_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Write-Version: 0.1.0", NULL};
-static const char *const read_headers[] = {
-    "Content-Type: application/x-protobuf", "Content-Encoding: snappy",
-    "X-Prometheus-Remote-Read-Version: 0.1.0", NULL};
 
 static const int64_t smoke_t[] = {1700000000000, 1700000015000};
 static const double smoke_v[] = {1.5, -2.25};
 
-static long write_smoke(const fixture *f, const char *const *auth_headers)
+static long write_smoke(const h_fixture *f, const char *const *auth_headers)
 {
     h_buf body = {0};
     const char *hdrs[8];
     size_t n = 0;
-    for (size_t i = 0; write_headers[i]; i++)
-        hdrs[n++] = write_headers[i];
+    for (size_t i = 0; h_write_headers[i]; i++)
+        hdrs[n++] = h_write_headers[i];
     for (size_t i = 0; auth_headers && auth_headers[i] && n < 7; i++)
         hdrs[n++] = auth_headers[i];
     hdrs[n] = NULL;
     h_write_request(&body, "smoke_metric", "srvtest", smoke_t, smoke_v, 2);
     h_response r;
-    long st = request(f, "POST", "/api/v1/write", hdrs, body.p, body.len, &r);
+    long st = h_request(f, "POST", "/api/v1/write", hdrs, body.p, body.len, &r);
     h_response_free(&r);
     h_buf_free(&body);
     return st;
 }
 
 /* Read the smoke series back and check both samples bit for bit. */
-static void read_smoke(const fixture *f)
+static void read_smoke(const h_fixture *f)
 {
     h_buf body = {0};
     h_read_request(&body, "smoke_metric", 1699999999000, 1700000100000);
     h_response r;
-    long st = request(f, "POST", "/api/v1/read", read_headers, body.p, body.len, &r);
+    long st = h_request(f, "POST", "/api/v1/read", h_read_headers, body.p, body.len, &r);
     if (st != 200)
         fprintf(stderr, "read answered %ld: %s\n", st, r.body);
     assert_int_equal(st, 200);
@@ -224,7 +158,7 @@ static bool file_contains(const char *path, const char *needle)
 
 static void test_help_lists_flags(void **state)
 {
-    fixture *f = *state;
+    h_fixture *f = *state;
     char out[700], err[700];
     snprintf(out, sizeof out, "%s/out", f->dir);
     snprintf(err, sizeof err, "%s/err", f->dir);
@@ -245,7 +179,7 @@ static void test_help_lists_flags(void **state)
 }
 
 /* Run with argv; require exit 2 and stderr naming `needle`. */
-static void expect_usage_error(fixture *f, const char *const *argv, const char *needle)
+static void expect_usage_error(h_fixture *f, const char *const *argv, const char *needle)
 {
     char out[700], err[700];
     snprintf(out, sizeof out, "%s/out", f->dir);
@@ -259,7 +193,7 @@ static void expect_usage_error(fixture *f, const char *const *argv, const char *
 
 static void test_bad_flags_exit_2(void **state)
 {
-    fixture *f = *state;
+    h_fixture *f = *state;
     const char *a1[] = {"--no-such-flag=1", NULL};
     expect_usage_error(f, a1, "--no-such-flag");
     const char *a2[] = {"--storage.retention.time=15x", NULL};
@@ -278,7 +212,7 @@ static void test_bad_flags_exit_2(void **state)
 
 static void test_bad_yaml_exit_2(void **state)
 {
-    fixture *f = *state;
+    h_fixture *f = *state;
     char cfg[700], flag[720];
     snprintf(cfg, sizeof cfg, "%s/bad.yml", f->dir);
     snprintf(flag, sizeof flag, "--config.file=%s", cfg);
@@ -299,7 +233,7 @@ static void test_bad_yaml_exit_2(void **state)
 /* The YAML sets the path, retention and level; a flag overrides the path. */
 static void test_flags_override_yaml(void **state)
 {
-    fixture *f = *state;
+    h_fixture *f = *state;
     char cfg[700], yaml[2048], from_yaml[700], flag[720];
     snprintf(cfg, sizeof cfg, "%s/promstore.yml", f->dir);
     snprintf(from_yaml, sizeof from_yaml, "%s/yaml-store", f->dir);
@@ -319,27 +253,27 @@ static void test_flags_override_yaml(void **state)
     snprintf(flag, sizeof flag, "--config.file=%s", cfg);
     /* start() adds --storage.path and --web.listen-address, which must win. */
     const char *extra[] = {flag, NULL};
-    start(f, extra);
+    h_fixture_start(f, extra);
     struct stat st;
     assert_int_equal(stat(f->store, &st), 0);
     assert_int_not_equal(stat(from_yaml, &st), 0);
     assert_true(file_contains(f->log, "retention_time=1h30m"));
     assert_true(file_contains(f->log, "retention_size_bytes=536870912"));
     assert_true(file_contains(f->log, "log_level=debug"));
-    stop_ok(f, SIGTERM);
+    h_stop_ok(&f->srv, SIGTERM, f->log);
 }
 
 /* --- Endpoints -------------------------------------------------------------- */
 
 static void test_health_ready_404_405(void **state)
 {
-    fixture *f = *state;
-    start(f, NULL);
+    h_fixture *f = *state;
+    h_fixture_start(f, NULL);
     h_response r;
-    assert_int_equal(request(f, "GET", "/-/healthy", NULL, NULL, 0, &r), 200);
+    assert_int_equal(h_request(f, "GET", "/-/healthy", NULL, NULL, 0, &r), 200);
     assert_string_equal(r.body, "Healthy\n");
     h_response_free(&r);
-    assert_int_equal(request(f, "GET", "/-/ready", NULL, NULL, 0, &r), 200);
+    assert_int_equal(h_request(f, "GET", "/-/ready", NULL, NULL, 0, &r), 200);
     assert_string_equal(r.body, "Ready\n");
     h_response_free(&r);
     assert_int_equal(status_of(f, "HEAD", "/-/healthy", NULL), 200);
@@ -347,27 +281,27 @@ static void test_health_ready_404_405(void **state)
     assert_int_equal(status_of(f, "GET", "/api/v1/writes", NULL), 404);
 
     char allow[64];
-    assert_int_equal(request(f, "GET", "/api/v1/write", NULL, NULL, 0, &r), 405);
+    assert_int_equal(h_request(f, "GET", "/api/v1/write", NULL, NULL, 0, &r), 405);
     assert_int_equal(h_header(&r, "Allow", allow, sizeof allow), 0);
     assert_string_equal(allow, "POST");
     h_response_free(&r);
-    assert_int_equal(request(f, "POST", "/metrics", NULL, "x", 1, &r), 405);
+    assert_int_equal(h_request(f, "POST", "/metrics", NULL, "x", 1, &r), 405);
     assert_int_equal(h_header(&r, "Allow", allow, sizeof allow), 0);
     assert_string_equal(allow, "GET, HEAD");
     h_response_free(&r);
     assert_int_equal(status_of(f, "DELETE", "/api/v1/read", NULL), 405);
     /* An error response is logged at warn with its handler and code. */
     assert_true(file_contains(f->log, "level=warn msg=\"Request failed\" handler=other code=404"));
-    stop_ok(f, SIGTERM);
+    h_stop_ok(&f->srv, SIGTERM, f->log);
 }
 
 static void test_metrics_move_after_write(void **state)
 {
-    fixture *f = *state;
-    start(f, NULL);
+    h_fixture *f = *state;
+    h_fixture_start(f, NULL);
     h_response r;
     char ct[128];
-    assert_int_equal(request(f, "GET", "/metrics", NULL, NULL, 0, &r), 200);
+    assert_int_equal(h_request(f, "GET", "/metrics", NULL, NULL, 0, &r), 200);
     assert_int_equal(h_header(&r, "Content-Type", ct, sizeof ct), 0);
     assert_non_null(strstr(ct, "version=0.0.4"));
     assert_non_null(strstr(r.body, "# TYPE promstore_http_request_duration_seconds histogram\n"));
@@ -401,7 +335,7 @@ static void test_metrics_move_after_write(void **state)
     int64_t t[] = {1600000000000, 1700000030000};
     double v[] = {1, 2};
     h_write_request(&body, "smoke_metric", "srvtest", t, v, 2);
-    assert_int_equal(request(f, "POST", "/api/v1/write", write_headers, body.p, body.len, &r),
+    assert_int_equal(h_request(f, "POST", "/api/v1/write", h_write_headers, body.p, body.len, &r),
                      400);
     h_response_free(&r);
     h_buf_free(&body);
@@ -409,78 +343,78 @@ static void test_metrics_move_after_write(void **state)
     assert_true(metric(text, "promstore_samples_appended_total") == 3);
     assert_true(metric(text, "promstore_samples_rejected_total{reason=\"out_of_order\"}") == 1);
     free(text);
-    stop_ok(f, SIGTERM);
+    h_stop_ok(&f->srv, SIGTERM, f->log);
 }
 
 static void test_body_over_limit_413(void **state)
 {
-    fixture *f = *state;
+    h_fixture *f = *state;
     const char *extra[] = {"--web.max-request-bytes=1KB", NULL};
-    start(f, extra);
+    h_fixture_start(f, extra);
     static char big[4096];
     memset(big, 'x', sizeof big);
     h_response r;
-    assert_int_equal(request(f, "POST", "/api/v1/write", write_headers, big, sizeof big, &r),
+    assert_int_equal(h_request(f, "POST", "/api/v1/write", h_write_headers, big, sizeof big, &r),
                      413);
     h_response_free(&r);
     /* Without Content-Length (chunked): refused as the body grows. */
     const char *chunked[] = {"Content-Type: application/x-protobuf", "Content-Encoding: snappy",
                              "Transfer-Encoding: chunked", NULL};
-    assert_int_equal(request(f, "POST", "/api/v1/write", chunked, big, sizeof big, &r), 413);
+    assert_int_equal(h_request(f, "POST", "/api/v1/write", chunked, big, sizeof big, &r), 413);
     h_response_free(&r);
     /* A small body still goes through to the library (which finds it is not snappy). */
-    assert_int_equal(request(f, "POST", "/api/v1/write", write_headers, big, 100, &r), 400);
+    assert_int_equal(h_request(f, "POST", "/api/v1/write", h_write_headers, big, 100, &r), 400);
     h_response_free(&r);
     char *text = scrape(f, NULL);
     assert_true(metric(text, "promstore_limit_hits_total{limit=\"request_bytes\"}") == 2);
     free(text);
-    stop_ok(f, SIGTERM);
+    h_stop_ok(&f->srv, SIGTERM, f->log);
 }
 
 /* A read over --storage.remote.read-sample-limit fails (before or while streaming). */
 static void test_read_limit(void **state)
 {
-    fixture *f = *state;
+    h_fixture *f = *state;
     const char *extra[] = {"--storage.remote.read-sample-limit=1", NULL};
-    start(f, extra);
+    h_fixture_start(f, extra);
     assert_int_equal(write_smoke(f, NULL), 204);
     h_buf body = {0};
     h_read_request(&body, "smoke_metric", 1699999999000, 1700000100000);
     char u[256];
     url(f, "/api/v1/read", u, sizeof u);
     h_response r;
-    int rc = h_http("POST", u, read_headers, body.p, body.len, &r);
+    int rc = h_http("POST", u, h_read_headers, body.p, body.len, &r);
     /* Either a status of its own, or a 200 whose body is cut (curl reports an error). */
     assert_true(rc != 0 || r.status >= 400);
     h_response_free(&r);
     h_buf_free(&body);
     assert_true(wait_metric(f, "promstore_limit_hits_total{limit=\"query\"}", 1));
-    stop_ok(f, SIGTERM);
+    h_stop_ok(&f->srv, SIGTERM, f->log);
 }
 
 /* SIGTERM: exit 0 with the store closed; the store then reopens with its data. */
 static void test_sigterm_and_reopen(void **state)
 {
-    fixture *f = *state;
-    start(f, NULL);
+    h_fixture *f = *state;
+    h_fixture_start(f, NULL);
     assert_int_equal(write_smoke(f, NULL), 204);
-    stop_ok(f, SIGTERM);
+    h_stop_ok(&f->srv, SIGTERM, f->log);
     assert_true(file_contains(f->log, "msg=\"Store closed, bye\""));
-    start(f, NULL);
+    h_fixture_start(f, NULL);
     read_smoke(f);
-    stop_ok(f, SIGINT);
+    h_stop_ok(&f->srv, SIGINT, f->log);
 }
 
 /* --- Authentication and TLS --------------------------------------------------- */
 
-static void check_protected(fixture *f, const char *right, const char *wrong,
+static void check_protected(h_fixture *f, const char *right, const char *wrong,
                             const char *scheme)
 {
     const char *good[] = {right, NULL};
     const char *bad[] = {wrong, NULL};
     h_response r;
     char challenge[128];
-    assert_int_equal(request(f, "GET", "/metrics", NULL, NULL, 0, &r), 401);
+    assert_int_equal(h_request(f, "GET", "/metrics", NULL, NULL, 0, &r), 401);
     assert_int_equal(h_header(&r, "WWW-Authenticate", challenge, sizeof challenge), 0);
     assert_non_null(strstr(challenge, scheme));
     h_response_free(&r);
@@ -494,17 +428,17 @@ static void check_protected(fixture *f, const char *right, const char *wrong,
     h_read_request(&body, "smoke_metric", 1699999999000, 1700000100000);
     const char *read_bad[8], *read_none[8], *read_good[8];
     size_t n = 0;
-    for (; read_headers[n]; n++)
-        read_bad[n] = read_none[n] = read_good[n] = read_headers[n];
+    for (; h_read_headers[n]; n++)
+        read_bad[n] = read_none[n] = read_good[n] = h_read_headers[n];
     read_bad[n] = wrong;
     read_good[n] = right;
     read_none[n] = NULL;
     read_bad[n + 1] = read_good[n + 1] = NULL;
-    assert_int_equal(request(f, "POST", "/api/v1/read", read_none, body.p, body.len, &r), 401);
+    assert_int_equal(h_request(f, "POST", "/api/v1/read", read_none, body.p, body.len, &r), 401);
     h_response_free(&r);
-    assert_int_equal(request(f, "POST", "/api/v1/read", read_bad, body.p, body.len, &r), 401);
+    assert_int_equal(h_request(f, "POST", "/api/v1/read", read_bad, body.p, body.len, &r), 401);
     h_response_free(&r);
-    assert_int_equal(request(f, "POST", "/api/v1/read", read_good, body.p, body.len, &r), 200);
+    assert_int_equal(h_request(f, "POST", "/api/v1/read", read_good, body.p, body.len, &r), 200);
     h_response_free(&r);
     h_buf_free(&body);
     assert_int_equal(status_of(f, "HEAD", "/metrics", NULL), 401);
@@ -516,21 +450,21 @@ static void check_protected(fixture *f, const char *right, const char *wrong,
 
 static void test_basic_auth(void **state)
 {
-    fixture *f = *state;
+    h_fixture *f = *state;
     char pw[700], flag[760];
     snprintf(pw, sizeof pw, "%s/password", f->dir);
     h_write_file(pw, "s3cret-Passw0rd\n");
     snprintf(flag, sizeof flag, "--web.basic-auth-password-file=%s", pw);
     /* Debug logging: no secret may show up even there. */
     const char *extra[] = {"--web.basic-auth-user=prom", flag, "--log.level=debug", NULL};
-    start(f, extra);
+    h_fixture_start(f, extra);
     /* base64("prom:s3cret-Passw0rd") and base64("prom:s3cret-Passw0rX") */
     check_protected(f, "Authorization: Basic cHJvbTpzM2NyZXQtUGFzc3cwcmQ=",
                     "Authorization: Basic cHJvbTpzM2NyZXQtUGFzc3cwclg=", "Basic");
     /* The right password for the wrong user is refused too. */
     const char *other[] = {"Authorization: Basic YWRtaW46czNjcmV0LVBhc3N3MHJk", NULL};
     assert_int_equal(status_of(f, "GET", "/metrics", other), 401);
-    stop_ok(f, SIGTERM);
+    h_stop_ok(&f->srv, SIGTERM, f->log);
     /* Neither the password, nor the credentials sent, right or wrong. */
     assert_false(file_contains(f->log, "s3cret-Passw0rd"));
     assert_false(file_contains(f->log, "cHJvbTpzM2NyZXQtUGFzc3cwcmQ"));
@@ -540,18 +474,18 @@ static void test_basic_auth(void **state)
 
 static void test_bearer_token(void **state)
 {
-    fixture *f = *state;
+    h_fixture *f = *state;
     char tok[700], flag[760];
     snprintf(tok, sizeof tok, "%s/token", f->dir);
     h_write_file(tok, "tok-0123456789abcdef\n");
     snprintf(flag, sizeof flag, "--web.bearer-token-file=%s", tok);
     const char *extra[] = {flag, "--log.level=debug", NULL};
-    start(f, extra);
+    h_fixture_start(f, extra);
     check_protected(f, "Authorization: Bearer tok-0123456789abcdef",
                     "Authorization: Bearer tok-0123456789abcdeF", "Bearer");
     const char *prefix[] = {"Authorization: Bearer tok-0123456789abcde", NULL};
     assert_int_equal(status_of(f, "GET", "/metrics", prefix), 401);
-    stop_ok(f, SIGTERM);
+    h_stop_ok(&f->srv, SIGTERM, f->log);
     assert_false(file_contains(f->log, "tok-0123456789abcde"));
 }
 
@@ -562,7 +496,7 @@ static bool have_openssl(void)
 
 static void test_tls(void **state)
 {
-    fixture *f = *state;
+    h_fixture *f = *state;
     if (!have_openssl()) {
         fprintf(stderr, "openssl not found: TLS test skipped\n");
         skip();
@@ -578,7 +512,7 @@ static void test_tls(void **state)
     snprintf(cflag, sizeof cflag, "--web.tls-cert-file=%s", cert);
     snprintf(kflag, sizeof kflag, "--web.tls-key-file=%s", key);
     const char *extra[] = {cflag, kflag, NULL};
-    start(f, extra);
+    h_fixture_start(f, extra);
     assert_true(file_contains(f->log, "tls=true"));
     char u[256];
     h_response r;
@@ -590,7 +524,7 @@ static void test_tls(void **state)
     snprintf(u, sizeof u, "https://127.0.0.1:%d/api/v1/write", f->srv.port);
     h_buf body = {0};
     h_write_request(&body, "smoke_metric", "srvtest", smoke_t, smoke_v, 2);
-    assert_int_equal(h_http("POST", u, write_headers, body.p, body.len, &r), 0);
+    assert_int_equal(h_http("POST", u, h_write_headers, body.p, body.len, &r), 0);
     assert_int_equal(r.status, 204);
     h_response_free(&r);
     h_buf_free(&body);
@@ -599,17 +533,12 @@ static void test_tls(void **state)
     h_http("GET", u, NULL, NULL, 0, &r);
     assert_int_not_equal(r.status, 200);
     h_response_free(&r);
-    stop_ok(f, SIGTERM);
+    h_stop_ok(&f->srv, SIGTERM, f->log);
 }
 
 int main(int argc, char **argv)
 {
-    if (argc != 3) {
-        fprintf(stderr, "usage: %s lmdb|sqlite PATH-TO-promstore\n", argv[0]);
-        return 2;
-    }
-    h_backend = argv[1];
-    h_binary = argv[2];
+    h_args(argc, argv);
     curl_global_init(CURL_GLOBAL_DEFAULT);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_help_lists_flags, setup, teardown),

@@ -2,15 +2,19 @@
 #define _GNU_SOURCE
 #include "testutil.h"
 
+#include <errno.h>
 #include <ftw.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
+
+static const char *g_backend = "lmdb";
 
 char *tu_mkdtemp(const char *tag)
 {
@@ -46,11 +50,16 @@ void tu_rmtree(char *path)
 const char *tu_backend_from_argv(int argc, char **argv)
 {
     if (argc < 2)
-        return "lmdb";
+        return g_backend = "lmdb";
     if (strcmp(argv[1], "lmdb") == 0 || strcmp(argv[1], "sqlite") == 0)
-        return argv[1];
+        return g_backend = argv[1];
     fprintf(stderr, "usage: %s [lmdb|sqlite]\n", argv[0]);
     exit(2);
+}
+
+const char *tu_backend(void)
+{
+    return g_backend;
 }
 
 uint64_t tu_bits(double v)
@@ -88,5 +97,35 @@ void tu_assert_response_terminated(const promstore_http_response *resp)
         assert_terminated(resp->headers[i].name, sizeof resp->headers[i].name, field);
         snprintf(field, sizeof field, "headers[%zu].value", i);
         assert_terminated(resp->headers[i].value, sizeof resp->headers[i].value, field);
+    }
+}
+
+uint64_t tu_mix64(uint64_t x)
+{
+    x += UINT64_C(0x9e3779b97f4a7c15);
+    x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return x ^ (x >> 31);
+}
+
+uint64_t tu_fnv1a(const void *s, size_t n, uint64_t h)
+{
+    const unsigned char *p = s;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * UINT64_C(1099511628211);
+    return h;
+}
+
+double tu_now_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void tu_sleep_ms(long ms)
+{
+    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
     }
 }

@@ -40,10 +40,8 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "promstore.h"
-#include "testutil.h"
-
-static const char *g_backend = "lmdb";
 
 #define T0 INT64_C(1700006400000)
 #define DEADLINE_S 30.0
@@ -81,83 +79,24 @@ static void assert_no_thread_failures(void)
 
 /* --- small helpers ---------------------------------------------------------- */
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-    }
-}
-
-static promstore_label lbl(const char *name, const char *value)
-{
-    promstore_label l = {name, strlen(name), value, strlen(value)};
-    return l;
-}
-
-static promstore_matcher mt(promstore_match_type t, const char *name, const char *value)
-{
-    promstore_matcher m = {t, name, strlen(name), value, strlen(value)};
-    return m;
-}
-
-static uint64_t mix64(uint64_t x)
-{
-    x += UINT64_C(0x9e3779b97f4a7c15);
-    x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return x ^ (x >> 31);
-}
-
-static uint64_t hash_bytes(const char *s, size_t n, uint64_t h)
-{
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
-    return h;
-}
-
 /* The value of a sample: a function of its series' two identifying labels and its time. */
 static uint64_t value_for(const char *a, size_t alen, const char *b, size_t blen, int64_t ts)
 {
-    uint64_t h = hash_bytes(b, blen, hash_bytes(a, alen, UINT64_C(1469598103934665603)));
-    return tu_bits((double)(mix64(h ^ (uint64_t)ts) >> 11));
-}
-
-static const promstore_label *find_label(const promstore_label *ls, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (ls[i].name_len == strlen(name) && memcmp(ls[i].name, name, ls[i].name_len) == 0)
-            return &ls[i];
-    return NULL;
-}
-
-/* Byte-wise comparison of two (pointer, length) strings, shorter prefix first. */
-static int cmp_bytes(const char *a, size_t al, const char *b, size_t bl)
-{
-    int c = memcmp(a, b, al < bl ? al : bl);
-    if (c != 0)
-        return c;
-    return al < bl ? -1 : al > bl ? 1 : 0;
+    uint64_t h = tu_fnv1a(b, blen, tu_fnv1a(a, alen, TU_FNV_OFFSET));
+    return tu_bits((double)(tu_mix64(h ^ (uint64_t)ts) >> 11));
 }
 
 /*
  * A copy of one label set, kept to check that the next series of a query
- * sorts after it (Prometheus labels.Compare: label by label, name then value,
- * a prefix first).
+ * sorts after it (tu_labels_compare: Prometheus labels.Compare).
  */
-typedef struct lset {
+typedef struct saved_labels {
     size_t n;
+    promstore_label l[16];
     char buf[512];
-    size_t off[16][2], len[16][2];
-} lset;
+} saved_labels;
 
-static int lset_save(lset *s, const promstore_label *ls, size_t n)
+static int labels_save(saved_labels *s, const promstore_label *ls, size_t n)
 {
     size_t used = 0;
     if (n > 16)
@@ -165,101 +104,30 @@ static int lset_save(lset *s, const promstore_label *ls, size_t n)
     for (size_t i = 0; i < n; i++) {
         if (used + ls[i].name_len + ls[i].value_len > sizeof s->buf)
             return -1;
-        s->off[i][0] = used;
-        s->len[i][0] = ls[i].name_len;
         memcpy(s->buf + used, ls[i].name, ls[i].name_len);
+        s->l[i].name = s->buf + used;
+        s->l[i].name_len = ls[i].name_len;
         used += ls[i].name_len;
-        s->off[i][1] = used;
-        s->len[i][1] = ls[i].value_len;
         memcpy(s->buf + used, ls[i].value, ls[i].value_len);
+        s->l[i].value = s->buf + used;
+        s->l[i].value_len = ls[i].value_len;
         used += ls[i].value_len;
     }
     s->n = n;
     return 0;
 }
 
-/* <0, 0, >0 as the saved set sorts before, equal to, after ls. */
-static int lset_cmp(const lset *s, const promstore_label *ls, size_t n)
-{
-    size_t m = s->n < n ? s->n : n;
-    for (size_t i = 0; i < m; i++) {
-        int c = cmp_bytes(s->buf + s->off[i][0], s->len[i][0], ls[i].name, ls[i].name_len);
-        if (c != 0)
-            return c;
-        c = cmp_bytes(s->buf + s->off[i][1], s->len[i][1], ls[i].value, ls[i].value_len);
-        if (c != 0)
-            return c;
-    }
-    return s->n < n ? -1 : s->n > n ? 1 : 0;
-}
-
-/* Labels of a series, sorted by name as the iterator must return them. */
-static int labels_sorted(const promstore_label *ls, size_t n)
-{
-    for (size_t i = 1; i < n; i++)
-        if (cmp_bytes(ls[i - 1].name, ls[i - 1].name_len, ls[i].name, ls[i].name_len) >= 0)
-            return 0;
-    return 1;
-}
-
-static promstore *open_store(const char *dir)
-{
-    promstore_options o;
-    promstore_options_init(&o);
-    o.backend = g_backend;
-    o.path = dir;
-    o.block_duration_ms = 10 * 60 * 1000; /* small blocks: chunks are sealed during the run */
-    promstore *db = NULL;
-    promstore_error err = {0};
-    promstore_status st = promstore_open(&o, &db, &err);
-    if (st != PROMSTORE_OK)
-        fail_msg("open %s (%s): %d %s", dir, g_backend, st, err.message);
-    return db;
-}
-
-static promstore_stats get_stats(promstore *db)
-{
-    promstore_stats s;
-    memset(&s, 0, sizeof s);
-    s.struct_size = sizeof s;
-    promstore_error err = {0};
-    promstore_status st = promstore_stats_get(db, &s, &err);
-    if (st != PROMSTORE_OK)
-        fail_msg("stats: %d %s", st, err.message);
-    return s;
-}
-
 /* --- fixture ---------------------------------------------------------------- */
 
-typedef struct fx {
-    char *dir;
-    promstore *db;
-} fx;
-
+/* A store with small blocks, so that chunks are sealed during the run. */
 static int setup(void **state)
 {
-    fx *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        return -1;
-    f->dir = tu_mkdtemp("conc");
-    f->db = open_store(f->dir);
+    tu_store *f = tu_store_new("conc");
+    f->opts.block_duration_ms = 10 * 60 * 1000;
+    tu_store_open(f);
     reset_failures();
     *state = f;
     return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    int rc = 0;
-    promstore_error err = {0};
-    if (f->db != NULL && promstore_close(f->db, &err) != PROMSTORE_OK) {
-        print_error("close: %s\n", err.message);
-        rc = -1;
-    }
-    tu_rmtree(f->dir);
-    free(f);
-    return rc;
 }
 
 /* =========================================================================
@@ -318,9 +186,9 @@ static void *appender_main(void *p)
             snprintf(names[n++], sizeof names[0], "n%02d", c);
         for (int i = 0; i < n; i++) {
             /* labels deliberately out of order: the engine sorts them */
-            labels[i][0] = lbl("series", names[i]);
-            labels[i][1] = lbl("thread", thread_name);
-            labels[i][2] = lbl("__name__", "conc");
+            labels[i][0] = tu_label("series", names[i]);
+            labels[i][1] = tu_label("thread", thread_name);
+            labels[i][2] = tu_label("__name__", "conc");
             for (int k = 0; k < 2; k++) {
                 int64_t ts = batch_ts(b) + k * HALF;
                 samples[i][k].timestamp_ms = ts;
@@ -369,10 +237,10 @@ static int check_appender_view(promstore *db, int t, const char *which, int64_t 
     snprintf(thread_name, sizeof thread_name, "t%d", t);
     promstore_matcher m[3];
     size_t nm = 0;
-    m[nm++] = mt(PROMSTORE_MATCH_EQ, "__name__", "conc");
-    m[nm++] = mt(PROMSTORE_MATCH_EQ, "thread", thread_name);
+    m[nm++] = MT(PROMSTORE_MATCH_EQ, "__name__", "conc");
+    m[nm++] = MT(PROMSTORE_MATCH_EQ, "thread", thread_name);
     if (which != NULL)
-        m[nm++] = mt(PROMSTORE_MATCH_RE, "series", which);
+        m[nm++] = MT(PROMSTORE_MATCH_RE, "series", which);
     promstore_series_iter *it = NULL;
     promstore_error err = {0};
     promstore_status st = promstore_query(db, m, nm, mint, maxt, &it, &err);
@@ -381,24 +249,24 @@ static int check_appender_view(promstore *db, int t, const char *which, int64_t 
         return -1;
     }
     int E = -1, n_series = 0, n_new = 0, ok = 1;
-    lset prev;
+    saved_labels prev;
     prev.n = 0;
     while (ok && (st = promstore_series_iter_next(it, &err)) == PROMSTORE_OK) {
         const promstore_label *ls;
         size_t nl;
         if (promstore_series_iter_labels(it, &ls, &nl) != PROMSTORE_OK || nl != 3 ||
-            !labels_sorted(ls, nl)) {
+            !tu_labels_sorted(ls, nl)) {
             thread_fail("t%d: bad labels (n=%zu)", t, nl);
             ok = 0;
             break;
         }
-        if (n_series > 0 && lset_cmp(&prev, ls, nl) >= 0) {
+        if (n_series > 0 && tu_labels_compare(prev.l, prev.n, ls, nl) >= 0) {
             thread_fail("t%d: series out of order", t);
             ok = 0;
             break;
         }
-        lset_save(&prev, ls, nl);
-        const promstore_label *sl = find_label(ls, nl, "series");
+        labels_save(&prev, ls, nl);
+        const promstore_label *sl = tu_find_label(ls, nl, "series");
         if (sl == NULL) {
             thread_fail("t%d: no series label", t);
             ok = 0;
@@ -492,17 +360,18 @@ static void check_window(promstore *db, int64_t mint, int64_t maxt)
         thread_fail("window query: %d %s", st, err.message);
         return;
     }
-    lset prev;
+    saved_labels prev;
     int n = 0, ok = 1;
     while (ok && (st = promstore_series_iter_next(it, &err)) == PROMSTORE_OK) {
         const promstore_label *ls;
         size_t nl;
-        if (promstore_series_iter_labels(it, &ls, &nl) != PROMSTORE_OK || !labels_sorted(ls, nl) ||
-            (n++ > 0 && lset_cmp(&prev, ls, nl) >= 0)) {
+        if (promstore_series_iter_labels(it, &ls, &nl) != PROMSTORE_OK ||
+            !tu_labels_sorted(ls, nl) ||
+            (n++ > 0 && tu_labels_compare(prev.l, prev.n, ls, nl) >= 0)) {
             thread_fail("window query: labels unsorted or series out of order");
             break;
         }
-        lset_save(&prev, ls, nl);
+        labels_save(&prev, ls, nl);
         promstore_sample s;
         int64_t last = INT64_MIN;
         while ((st = promstore_series_iter_sample(it, &s, &err)) == PROMSTORE_OK) {
@@ -538,7 +407,7 @@ static void *querier_main(void *p)
 {
     querier_arg *q = p;
     int seen[N_APPENDERS] = {0}; /* batches seen per appender: never goes back */
-    double deadline = now_s() + DEADLINE_S;
+    double deadline = tu_now_s() + DEADLINE_S;
     int last_round = 0;
     for (int i = 0; i < MAX_QUERIES && atomic_load(&g_failures) == 0; i++) {
         /* one more full pass once the appenders are done, then stop */
@@ -546,7 +415,7 @@ static void *querier_main(void *p)
             if (last_round++ > 0)
                 break;
         }
-        if (now_s() > deadline)
+        if (tu_now_s() > deadline)
             break;
         int t = (int)(rand_r(&q->seed) % N_APPENDERS);
         int kind = (int)(rand_r(&q->seed) % 4);
@@ -575,7 +444,7 @@ static void *querier_main(void *p)
 
 static void test_appenders_and_queriers(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     conc_ctx ctx = {.db = f->db};
     atomic_init(&ctx.appenders_done, 0);
     pthread_t at[N_APPENDERS], qt[N_QUERIERS];
@@ -611,7 +480,7 @@ static void test_appenders_and_queriers(void **state)
     uint64_t per_appender_samples = (uint64_t)(N_FIXED + 2) * N_BATCHES * 2;
     for (int c = 1; c * NEW_EVERY < N_BATCHES; c++)
         per_appender_samples += (uint64_t)(N_BATCHES - c * NEW_EVERY) * 2;
-    promstore_stats s = get_stats(f->db);
+    promstore_stats s = tu_stats(f->db);
     assert_int_equal(s.series, (uint64_t)N_APPENDERS * per_appender_series);
     assert_int_equal(s.samples, N_APPENDERS * per_appender_samples);
     assert_int_equal(s.min_time_ms, T0);
@@ -644,8 +513,8 @@ static promstore_status lr_append(promstore *db, int batch, promstore_error *err
             lr_series_name(names[i], sizeof names[i], (batch * LR_TOUCH + i) % LR_SERIES);
         else
             snprintf(names[i], sizeof names[i], "new%03d_%d", batch, i - LR_TOUCH);
-        labels[i][0] = lbl("__name__", "lr");
-        labels[i][1] = lbl("id", names[i]);
+        labels[i][0] = tu_label("__name__", "lr");
+        labels[i][1] = tu_label("id", names[i]);
         /* after the prepopulated samples; one batch per 10 s keeps each series in order */
         samples[i].timestamp_ms = T0 + (LR_SAMPLES + batch) * INT64_C(10000);
         samples[i].value_bits = tu_bits((double)batch);
@@ -690,7 +559,7 @@ static int count_samples(promstore_series_iter *it)
 
 static void test_long_query_does_not_block_appends(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     /* prepopulate LR_SERIES series with LR_SAMPLES samples each, in one batch */
     {
         promstore_label(*labels)[2] = calloc(LR_SERIES, sizeof *labels);
@@ -700,8 +569,8 @@ static void test_long_query_does_not_block_appends(void **state)
         assert_true(labels && names && samples && ser);
         for (int i = 0; i < LR_SERIES; i++) {
             lr_series_name(names[i], sizeof names[i], i);
-            labels[i][0] = lbl("__name__", "lr");
-            labels[i][1] = lbl("id", names[i]);
+            labels[i][0] = tu_label("__name__", "lr");
+            labels[i][1] = tu_label("id", names[i]);
             for (int k = 0; k < LR_SAMPLES; k++)
                 samples[i][k] = (promstore_sample){T0 + k * INT64_C(10000), tu_bits(k)};
             ser[i] = (promstore_series){labels[i], 2, samples[i], LR_SAMPLES};
@@ -714,7 +583,7 @@ static void test_long_query_does_not_block_appends(void **state)
         free(ser);
     }
 
-    promstore_matcher m = mt(PROMSTORE_MATCH_EQ, "__name__", "lr");
+    promstore_matcher m = MT(PROMSTORE_MATCH_EQ, "__name__", "lr");
     promstore_series_iter *it = NULL;
     promstore_error err = {0};
     assert_int_equal(promstore_query(f->db, &m, 1, INT64_MIN, INT64_MAX, &it, &err), PROMSTORE_OK);
@@ -730,10 +599,10 @@ static void test_long_query_does_not_block_appends(void **state)
 
     /* Advance the iterator slowly while the appender runs, until it finishes
      * or the deadline passes; the iterator stays open throughout. */
-    double start = now_s(), deadline = start + DEADLINE_S;
+    double start = tu_now_s(), deadline = start + DEADLINE_S;
     /* no assertions while the appender runs: a failed one would leave it
      * running against a store the teardown closes */
-    while (!atomic_load(&c.finished) && now_s() < deadline) {
+    while (!atomic_load(&c.finished) && tu_now_s() < deadline) {
         if (!exhausted) {
             promstore_status st = promstore_series_iter_next(it, &err);
             if (st == PROMSTORE_DONE) {
@@ -745,10 +614,10 @@ static void test_long_query_does_not_block_appends(void **state)
                 series_read++;
             }
         }
-        sleep_ms(2);
+        tu_sleep_ms(2);
     }
     int done = atomic_load(&c.batches_done);
-    double took = now_s() - start;
+    double took = tu_now_s() - start;
     print_message("appender finished %d/%d batches in %.3f s while the query was open "
                   "(%d series read so far)\n",
                   done, LR_BATCHES, took, series_read);
@@ -808,8 +677,8 @@ static void xt_populate(promstore *db)
     promstore_series ser[XT_SERIES];
     for (int i = 0; i < XT_SERIES; i++) {
         snprintf(names[i], sizeof names[i], "k%02d", i);
-        labels[i][0] = lbl("__name__", "xt");
-        labels[i][1] = lbl("k", names[i]);
+        labels[i][0] = tu_label("__name__", "xt");
+        labels[i][1] = tu_label("k", names[i]);
         for (int j = 0; j < XT_SAMPLES; j++)
             samples[i][j] = (promstore_sample){T0 + j * INT64_C(1000),
                                                value_for("xt", 2, names[i], 3, T0 + j * 1000)};
@@ -853,8 +722,8 @@ static void xt_advance(xt_walk *w)
         snprintf(want, sizeof want, "k%02d", w->series_seen);
         const promstore_label *k = NULL;
         if (promstore_series_iter_labels(w->it, &ls, &nl) == PROMSTORE_OK)
-            k = find_label(ls, nl, "k");
-        if (k == NULL || cmp_bytes(k->value, k->value_len, want, strlen(want)) != 0) {
+            k = tu_find_label(ls, nl, "k");
+        if (k == NULL || tu_bytes_cmp(k->value, k->value_len, want, strlen(want)) != 0) {
             thread_fail("xt: series %d is not %s", w->series_seen, want);
             w->done = 1;
             break;
@@ -877,7 +746,7 @@ static void xt_advance(xt_walk *w)
             if (st == PROMSTORE_OK) {
                 char wv[8];
                 snprintf(wv, sizeof wv, "k%02d", w->strings_seen);
-                if (cmp_bytes(sv, len, wv, strlen(wv)) != 0 || sv[len] != '\0')
+                if (tu_bytes_cmp(sv, len, wv, strlen(wv)) != 0 || sv[len] != '\0')
                     thread_fail("xt label value %d: got %.*s", w->strings_seen, (int)len, sv);
                 w->strings_seen++;
             } else if (st != PROMSTORE_DONE) {
@@ -891,7 +760,7 @@ static void xt_advance(xt_walk *w)
 static void *xt_creator(void *p)
 {
     xt_walk *w = p;
-    promstore_matcher m = mt(PROMSTORE_MATCH_EQ, "__name__", "xt");
+    promstore_matcher m = MT(PROMSTORE_MATCH_EQ, "__name__", "xt");
     promstore_error err = {0};
     if (promstore_query(w->db, &m, 1, INT64_MIN, INT64_MAX, &w->it, &err) != PROMSTORE_OK ||
         promstore_label_values(w->db, "k", 1, &m, 1, INT64_MIN, INT64_MAX, &w->sit, &err) !=
@@ -954,7 +823,7 @@ static void *baton_main(void *p)
 
 static void test_iterators_cross_threads(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     xt_populate(f->db);
 
     /* Created in one thread, which then exits; continued in a second; finished
@@ -967,7 +836,7 @@ static void test_iterators_cross_threads(void **state)
     assert_int_equal(w.series_seen, 10);
 
     /* a new series sorting after all others: the open iterators must not see it */
-    promstore_label nl[2] = {lbl("__name__", "xt"), lbl("k", "k99")};
+    promstore_label nl[2] = {tu_label("__name__", "xt"), tu_label("k", "k99")};
     promstore_sample ns = {T0, tu_bits(1.0)};
     promstore_series nser = {nl, 2, &ns, 1};
     promstore_error err = {0};
@@ -981,7 +850,7 @@ static void test_iterators_cross_threads(void **state)
 
     /* a second iterator on the main thread, interleaved with the first: two
      * snapshots alive on one thread at once */
-    promstore_matcher m = mt(PROMSTORE_MATCH_EQ, "__name__", "xt");
+    promstore_matcher m = MT(PROMSTORE_MATCH_EQ, "__name__", "xt");
     xt_walk w2 = {.db = f->db, .steps = 1};
     assert_int_equal(promstore_query(f->db, &m, 1, INT64_MIN, INT64_MAX, &w2.it, &err),
                      PROMSTORE_OK);
@@ -1009,15 +878,15 @@ static void test_iterators_cross_threads(void **state)
     const promstore_label *ls;
     size_t n_ls;
     assert_int_equal(promstore_series_iter_labels(w2.it, &ls, &n_ls), PROMSTORE_OK);
-    const promstore_label *k = find_label(ls, n_ls, "k");
+    const promstore_label *k = tu_find_label(ls, n_ls, "k");
     assert_non_null(k);
-    assert_int_equal(cmp_bytes(k->value, k->value_len, "k99", 3), 0);
+    assert_int_equal(tu_bytes_cmp(k->value, k->value_len, "k99", 3), 0);
     assert_int_equal(promstore_series_iter_next(w2.it, &err), PROMSTORE_DONE);
     promstore_series_iter_close(w2.it);
     assert_no_thread_failures();
 
     /* Two live threads handing one iterator back and forth. */
-    promstore_matcher m2[2] = {m, mt(PROMSTORE_MATCH_NEQ, "k", "k99")};
+    promstore_matcher m2[2] = {m, MT(PROMSTORE_MATCH_NEQ, "k", "k99")};
     xt_walk w3 = {.db = f->db, .steps = 1};
     assert_int_equal(promstore_query(f->db, m2, 2, INT64_MIN, INT64_MAX, &w3.it, &err),
                      PROMSTORE_OK);
@@ -1059,7 +928,8 @@ static void *lb_appender(void *p)
         char v[8], extra[16];
         snprintf(v, sizeof v, "v%03d", b);
         snprintf(extra, sizeof extra, "extra_%03d", b);
-        promstore_label ls[3] = {lbl("__name__", "lb"), lbl("v", v), lbl(extra, "x")};
+        promstore_label ls[3] = {tu_label("__name__", "lb"), tu_label("v", v),
+                                 tu_label(extra, "x")};
         promstore_sample s = {T0 + b, tu_bits((double)b)};
         promstore_series ser = {ls, 3, &s, 1};
         promstore_error err = {0};
@@ -1092,7 +962,7 @@ static int lb_read(promstore_string_iter *it, int values, int (*is_known)(const 
             thread_fail("lb: bad string (len %zu)", len);
             return -1;
         }
-        if (n > 0 && cmp_bytes(prev, prev_len, s, len) >= 0) {
+        if (n > 0 && tu_bytes_cmp(prev, prev_len, s, len) >= 0) {
             thread_fail("lb: %s not sorted/distinct: '%s' then '%.*s'", values ? "values" : "names",
                         prev, (int)len, s);
             return -1;
@@ -1136,9 +1006,9 @@ static void *lb_reader(void *p)
 {
     lb_reader_arg *a = p;
     int last_names = 0, last_values = 0, last_filtered = 0;
-    double deadline = now_s() + DEADLINE_S;
-    promstore_matcher m = mt(PROMSTORE_MATCH_RE, "v", "v0.*");
-    for (int i = 0; i < 5000 && now_s() < deadline && atomic_load(&g_failures) == 0; i++) {
+    double deadline = tu_now_s() + DEADLINE_S;
+    promstore_matcher m = MT(PROMSTORE_MATCH_RE, "v", "v0.*");
+    for (int i = 0; i < 5000 && tu_now_s() < deadline && atomic_load(&g_failures) == 0; i++) {
         int finished = atomic_load(&a->c->finished);
         int before = atomic_load(&a->c->batches_done);
         promstore_string_iter *it = NULL;
@@ -1184,7 +1054,7 @@ static void *lb_reader(void *p)
 
 static void test_label_queries_during_appends(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     lb_ctx c = {.db = f->db};
     atomic_init(&c.batches_done, 0);
     atomic_init(&c.finished, 0);
@@ -1220,14 +1090,11 @@ static void test_label_queries_during_appends(void **state)
 
 int main(int argc, char **argv)
 {
-    g_backend = tu_backend_from_argv(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_appenders_and_queriers, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_long_query_does_not_block_appends, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_iterators_cross_threads, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_label_queries_during_appends, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_appenders_and_queriers, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_long_query_does_not_block_appends, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_iterators_cross_threads, setup, tu_teardown),
+        cmocka_unit_test_setup_teardown(test_label_queries_during_appends, setup, tu_teardown),
     };
-    char name[64];
-    snprintf(name, sizeof name, "concurrency_%s", g_backend);
-    return cmocka_run_group_tests_name(name, tests, NULL, NULL);
+    return TU_RUN(argc, argv, "concurrency", tests);
 }

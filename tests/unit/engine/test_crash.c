@@ -39,10 +39,8 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "promstore.h"
-#include "testutil.h"
-
-static const char *g_backend = "lmdb";
 static unsigned g_seed;
 
 #define T0 INT64_C(1700006400000)
@@ -55,14 +53,6 @@ static unsigned g_seed;
 
 /* --- the workload: batch b, a pure function of b ---------------------------- */
 
-static uint64_t mix64(uint64_t x)
-{
-    x += UINT64_C(0x9e3779b97f4a7c15);
-    x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return x ^ (x >> 31);
-}
-
 static int64_t sample_ts(uint32_t b, int k)
 {
     return T0 + ((int64_t)b * SPB + k) * STEP_MS;
@@ -71,7 +61,7 @@ static int64_t sample_ts(uint32_t b, int k)
 /* kind 0: base series `id`; kind 1: the series created by batch `id`. */
 static uint64_t value_for(int kind, long id, int64_t ts)
 {
-    uint64_t r = mix64(((uint64_t)kind << 62) ^ ((uint64_t)id << 40) ^ (uint64_t)ts);
+    uint64_t r = tu_mix64(((uint64_t)kind << 62) ^ ((uint64_t)id << 40) ^ (uint64_t)ts);
     if (r % 29 == 0)
         return PROMSTORE_STALE_NAN_BITS; /* a NaN must survive bit-exact */
     return tu_bits((double)(int64_t)(r >> 12) / 1024.0);
@@ -84,12 +74,6 @@ typedef struct batch {
     promstore_sample samples[N_BASE + 1][SPB];
     promstore_series series[N_BASE + 1];
 } batch;
-
-static promstore_label lbl(const char *name, const char *value)
-{
-    promstore_label l = {name, strlen(name), value, strlen(value)};
-    return l;
-}
 
 /*
  * Batch b: SPB samples for each base series, and, when b % NEW_EVERY == 0, a
@@ -104,9 +88,9 @@ static void build_batch(batch *bt, uint32_t b)
         int kind = i < N_BASE ? 0 : 1;
         long id = kind == 0 ? i : (long)b;
         snprintf(bt->ids[i], sizeof bt->ids[i], "%ld", id);
-        bt->labels[i][0] = lbl("__name__", "crash");
-        bt->labels[i][1] = lbl("kind", kind == 0 ? "base" : "new");
-        bt->labels[i][2] = lbl("id", bt->ids[i]);
+        bt->labels[i][0] = tu_label("__name__", "crash");
+        bt->labels[i][1] = tu_label("kind", kind == 0 ? "base" : "new");
+        bt->labels[i][2] = tu_label("id", bt->ids[i]);
         for (int k = 0; k < SPB; k++) {
             int64_t ts = sample_ts(b, k);
             bt->samples[i][k].timestamp_ms = ts;
@@ -122,9 +106,7 @@ static void build_batch(batch *bt, uint32_t b)
 
 static void init_options(promstore_options *o, const char *dir)
 {
-    promstore_options_init(o);
-    o->backend = g_backend;
-    o->path = dir;
+    tu_options(o, dir);
     o->block_duration_ms = BLOCK_MS;
 }
 
@@ -169,13 +151,6 @@ static void child_run(const char *dir, uint32_t first, int fd)
 }
 
 /* --- the parent's side ------------------------------------------------------ */
-
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
 
 /* When to kill: after `after_acks` acknowledgements, or `after_s` seconds. */
 typedef struct kill_plan {
@@ -258,12 +233,12 @@ static round_out run_round(const char *dir, long acked, kill_plan plan)
     close(fds[1]);
     char carry[8];
     size_t carry_len = 0;
-    double start = now_s();
+    double start = tu_now_s();
     int eof = 0;
     while (!eof) {
         if (plan.after_acks >= 0 && out.n_acks >= plan.after_acks)
             break;
-        double left = plan.after_s - (now_s() - start);
+        double left = plan.after_s - (tu_now_s() - start);
         if (left <= 0)
             break;
         struct pollfd pfd = {fds[0], POLLIN, 0};
@@ -303,20 +278,12 @@ static promstore *open_timed(const char *dir, double *took)
     init_options(&o, dir);
     promstore *db = NULL;
     promstore_error err = {0};
-    double t = now_s();
+    double t = tu_now_s();
     promstore_status st = promstore_open(&o, &db, &err);
-    *took = now_s() - t;
+    *took = tu_now_s() - t;
     if (st != PROMSTORE_OK)
         fail_msg("open after kill: %d %s", st, err.message);
     return db;
-}
-
-static const promstore_label *find_label(const promstore_label *ls, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (ls[i].name_len == strlen(name) && memcmp(ls[i].name, name, ls[i].name_len) == 0)
-            return &ls[i];
-    return NULL;
 }
 
 static long label_long(const promstore_label *l)
@@ -350,8 +317,8 @@ static uint64_t verify(promstore *db, long acked, int exact)
         const promstore_label *ls;
         size_t nl;
         assert_int_equal(promstore_series_iter_labels(it, &ls, &nl), PROMSTORE_OK);
-        const promstore_label *kind = find_label(ls, nl, "kind");
-        const promstore_label *idl = find_label(ls, nl, "id");
+        const promstore_label *kind = tu_find_label(ls, nl, "kind");
+        const promstore_label *idl = tu_find_label(ls, nl, "id");
         assert_non_null(kind);
         assert_non_null(idl);
         int is_new = kind->value_len == 3 && memcmp(kind->value, "new", 3) == 0;
@@ -420,12 +387,10 @@ static uint64_t verify(promstore *db, long acked, int exact)
 /* The store works after the crash: a probe series takes a sample and gives it back. */
 static void probe(promstore *db, int round)
 {
-    promstore_label ls[2] = {lbl("__name__", "probe"), lbl("who", "parent")};
+    promstore_label ls[2] = {tu_label("__name__", "probe"), tu_label("who", "parent")};
     promstore_sample s = {T0 + round * INT64_C(1000), tu_bits((double)round)};
     promstore_series ser = {ls, 2, &s, 1};
-    promstore_append_result res;
-    memset(&res, 0, sizeof res);
-    res.struct_size = sizeof res;
+    promstore_append_result res = tu_append_result();
     promstore_error err = {0};
     promstore_status st = promstore_append(db, &ser, 1, &res, &err);
     if (st != PROMSTORE_OK)
@@ -449,59 +414,24 @@ static void probe(promstore *db, int round)
     promstore_series_iter_close(it);
 }
 
-static void close_store(promstore *db)
-{
-    promstore_error err = {0};
-    promstore_status st = promstore_close(db, &err);
-    if (st != PROMSTORE_OK)
-        fail_msg("close: %d %s", st, err.message);
-}
-
-/* --- fixture ---------------------------------------------------------------- */
-
-typedef struct fx {
-    char *dir;
-    promstore *db; /* open handle, closed by teardown if a check failed */
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        return -1;
-    f->dir = tu_mkdtemp("crash");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    if (f->db != NULL)
-        promstore_close(f->db, NULL);
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
-
 /* --- tests ------------------------------------------------------------------ */
 
 #define ROUNDS 18
 
 static void test_kill9_rounds(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     long acked = -1;
     double worst_open = 0;
     /* Create the store first: a kill during creation is test_kill9_during_create's
      * subject; here every kill hits an existing store. */
     double took;
-    close_store(open_timed(f->dir, &took));
+    tu_close(open_timed(f->dir, &took));
     for (int round = 0; round < ROUNDS; round++) {
         kill_plan plan = random_plan(round);
-        double t_round = now_s();
+        double t_round = tu_now_s();
         round_out r = run_round(f->dir, acked, plan);
-        t_round = now_s() - t_round;
+        t_round = tu_now_s() - t_round;
         promstore *db = f->db = open_timed(f->dir, &took);
         if (took > worst_open)
             worst_open = took;
@@ -512,8 +442,7 @@ static void test_kill9_rounds(void **state)
         acked = r.acked;
         verify(db, acked, 0);
         probe(db, round);
-        f->db = NULL;
-        close_store(db);
+        tu_store_close(f);
     }
     print_message("worst reopen after kill: %.1f ms, %ld batches acknowledged\n", worst_open * 1e3,
                   acked + 1);
@@ -529,18 +458,16 @@ static void test_kill9_rounds(void **state)
         /* batch acked+1 may be in the store already: then it is a duplicate */
         assert_int_equal(promstore_append(db, bt.series, bt.n, NULL, &err), PROMSTORE_OK);
     }
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
     db = f->db = open_timed(f->dir, &took);
     verify(db, acked + 3, 1);
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
 }
 
 /* Kill the child while it creates the store; the next open must succeed. */
 static void test_kill9_during_create(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     for (int i = 0; i < 20; i++) {
         char dir[4096]; /* on the stack: a failing check leaves nothing to free */
         /* not created yet: the child's open creates it */
@@ -553,34 +480,27 @@ static void test_kill9_during_create(void **state)
         promstore *db = f->db = open_timed(dir, &took);
         verify(db, r.acked, 0);
         probe(db, 0);
-        f->db = NULL;
-        close_store(db);
+        tu_store_close(f);
     }
 }
 
 /* A clean close keeps everything, and the statistics with it. */
 static void test_clean_close_reopen(void **state)
 {
-    fx *f = *state;
-    promstore_options o;
-    init_options(&o, f->dir);
-    promstore *db = NULL;
+    tu_store *f = *state;
+    f->opts.block_duration_ms = BLOCK_MS;
+    tu_store_open(f);
+    promstore *db = f->db;
     promstore_error err = {0};
-    assert_int_equal(promstore_open(&o, &db, &err), PROMSTORE_OK);
-    f->db = db;
     static batch bt;
     const long n = 60; /* six blocks */
     for (long b = 0; b < n; b++) {
         build_batch(&bt, (uint32_t)b);
         assert_int_equal(promstore_append(db, bt.series, bt.n, NULL, &err), PROMSTORE_OK);
     }
-    promstore_stats before;
-    memset(&before, 0, sizeof before);
-    before.struct_size = sizeof before;
-    assert_int_equal(promstore_stats_get(db, &before, &err), PROMSTORE_OK);
+    promstore_stats before = tu_stats(db);
     assert_int_equal(before.series, N_BASE + (n - 1) / NEW_EVERY + 1);
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
 
     double took;
     db = f->db = open_timed(f->dir, &took);
@@ -588,46 +508,38 @@ static void test_clean_close_reopen(void **state)
     uint64_t found = verify(db, n - 1, 1);
     assert_int_equal(found, (uint64_t)n * N_BASE * SPB + (uint64_t)((n - 1) / NEW_EVERY + 1) * SPB);
     assert_int_equal(found, before.samples);
-    promstore_stats after;
-    memset(&after, 0, sizeof after);
-    after.struct_size = sizeof after;
-    assert_int_equal(promstore_stats_get(db, &after, &err), PROMSTORE_OK);
+    promstore_stats after = tu_stats(db);
     assert_int_equal(after.series, before.series);
     assert_int_equal(after.samples, before.samples);
     assert_int_equal(after.chunks, before.chunks);
     assert_int_equal(after.blocks, before.blocks);
     assert_int_equal(after.min_time_ms, T0);
     assert_int_equal(after.max_time_ms, sample_ts((uint32_t)(n - 1), SPB - 1));
-    assert_string_equal(after.backend, g_backend);
+    assert_string_equal(after.backend, tu_backend());
     /* and it goes on: the next batch appends, the previous one is a duplicate */
     build_batch(&bt, (uint32_t)(n - 1));
-    promstore_append_result res;
-    memset(&res, 0, sizeof res);
-    res.struct_size = sizeof res;
+    promstore_append_result res = tu_append_result();
     assert_int_equal(promstore_append(db, bt.series, bt.n, &res, &err), PROMSTORE_OK);
     assert_int_equal(res.samples_duplicate, bt.n * SPB);
     assert_int_equal(res.samples_appended, 0);
     build_batch(&bt, (uint32_t)n);
     assert_int_equal(promstore_append(db, bt.series, bt.n, &res, &err), PROMSTORE_OK);
     verify(db, n, 1);
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
 }
 
 int main(int argc, char **argv)
 {
-    g_backend = tu_backend_from_argv(argc, argv);
+    const char *backend = tu_backend_from_argv(argc, argv);
     const char *env = getenv("PROMSTORE_TEST_SEED");
     g_seed = env != NULL ? (unsigned)strtoul(env, NULL, 10) : (unsigned)time(NULL) ^ (unsigned)getpid();
-    printf("test_crash %s: seed %u (set PROMSTORE_TEST_SEED to repeat)\n", g_backend, g_seed);
+    printf("test_crash %s: seed %u (set PROMSTORE_TEST_SEED to repeat)\n", backend, g_seed);
     fflush(stdout);
     srand(g_seed);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_kill9_rounds, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_kill9_during_create, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_clean_close_reopen, setup, teardown),
+        TU_TEST_CLOSED(test_kill9_rounds),
+        TU_TEST_CLOSED(test_kill9_during_create),
+        TU_TEST_CLOSED(test_clean_close_reopen),
     };
-    char name[64];
-    snprintf(name, sizeof name, "crash_%s", g_backend);
-    return cmocka_run_group_tests_name(name, tests, NULL, NULL);
+    return TU_RUN(argc, argv, "crash", tests);
 }

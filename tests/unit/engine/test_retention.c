@@ -35,10 +35,8 @@
 
 #include <cmocka.h>
 
+#include "helpers.h"
 #include "promstore.h"
-#include "testutil.h"
-
-static const char *g_backend = "lmdb";
 
 #define MIN_MS INT64_C(60000)
 #define D_MS (10 * MIN_MS) /* block duration of every store here */
@@ -49,38 +47,9 @@ static const char *g_backend = "lmdb";
 
 /* --- small helpers ---------------------------------------------------------- */
 
-static promstore_label lbl(const char *name, const char *value)
-{
-    promstore_label l = {name, strlen(name), value, strlen(value)};
-    return l;
-}
-
-static promstore_matcher meq(const char *name, const char *value)
-{
-    promstore_matcher m = {PROMSTORE_MATCH_EQ, name, strlen(name), value, strlen(value)};
-    return m;
-}
-
 static int64_t block_start(int b)
 {
     return T0 + (int64_t)b * D_MS;
-}
-
-/* splitmix64: cheap, well-mixed bits for sample values. */
-static uint64_t mix64(uint64_t x)
-{
-    x += UINT64_C(0x9e3779b97f4a7c15);
-    x = (x ^ (x >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-    x = (x ^ (x >> 27)) * UINT64_C(0x94d049bb133111eb);
-    return x ^ (x >> 31);
-}
-
-static uint64_t hash_str(const char *s, size_t n)
-{
-    uint64_t h = UINT64_C(1469598103934665603);
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (unsigned char)s[i]) * UINT64_C(1099511628211);
-    return h;
 }
 
 /*
@@ -89,63 +58,25 @@ static uint64_t hash_str(const char *s, size_t n)
  */
 static uint64_t value_for(const char *instance, size_t len, int64_t ts)
 {
-    uint64_t r = mix64(hash_str(instance, len) ^ (uint64_t)ts);
+    uint64_t r = tu_mix64(tu_fnv1a(instance, len, TU_FNV_OFFSET) ^ (uint64_t)ts);
     return tu_bits((double)(r >> 11) / (double)(UINT64_C(1) << 53) * 1000.0);
 }
 
-static promstore *open_store(const char *dir, int64_t retention_ms, uint64_t retention_bytes)
+/* Open f's store with the blocks of this file and these retention options. */
+static promstore *open_store(tu_store *f, int64_t retention_ms, uint64_t retention_bytes)
 {
-    promstore_options o;
-    promstore_options_init(&o);
-    o.backend = g_backend;
-    o.path = dir;
-    o.block_duration_ms = D_MS;
-    o.retention_time_ms = retention_ms;
-    o.retention_size_bytes = retention_bytes;
-    promstore *db = NULL;
-    promstore_error err = {0};
-    promstore_status st = promstore_open(&o, &db, &err);
-    if (st != PROMSTORE_OK)
-        fail_msg("open %s (%s): %d %s", dir, g_backend, st, err.message);
-    assert_non_null(db);
-    return db;
+    f->opts.block_duration_ms = D_MS;
+    f->opts.retention_time_ms = retention_ms;
+    f->opts.retention_size_bytes = retention_bytes;
+    tu_store_open(f);
+    return f->db;
 }
 
 /* As open_store, with an out-of-order window. */
-static promstore *open_store_ooo(const char *dir, int64_t ooo_window_ms)
+static promstore *open_store_ooo(tu_store *f, int64_t ooo_window_ms)
 {
-    promstore_options o;
-    promstore_options_init(&o);
-    o.backend = g_backend;
-    o.path = dir;
-    o.block_duration_ms = D_MS;
-    o.out_of_order_window_ms = ooo_window_ms;
-    promstore *db = NULL;
-    promstore_error err = {0};
-    promstore_status st = promstore_open(&o, &db, &err);
-    if (st != PROMSTORE_OK)
-        fail_msg("open %s (%s): %d %s", dir, g_backend, st, err.message);
-    return db;
-}
-
-static void close_store(promstore *db)
-{
-    promstore_error err = {0};
-    promstore_status st = promstore_close(db, &err);
-    if (st != PROMSTORE_OK)
-        fail_msg("close: %d %s", st, err.message);
-}
-
-static promstore_stats get_stats(promstore *db)
-{
-    promstore_stats s;
-    memset(&s, 0, sizeof s);
-    s.struct_size = sizeof s;
-    promstore_error err = {0};
-    promstore_status st = promstore_stats_get(db, &s, &err);
-    if (st != PROMSTORE_OK)
-        fail_msg("stats: %d %s", st, err.message);
-    return s;
+    f->opts.out_of_order_window_ms = ooo_window_ms;
+    return open_store(f, 0, 0);
 }
 
 static promstore_retention_result retain(promstore *db, int64_t cutoff)
@@ -234,11 +165,11 @@ static void append_range(promstore *db, const wseries *ws, size_t n, int64_t fro
         if (hi <= lo)
             continue;
         size_t nl = 0;
-        labels[ns][nl++] = lbl("__name__", METRIC);
-        labels[ns][nl++] = lbl("job", w->job);
-        labels[ns][nl++] = lbl("instance", w->instance);
+        labels[ns][nl++] = tu_label("__name__", METRIC);
+        labels[ns][nl++] = tu_label("job", w->job);
+        labels[ns][nl++] = tu_label("instance", w->instance);
         if (w->ephemeral)
-            labels[ns][nl++] = lbl("ephemeral", "yes");
+            labels[ns][nl++] = tu_label("ephemeral", "yes");
         promstore_sample *s = smp + ns * per;
         size_t k = 0;
         for (int64_t ts = lo; ts < hi; ts += STEP_MS) {
@@ -253,9 +184,7 @@ static void append_range(promstore *db, const wseries *ws, size_t n, int64_t fro
         expect += k;
         ns++;
     }
-    promstore_append_result res;
-    memset(&res, 0, sizeof res);
-    res.struct_size = sizeof res;
+    promstore_append_result res = tu_append_result();
     promstore_error err = {0};
     promstore_status st = promstore_append(db, ser, ns, &res, &err);
     free(ser);
@@ -283,53 +212,37 @@ typedef struct qsum {
     int64_t min_ts, max_ts;
 } qsum;
 
-static const promstore_label *find_label(const promstore_label *ls, size_t n, const char *name)
-{
-    for (size_t i = 0; i < n; i++)
-        if (ls[i].name_len == strlen(name) && memcmp(ls[i].name, name, ls[i].name_len) == 0)
-            return &ls[i];
-    return NULL;
-}
-
 /*
- * Run a query and summarise it, checking on the way that samples of a series
- * are strictly increasing, within [mint, maxt], and carry the value bits the
- * workload gave them.
+ * Summarise what an open iterator yields (not closing it), checking on the way
+ * (tu_iter_collect) that samples of a series are strictly increasing and
+ * within [mint, maxt], that every series has one, and here that they carry
+ * the value bits the workload gave them.
  */
 static qsum query_sum_it(promstore_series_iter *it, int64_t mint, int64_t maxt)
 {
-    qsum q = {0, 0, INT64_MAX, INT64_MIN};
+    tu_result r;
     promstore_error err = {0};
-    promstore_status st;
-    while ((st = promstore_series_iter_next(it, &err)) == PROMSTORE_OK) {
-        const promstore_label *ls = NULL;
-        size_t nl = 0;
-        assert_int_equal(promstore_series_iter_labels(it, &ls, &nl), PROMSTORE_OK);
-        const promstore_label *inst = find_label(ls, nl, "instance");
+    promstore_status st = tu_iter_collect(it, mint, maxt, TU_SAMPLES, &r, &err);
+    if (st != PROMSTORE_DONE)
+        fail_msg("iter: %d %s", st, err.message);
+    qsum q = {0, 0, INT64_MAX, INT64_MIN};
+    for (size_t i = 0; i < r.n; i++) {
+        const tu_series *ser = &r.s[i];
+        const promstore_label *inst = tu_find_label(ser->labels, ser->n_labels, "instance");
         assert_non_null(inst);
         q.series++;
-        promstore_sample s;
-        int64_t prev = INT64_MIN;
-        uint64_t in_series = 0;
-        while ((st = promstore_series_iter_sample(it, &s, &err)) == PROMSTORE_OK) {
-            assert_true(s.timestamp_ms > prev);
-            assert_true(s.timestamp_ms >= mint && s.timestamp_ms <= maxt);
-            assert_int_equal(s.value_bits, value_for(inst->value, inst->value_len, s.timestamp_ms));
-            prev = s.timestamp_ms;
-            if (s.timestamp_ms < q.min_ts)
-                q.min_ts = s.timestamp_ms;
-            if (s.timestamp_ms > q.max_ts)
-                q.max_ts = s.timestamp_ms;
-            in_series++;
+        for (size_t k = 0; k < ser->n_samples; k++) {
+            const promstore_sample *s = &ser->samples[k];
+            assert_int_equal(s->value_bits,
+                             value_for(inst->value, inst->value_len, s->timestamp_ms));
+            if (s->timestamp_ms < q.min_ts)
+                q.min_ts = s->timestamp_ms;
+            if (s->timestamp_ms > q.max_ts)
+                q.max_ts = s->timestamp_ms;
         }
-        if (st != PROMSTORE_DONE)
-            fail_msg("iter_sample: %d %s", st, err.message);
-        /* a series is selected only if it has a sample in range */
-        assert_true(in_series > 0);
-        q.samples += in_series;
+        q.samples += ser->n_samples;
     }
-    if (st != PROMSTORE_DONE)
-        fail_msg("iter_next: %d %s", st, err.message);
+    tu_result_free(&r);
     return q;
 }
 
@@ -351,75 +264,12 @@ static qsum query_all(promstore *db, int64_t mint, int64_t maxt)
     return query_sum(db, NULL, 0, mint, maxt);
 }
 
-/* Strings of a label names (name == NULL) or label values iterator, joined by '\n'. */
-static char *strings_of(promstore *db, const char *name)
-{
-    promstore_string_iter *it = NULL;
-    promstore_error err = {0};
-    promstore_status st =
-        name == NULL
-            ? promstore_label_names(db, NULL, 0, INT64_MIN, INT64_MAX, &it, &err)
-            : promstore_label_values(db, name, strlen(name), NULL, 0, INT64_MIN, INT64_MAX, &it,
-                                     &err);
-    if (st != PROMSTORE_OK)
-        fail_msg("label %s: %d %s", name ? "values" : "names", st, err.message);
-    size_t cap = 256, used = 0;
-    char *out = malloc(cap);
-    assert_non_null(out);
-    out[0] = '\0';
-    const char *s;
-    size_t len;
-    while ((st = promstore_string_iter_next(it, &s, &len, &err)) == PROMSTORE_OK) {
-        while (used + len + 2 > cap)
-            out = realloc(out, cap *= 2);
-        assert_non_null(out);
-        if (used > 0)
-            out[used++] = '\n';
-        memcpy(out + used, s, len);
-        used += len;
-        out[used] = '\0';
-    }
-    if (st != PROMSTORE_DONE)
-        fail_msg("string_iter_next: %d %s", st, err.message);
-    promstore_string_iter_close(it);
-    return out;
-}
-
+/* The label names (name == NULL) or the values of label `name`, '|'-joined (tu_strings). */
 static void assert_strings(promstore *db, const char *name, const char *expected)
 {
-    char *got = strings_of(db, name);
-    assert_string_equal(got, expected);
-    free(got);
-}
-
-/* --- fixture ---------------------------------------------------------------- */
-
-/* Per test: its directory, and what a failing check would otherwise leak. */
-typedef struct fx {
-    char *dir;
-    promstore *db; /* open handle, closed by teardown */
-    void *mem;     /* workload array, freed by teardown */
-} fx;
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    if (f == NULL)
-        return -1;
-    f->dir = tu_mkdtemp("ret");
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    if (f->db != NULL)
-        promstore_close(f->db, NULL);
-    free(f->mem);
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
+    TU_ASSERT_STRS(name == NULL ? tu_label_names(db, NULL, 0, TU_FULL)
+                                : tu_label_values(db, name, NULL, 0, TU_FULL),
+                   expected);
 }
 
 /*
@@ -465,14 +315,14 @@ static void make_workload(wseries *ws)
  */
 static void test_apply_retention_blocks(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     wseries ws[N_WS];
     make_workload(ws);
-    promstore *db = f->db = open_store(f->dir, 0, 0);
+    promstore *db = open_store(f, 0, 0);
     append_blocks(db, ws, N_WS, 0, N_BLOCKS);
 
     uint64_t all = total_in(ws, N_WS, INT64_MIN, INT64_MAX);
-    promstore_stats s0 = get_stats(db);
+    promstore_stats s0 = tu_stats(db);
     assert_int_equal(s0.series, N_WS);
     assert_int_equal(s0.samples, all);
     assert_int_equal(s0.min_time_ms, T0);
@@ -481,8 +331,8 @@ static void test_apply_retention_blocks(void **state)
     assert_true(s0.blocks >= N_BLOCKS - 1 && s0.blocks <= N_BLOCKS);
     /* at least one chunk per series per block it has data in */
     assert_true(s0.chunks >= N_APP * N_BLOCKS + N_OLD * 2 + 3);
-    assert_strings(db, NULL, "__name__\nephemeral\ninstance\njob");
-    assert_strings(db, "job", "app\nmid\nold");
+    assert_strings(db, NULL, "__name__|ephemeral|instance|job");
+    assert_strings(db, "job", "app|mid|old");
 
     /* Step 1: cutoff on the boundary of block 2 drops blocks 0 and 1, and with
      * them the "old" series, which have no other data. */
@@ -494,7 +344,7 @@ static void test_apply_retention_blocks(void **state)
     assert_int_equal(r.samples_dropped, dropped1);
     assert_int_equal(dropped1, (N_APP + N_OLD) * 2 * PER_BLOCK);
 
-    promstore_stats s1 = get_stats(db);
+    promstore_stats s1 = tu_stats(db);
     assert_int_equal(s1.series, N_WS - N_OLD);
     assert_int_equal(s1.samples, s0.samples - dropped1);
     assert_int_equal(s1.blocks, s0.blocks - 2);
@@ -507,11 +357,11 @@ static void test_apply_retention_blocks(void **state)
     assert_int_equal(q.samples, all - dropped1);
     assert_int_equal(q.min_ts, cut1);
     assert_int_equal(query_all(db, INT64_MIN, cut1 - 1).samples, 0);
-    promstore_matcher old = meq("job", "old");
+    promstore_matcher old = MT(PROMSTORE_MATCH_EQ, "job", "old");
     assert_int_equal(query_sum(db, &old, 1, INT64_MIN, INT64_MAX).series, 0);
     /* the index no longer knows the dropped series' label names and values */
-    assert_strings(db, NULL, "__name__\ninstance\njob");
-    assert_strings(db, "job", "app\nmid");
+    assert_strings(db, NULL, "__name__|instance|job");
+    assert_strings(db, "job", "app|mid");
     assert_strings(db, "ephemeral", "");
 
     /* The same cutoff again has nothing left to drop. */
@@ -536,13 +386,13 @@ static void test_apply_retention_blocks(void **state)
     /* ...and so is the older part of the straddling block */
     assert_int_equal(query_all(db, block_start(3), cut2 - 1).samples,
                      total_in(ws, N_WS, block_start(3), cut2));
-    promstore_stats s2 = get_stats(db);
+    promstore_stats s2 = tu_stats(db);
     assert_int_equal(s2.series, N_APP + 1);
     assert_int_equal(s2.samples, s1.samples - dropped2);
     assert_int_equal(s2.blocks, s1.blocks - 1);
     assert_true(s2.chunks < s1.chunks);
     assert_int_equal(s2.min_time_ms, block_start(3));
-    assert_strings(db, "job", "app\nmid");
+    assert_strings(db, "job", "app|mid");
 
     /* Step 3: cutoff at block 5 drops blocks 3 and 4 and the "mid" series. */
     int64_t cut3 = block_start(5);
@@ -551,7 +401,7 @@ static void test_apply_retention_blocks(void **state)
     assert_int_equal(r.blocks_dropped, 2);
     assert_int_equal(r.series_dropped, 1);
     assert_int_equal(r.samples_dropped, dropped3);
-    promstore_stats s3 = get_stats(db);
+    promstore_stats s3 = tu_stats(db);
     assert_int_equal(s3.series, N_APP);
     assert_int_equal(s3.samples, s2.samples - dropped3);
     assert_int_equal(s3.samples, N_APP * (N_BLOCKS - 5) * PER_BLOCK);
@@ -563,26 +413,24 @@ static void test_apply_retention_blocks(void **state)
     assert_int_equal(q.min_ts, cut3);
 
     /* The data survives a reopen in its retained form. */
-    f->db = NULL;
-    close_store(db);
-    db = f->db = open_store(f->dir, 0, 0);
-    promstore_stats s4 = get_stats(db);
+    tu_store_close(f);
+    db = open_store(f, 0, 0);
+    promstore_stats s4 = tu_stats(db);
     assert_int_equal(s4.series, s3.series);
     assert_int_equal(s4.samples, s3.samples);
     assert_int_equal(s4.blocks, s3.blocks);
     assert_int_equal(s4.min_time_ms, cut3);
     assert_int_equal(query_all(db, INT64_MIN, INT64_MAX).samples, s3.samples);
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
 }
 
 /* A query opened before retention keeps reading the snapshot it took. */
 static void test_iterator_snapshot_survives_retention(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     wseries ws[N_WS];
     make_workload(ws);
-    promstore *db = f->db = open_store(f->dir, 0, 0);
+    promstore *db = open_store(f, 0, 0);
     append_blocks(db, ws, N_WS, 0, N_BLOCKS);
     uint64_t all = total_in(ws, N_WS, INT64_MIN, INT64_MAX);
 
@@ -601,8 +449,7 @@ static void test_iterator_snapshot_survives_retention(void **state)
     q = query_all(db, INT64_MIN, INT64_MAX);
     assert_int_equal(q.samples, all - r.samples_dropped);
     assert_int_equal(q.min_ts, block_start(4));
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
 }
 
 /*
@@ -613,7 +460,7 @@ static void test_iterator_snapshot_survives_retention(void **state)
  */
 static void test_time_retention_automatic(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     const int64_t keep = 30 * MIN_MS;
     wseries ws[4];
     memset(ws, 0, sizeof ws);
@@ -623,12 +470,12 @@ static void test_time_retention_automatic(void **state)
         ws[i].first_block = 0;
         ws[i].last_block = 11;
     }
-    promstore *db = f->db = open_store(f->dir, keep, 0);
+    promstore *db = open_store(f, keep, 0);
 
     /* 30 min minus one step: the oldest sample is not older than newest - keep */
     append_blocks(db, ws, 4, 0, 3);
     run_retention(db);
-    promstore_stats s = get_stats(db);
+    promstore_stats s = tu_stats(db);
     assert_int_equal(s.min_time_ms, T0);
     assert_int_equal(s.samples, 4 * 3 * PER_BLOCK);
 
@@ -636,7 +483,7 @@ static void test_time_retention_automatic(void **state)
     run_retention(db);
     int64_t newest = block_start(12) - STEP_MS;
     int64_t cutoff = newest - keep; /* = block_start(9) - STEP: block 8 straddles */
-    s = get_stats(db);
+    s = tu_stats(db);
     assert_int_equal(s.max_time_ms, newest);
     assert_int_equal(s.min_time_ms, block_start(8));
     assert_int_equal(s.samples, total_in(ws, 4, block_start(8), INT64_MAX));
@@ -648,17 +495,15 @@ static void test_time_retention_automatic(void **state)
     assert_int_equal(q.max_ts, newest);
 
     /* the option applies on reopen as well: one more block moves the cutoff */
-    f->db = NULL;
-    close_store(db);
-    db = f->db = open_store(f->dir, keep, 0);
+    tu_store_close(f);
+    db = open_store(f, keep, 0);
     ws[0].last_block = ws[1].last_block = ws[2].last_block = ws[3].last_block = 12;
     append_blocks(db, ws, 4, 12, 13);
     run_retention(db);
-    s = get_stats(db);
+    s = tu_stats(db);
     assert_int_equal(s.min_time_ms, block_start(9));
     assert_int_equal(query_all(db, INT64_MIN, block_start(9) - 1).samples, 0);
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
 }
 
 /*
@@ -671,7 +516,7 @@ static void test_time_retention_automatic(void **state)
 #define SZ_SERIES 100
 static void test_size_retention(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     wseries *ws = f->mem = calloc(SZ_SERIES, sizeof *ws);
     assert_non_null(ws);
     for (int i = 0; i < SZ_SERIES; i++) {
@@ -680,18 +525,17 @@ static void test_size_retention(void **state)
         ws[i].first_block = 0;
         ws[i].last_block = 49;
     }
-    promstore *db = f->db = open_store(f->dir, 0, 0);
+    promstore *db = open_store(f, 0, 0);
     append_blocks(db, ws, SZ_SERIES, 0, 10);
-    promstore_stats s = get_stats(db);
+    promstore_stats s = tu_stats(db);
     uint64_t limit = s.bytes_on_disk;
-    print_message("size retention (%s): limit %llu bytes = 10 blocks\n", g_backend,
+    print_message("size retention (%s): limit %llu bytes = 10 blocks\n", tu_backend(),
                   (unsigned long long)limit);
     assert_true(limit > 0);
     assert_int_equal(s.min_time_ms, T0);
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
 
-    db = f->db = open_store(f->dir, 0, limit);
+    db = open_store(f, 0, limit);
     uint64_t max_seen = 0;
     int over = 0, first_over = -1;
     for (int b = 10; b < 50; b++) {
@@ -699,7 +543,7 @@ static void test_size_retention(void **state)
             int64_t from = block_start(b) + half * (D_MS / 2);
             append_range(db, ws, SZ_SERIES, from, from + D_MS / 2);
             run_retention(db);
-            s = get_stats(db);
+            s = tu_stats(db);
             if (s.bytes_on_disk > max_seen)
                 max_seen = s.bytes_on_disk;
             if (s.bytes_on_disk > limit && over++ == 0)
@@ -708,7 +552,7 @@ static void test_size_retention(void **state)
     }
     print_message("size retention (%s): max bytes_on_disk %llu, over the limit after %d appends "
                   "(first in block %d); %llu blocks kept, min_time block %lld\n",
-                  g_backend, (unsigned long long)max_seen, over, first_over,
+                  tu_backend(), (unsigned long long)max_seen, over, first_over,
                   (unsigned long long)s.blocks, (long long)((s.min_time_ms - T0) / D_MS));
     assert_true(s.bytes_on_disk <= limit);
 
@@ -724,8 +568,7 @@ static void test_size_retention(void **state)
     assert_int_equal(q.samples, total_in(ws, SZ_SERIES, s.min_time_ms, INT64_MAX));
     assert_int_equal(q.samples, s.samples);
     assert_int_equal(query_all(db, INT64_MIN, s.min_time_ms - 1).samples, 0);
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
     f->mem = NULL;
     free(ws);
     /* The header documents no slack ("drop the oldest blocks while the store
@@ -746,7 +589,7 @@ static void test_size_retention(void **state)
 #define RU_BLOCKS 100 /* x 40 samples = 4000 per series */
 static void test_space_reused(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     wseries *ws = f->mem = calloc(RU_SERIES, sizeof *ws);
     assert_non_null(ws);
     for (int i = 0; i < RU_SERIES; i++) {
@@ -755,28 +598,28 @@ static void test_space_reused(void **state)
         ws[i].first_block = 0;
         ws[i].last_block = 2 * RU_BLOCKS - 1;
     }
-    promstore *db = f->db = open_store(f->dir, 0, 0);
-    uint64_t f0 = get_stats(db).file_bytes;
+    promstore *db = open_store(f, 0, 0);
+    uint64_t f0 = tu_stats(db).file_bytes;
     for (int b = 0; b < RU_BLOCKS; b++)
         append_range(db, ws, RU_SERIES, block_start(b), block_start(b + 1));
-    promstore_stats s1 = get_stats(db);
+    promstore_stats s1 = tu_stats(db);
     uint64_t grow1 = s1.file_bytes - f0;
 
     promstore_retention_result r = retain(db, block_start(RU_BLOCKS));
     assert_int_equal(r.series_dropped, RU_SERIES);
     assert_int_equal(r.samples_dropped, (uint64_t)RU_SERIES * RU_BLOCKS * PER_BLOCK);
-    promstore_stats sm = get_stats(db);
+    promstore_stats sm = tu_stats(db);
     assert_int_equal(sm.samples, 0);
     assert_true(sm.bytes_on_disk < s1.bytes_on_disk);
 
     for (int b = RU_BLOCKS; b < 2 * RU_BLOCKS; b++)
         append_range(db, ws, RU_SERIES, block_start(b), block_start(b + 1));
-    promstore_stats s2 = get_stats(db);
+    promstore_stats s2 = tu_stats(db);
     assert_true(s2.file_bytes >= s1.file_bytes);
     uint64_t grow2 = s2.file_bytes - s1.file_bytes;
     print_message("space reuse (%s): file_bytes %llu -> %llu (+%llu) -> %llu (+%llu); "
                   "bytes_on_disk %llu, after retention %llu, round 2 %llu\n",
-                  g_backend, (unsigned long long)f0, (unsigned long long)s1.file_bytes,
+                  tu_backend(), (unsigned long long)f0, (unsigned long long)s1.file_bytes,
                   (unsigned long long)grow1, (unsigned long long)s2.file_bytes,
                   (unsigned long long)grow2, (unsigned long long)s1.bytes_on_disk,
                   (unsigned long long)sm.bytes_on_disk, (unsigned long long)s2.bytes_on_disk);
@@ -785,8 +628,7 @@ static void test_space_reused(void **state)
     assert_true(grow2 < grow1 / 2);
     assert_int_equal(s2.samples, (uint64_t)RU_SERIES * RU_BLOCKS * PER_BLOCK);
     assert_int_equal(query_all(db, INT64_MIN, INT64_MAX).samples, s2.samples);
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
     f->mem = NULL;
     free(ws);
 }
@@ -800,30 +642,28 @@ static void test_space_reused(void **state)
  */
 static void test_retention_drops_out_of_order_samples(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     wseries w;
     memset(&w, 0, sizeof w);
     snprintf(w.job, sizeof w.job, "ooo");
     snprintf(w.instance, sizeof w.instance, "q0");
     w.first_block = 0;
     w.last_block = 5;
-    promstore *db = f->db = open_store_ooo(f->dir, 60 * MIN_MS);
+    promstore *db = open_store_ooo(f, 60 * MIN_MS);
     append_blocks(db, &w, 1, 0, 6);
 
     enum { N_OOO = 10 };
     int ooo_blocks[2] = {1, 4};
     for (int i = 0; i < 2; i++) {
-        promstore_label ls[3] = {lbl("__name__", METRIC), lbl("job", w.job),
-                                 lbl("instance", w.instance)};
+        promstore_label ls[3] = {tu_label("__name__", METRIC), tu_label("job", w.job),
+                                 tu_label("instance", w.instance)};
         promstore_sample smp[N_OOO];
         for (int k = 0; k < N_OOO; k++) {
             int64_t ts = block_start(ooo_blocks[i]) + k * STEP_MS + 7000;
             smp[k] = (promstore_sample){ts, value_for(w.instance, strlen(w.instance), ts)};
         }
         promstore_series ser = {ls, 3, smp, N_OOO};
-        promstore_append_result res;
-        memset(&res, 0, sizeof res);
-        res.struct_size = sizeof res;
+        promstore_append_result res = tu_append_result();
         promstore_error err = {0};
         promstore_status st = promstore_append(db, &ser, 1, &res, &err);
         if (st != PROMSTORE_OK)
@@ -831,14 +671,14 @@ static void test_retention_drops_out_of_order_samples(void **state)
         assert_int_equal(res.samples_appended, N_OOO);
     }
     uint64_t all = 6 * PER_BLOCK + 2 * N_OOO;
-    assert_int_equal(get_stats(db).samples, all);
+    assert_int_equal(tu_stats(db).samples, all);
     assert_int_equal(query_all(db, INT64_MIN, INT64_MAX).samples, all);
 
     promstore_retention_result r = retain(db, block_start(3));
     assert_int_equal(r.blocks_dropped, 3);
     assert_int_equal(r.series_dropped, 0);
     assert_int_equal(r.samples_dropped, 3 * PER_BLOCK + N_OOO);
-    promstore_stats s = get_stats(db);
+    promstore_stats s = tu_stats(db);
     assert_int_equal(s.samples, 3 * PER_BLOCK + N_OOO);
     assert_int_equal(s.min_time_ms, block_start(3));
     qsum q = query_all(db, INT64_MIN, INT64_MAX);
@@ -847,15 +687,14 @@ static void test_retention_drops_out_of_order_samples(void **state)
     /* the out-of-order samples of block 4 are all there, between the others */
     assert_int_equal(query_all(db, block_start(4), block_start(4) + N_OOO * STEP_MS - 1).samples,
                      2 * N_OOO);
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
 }
 
 /* Retention on an empty store succeeds, drops nothing, and the store works on. */
 static void test_retention_empty_store(void **state)
 {
-    fx *f = *state;
-    promstore *db = f->db = open_store(f->dir, 0, 0);
+    tu_store *f = *state;
+    promstore *db = open_store(f, 0, 0);
     int64_t cutoffs[] = {0, T0, INT64_MAX, INT64_MIN};
     for (size_t i = 0; i < sizeof cutoffs / sizeof cutoffs[0]; i++) {
         promstore_retention_result r = retain(db, cutoffs[i]);
@@ -866,13 +705,7 @@ static void test_retention_empty_store(void **state)
     /* a NULL result is allowed */
     promstore_error err = {0};
     assert_int_equal(promstore_apply_retention(db, T0, NULL, &err), PROMSTORE_OK);
-    promstore_stats s = get_stats(db);
-    assert_int_equal(s.series, 0);
-    assert_int_equal(s.samples, 0);
-    assert_int_equal(s.chunks, 0);
-    assert_int_equal(s.blocks, 0);
-    assert_int_equal(s.min_time_ms, 0);
-    assert_int_equal(s.max_time_ms, 0);
+    tu_assert_store_empty(db);
 
     wseries w;
     memset(&w, 0, sizeof w);
@@ -884,8 +717,7 @@ static void test_retention_empty_store(void **state)
     qsum q = query_all(db, INT64_MIN, INT64_MAX);
     assert_int_equal(q.series, 1);
     assert_int_equal(q.samples, 2 * PER_BLOCK);
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
 }
 
 /*
@@ -895,13 +727,13 @@ static void test_retention_empty_store(void **state)
  */
 static void test_retention_future_cutoff(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     wseries ws[N_WS];
     make_workload(ws);
-    promstore *db = f->db = open_store(f->dir, 0, 0);
+    promstore *db = open_store(f, 0, 0);
     append_blocks(db, ws, N_WS, 0, N_BLOCKS);
     uint64_t all = total_in(ws, N_WS, INT64_MIN, INT64_MAX);
-    promstore_stats s0 = get_stats(db);
+    promstore_stats s0 = tu_stats(db);
 
     int64_t cutoff = block_start(N_BLOCKS + 10);
     promstore_retention_result r = retain(db, cutoff);
@@ -910,13 +742,7 @@ static void test_retention_future_cutoff(void **state)
     /* every block with sealed chunks, and maybe the head block as well */
     assert_true(r.blocks_dropped >= s0.blocks && r.blocks_dropped <= N_BLOCKS);
 
-    promstore_stats s = get_stats(db);
-    assert_int_equal(s.series, 0);
-    assert_int_equal(s.samples, 0);
-    assert_int_equal(s.chunks, 0);
-    assert_int_equal(s.blocks, 0);
-    assert_int_equal(s.min_time_ms, 0);
-    assert_int_equal(s.max_time_ms, 0);
+    tu_assert_store_empty(db);
     qsum q = query_all(db, INT64_MIN, INT64_MAX);
     assert_int_equal(q.series, 0);
     assert_strings(db, NULL, "");
@@ -930,7 +756,7 @@ static void test_retention_future_cutoff(void **state)
         again[i].last_block = N_BLOCKS + 11;
     }
     append_blocks(db, again, N_WS, N_BLOCKS + 10, N_BLOCKS + 12);
-    s = get_stats(db);
+    promstore_stats s = tu_stats(db);
     assert_int_equal(s.series, N_WS);
     assert_int_equal(s.samples, N_WS * 2 * PER_BLOCK);
     assert_int_equal(s.min_time_ms, cutoff);
@@ -938,27 +764,20 @@ static void test_retention_future_cutoff(void **state)
     assert_int_equal(q.series, N_WS);
     assert_int_equal(q.samples, N_WS * 2 * PER_BLOCK);
     assert_int_equal(q.min_ts, cutoff);
-    assert_strings(db, "job", "app\nmid\nold");
-    f->db = NULL;
-    close_store(db);
+    assert_strings(db, "job", "app|mid|old");
+    tu_store_close(f);
 }
 
 /* --- the maintenance thread ------------------------------------------------ */
-
-static void sleep_ms(long ms)
-{
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    nanosleep(&ts, NULL);
-}
 
 /* Poll the stats until done(s) holds, for at most 10 s; returns the last stats. */
 static promstore_stats wait_stats(promstore *db, int (*done)(const promstore_stats *, int64_t),
                                   int64_t arg, const char *what)
 {
-    promstore_stats s = get_stats(db);
+    promstore_stats s = tu_stats(db);
     for (int i = 0; i < 1000 && !done(&s, arg); i++) {
-        sleep_ms(10);
-        s = get_stats(db);
+        tu_sleep_ms(10);
+        s = tu_stats(db);
     }
     if (!done(&s, arg))
         fail_msg("after 10 s the maintenance thread had not %s (runs %llu, errors %llu)", what,
@@ -987,7 +806,7 @@ static int runs_reached(const promstore_stats *s, int64_t want)
  */
 static void test_maintenance_thread_time(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     wseries ws[4];
     memset(ws, 0, sizeof ws);
     for (int i = 0; i < 4; i++) {
@@ -995,7 +814,7 @@ static void test_maintenance_thread_time(void **state)
         snprintf(ws[i].instance, sizeof ws[i].instance, "t%d", i);
         ws[i].last_block = 11;
     }
-    promstore *db = f->db = open_store(f->dir, 30 * MIN_MS, 0);
+    promstore *db = open_store(f, 30 * MIN_MS, 0);
     append_blocks(db, ws, 4, 0, 12);
     promstore_stats s = wait_stats(db, min_time_reached, block_start(8), "cut at block 8");
     assert_true(s.retention_runs >= 1);
@@ -1004,14 +823,13 @@ static void test_maintenance_thread_time(void **state)
     assert_int_equal(s.retention_last_error, PROMSTORE_OK);
     assert_int_equal(query_all(db, INT64_MIN, block_start(8) - 1).samples, 0);
     assert_int_equal(s.samples, total_in(ws, 4, block_start(8), INT64_MAX));
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
 }
 
 /* Size retention without any call: the thread brings the store under its limit. */
 static void test_maintenance_thread_size(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     wseries *ws = f->mem = calloc(SZ_SERIES, sizeof *ws);
     assert_non_null(ws);
     for (int i = 0; i < SZ_SERIES; i++) {
@@ -1019,23 +837,21 @@ static void test_maintenance_thread_size(void **state)
         snprintf(ws[i].instance, sizeof ws[i].instance, "z%03d", i);
         ws[i].last_block = 29;
     }
-    promstore *db = f->db = open_store(f->dir, 0, 0);
+    promstore *db = open_store(f, 0, 0);
     append_blocks(db, ws, SZ_SERIES, 0, 10);
-    uint64_t limit = get_stats(db).bytes_on_disk;
+    uint64_t limit = tu_stats(db).bytes_on_disk;
     append_blocks(db, ws, SZ_SERIES, 10, 30);
-    assert_true(get_stats(db).bytes_on_disk > limit); /* no limit yet: nothing went */
-    f->db = NULL;
-    close_store(db);
+    assert_true(tu_stats(db).bytes_on_disk > limit); /* no limit yet: nothing went */
+    tu_store_close(f);
 
     /* Reopened with the limit: the pass at open brings it down, unasked. */
-    db = f->db = open_store(f->dir, 0, limit);
+    db = open_store(f, 0, limit);
     promstore_stats s = wait_stats(db, within_size, (int64_t)limit, "brought the store under its limit");
     assert_true(s.retention_blocks_dropped > 0);
     assert_true(s.min_time_ms > T0);
     assert_int_equal(s.max_time_ms, block_start(30) - STEP_MS);
     assert_int_equal(s.retention_errors, 0);
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
     f->mem = NULL;
     free(ws);
 }
@@ -1046,55 +862,43 @@ static void test_maintenance_thread_size(void **state)
  */
 static void test_maintenance_timer(void **state)
 {
-    fx *f = *state;
-    promstore_options o;
-    promstore_options_init(&o);
-    o.backend = g_backend;
-    o.path = f->dir;
-    o.block_duration_ms = D_MS;
-    o.retention_time_ms = 30 * MIN_MS;
-    o.maintenance_interval_ms = 20;
-    promstore *db = NULL;
-    assert_int_equal(promstore_open(&o, &db, NULL), PROMSTORE_OK);
-    f->db = db;
+    tu_store *f = *state;
+    f->opts.maintenance_interval_ms = 20;
+    promstore *db = open_store(f, 30 * MIN_MS, 0);
     promstore_stats s = wait_stats(db, runs_reached, 5, "run five times on its timer");
     assert_int_equal(s.retention_errors, 0);
-    f->db = NULL;
-    close_store(db);
+    tu_store_close(f);
 
     /* Without retention there is no thread, and the explicit call does nothing. */
-    db = f->db = open_store(f->dir, 0, 0);
-    sleep_ms(100);
+    db = open_store(f, 0, 0);
+    tu_sleep_ms(100);
     promstore_retention_result r = run_retention(db);
     assert_int_equal(r.blocks_dropped, 0);
-    assert_int_equal(get_stats(db).retention_runs, 0);
-    o.maintenance_interval_ms = -1;
+    assert_int_equal(tu_stats(db).retention_runs, 0);
+    tu_store_close(f);
+
+    f->opts.maintenance_interval_ms = -1;
     promstore *bad = NULL;
     promstore_error err;
-    assert_int_equal(promstore_open(&o, &bad, &err), PROMSTORE_E_INVALID);
+    assert_int_equal(promstore_open(&f->opts, &bad, &err), PROMSTORE_E_INVALID);
+    assert_null(bad);
     assert_non_null(strstr(err.message, "maintenance_interval_ms"));
-    f->db = NULL;
-    close_store(db);
 }
 
 int main(int argc, char **argv)
 {
-    g_backend = tu_backend_from_argv(argc, argv);
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(test_apply_retention_blocks, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_iterator_snapshot_survives_retention, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_time_retention_automatic, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_size_retention, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_maintenance_thread_time, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_maintenance_thread_size, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_maintenance_timer, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_space_reused, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retention_drops_out_of_order_samples, setup,
-                                        teardown),
-        cmocka_unit_test_setup_teardown(test_retention_empty_store, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_retention_future_cutoff, setup, teardown),
+        TU_TEST_CLOSED(test_apply_retention_blocks),
+        TU_TEST_CLOSED(test_iterator_snapshot_survives_retention),
+        TU_TEST_CLOSED(test_time_retention_automatic),
+        TU_TEST_CLOSED(test_size_retention),
+        TU_TEST_CLOSED(test_maintenance_thread_time),
+        TU_TEST_CLOSED(test_maintenance_thread_size),
+        TU_TEST_CLOSED(test_maintenance_timer),
+        TU_TEST_CLOSED(test_space_reused),
+        TU_TEST_CLOSED(test_retention_drops_out_of_order_samples),
+        TU_TEST_CLOSED(test_retention_empty_store),
+        TU_TEST_CLOSED(test_retention_future_cutoff),
     };
-    char name[64];
-    snprintf(name, sizeof name, "retention_%s", g_backend);
-    return cmocka_run_group_tests_name(name, tests, NULL, NULL);
+    return TU_RUN(argc, argv, "retention", tests);
 }

@@ -42,11 +42,9 @@
 #include <snappy-c.h>
 
 #include "crc32c.h"
+#include "helpers.h"
 #include "promstore.h"
 #include "remote.pb-c.h"
-#include "testutil.h"
-
-static const char *g_backend = "lmdb";
 
 #define CT_STREAMED "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse"
 #define STALE PROMSTORE_STALE_NAN_BITS
@@ -54,68 +52,17 @@ static const char *g_backend = "lmdb";
 #define STREAMED_T PROMETHEUS__READ_REQUEST__RESPONSE_TYPE__STREAMED_XOR_CHUNKS
 
 /* ------------------------------------------------------------------------ */
-/* Fixture: a store per test, reopened when a test changes its options.     */
+/* A store per test (tu_setup), reopened when a test changes its options.  */
 /* ------------------------------------------------------------------------ */
-
-typedef struct fx {
-    char *dir;
-    promstore_options opts;
-    promstore *db;
-} fx;
-
-static void fx_reopen(fx *f)
-{
-    promstore_error err;
-    if (f->db != NULL)
-        assert_int_equal(promstore_close(f->db, &err), PROMSTORE_OK);
-    f->db = NULL;
-    promstore_status rc = promstore_open(&f->opts, &f->db, &err);
-    if (rc != PROMSTORE_OK)
-        fail_msg("promstore_open: %d %s", rc, err.message);
-}
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->dir = tu_mkdtemp("rread");
-    promstore_options_init(&f->opts);
-    f->opts.backend = g_backend;
-    f->opts.path = f->dir;
-    fx_reopen(f);
-    *state = f;
-    return 0;
-}
-
-static int teardown(void **state)
-{
-    fx *f = *state;
-    promstore_error err;
-    if (f->db != NULL)
-        assert_int_equal(promstore_close(f->db, &err), PROMSTORE_OK);
-    tu_rmtree(f->dir);
-    free(f);
-    return 0;
-}
 
 /* Append one series; labels as "name", "value", ... NULL-terminated. */
 static void append(promstore *db, const promstore_sample *s, size_t n, ...)
 {
-    promstore_label ls[16];
-    size_t nl = 0;
     va_list ap;
     va_start(ap, n);
-    const char *name;
-    while ((name = va_arg(ap, const char *)) != NULL) {
-        const char *value = va_arg(ap, const char *);
-        ls[nl++] = (promstore_label){name, strlen(name), value, strlen(value)};
-    }
+    tu_lset ls = tu_lset_va(va_arg(ap, const char *), ap);
     va_end(ap);
-    promstore_series ser = {ls, nl, s, n};
-    promstore_error err;
-    promstore_status rc = promstore_append(db, &ser, 1, NULL, &err);
-    if (rc != PROMSTORE_OK)
-        fail_msg("append: %d %s", rc, err.message);
+    tu_append1_ok(db, &ls, s, n);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -385,10 +332,10 @@ static int labels_cmp(Prometheus__Label **a, size_t na, Prometheus__Label **b, s
     return na < nb ? -1 : na > nb;
 }
 
+/* The sample count in a chunk's header. */
 static size_t xor_count(const ProtobufCBinaryData *d)
 {
-    assert_true(d->len >= 2);
-    return (size_t)d->data[0] << 8 | d->data[1];
+    return tu_xor_count(d->data, d->len);
 }
 
 static uint8_t *unhex(const char *h, size_t *n)
@@ -433,7 +380,7 @@ static void test_crc32c(void **state)
 /* docs/PROTOCOL.md 3.4: the example frame, byte for byte. */
 static void test_frame_vector(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     promstore_sample s[] = {{1000, tu_bits(1)}, {2000, tu_bits(2)}, {3000, tu_bits(3)}};
     append(f->db, s, 3, "__name__", "up", NULL);
     size_t n;
@@ -461,7 +408,7 @@ static void test_frame_vector(void **state)
 
 static void test_negotiation(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     promstore_sample s = {1000, tu_bits(1)};
     append(f->db, &s, 1, "__name__", "up", NULL);
     struct {
@@ -526,7 +473,7 @@ static void three_series(promstore *db)
 /* Several queries: one result each, in order; inclusive range; sorted series. */
 static void test_queries_in_order_samples(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     three_series(f->db);
     rq b;
     rq_init(&b);
@@ -570,7 +517,7 @@ static void test_queries_in_order_samples(void **state)
 
 static void test_queries_in_order_streamed(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     three_series(f->db);
     rq b;
     rq_init(&b);
@@ -609,7 +556,7 @@ static void test_queries_in_order_streamed(void **state)
 /* labels.Compare order, in both modes, on a set built to catch mistakes. */
 static void test_sort_order(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     promstore_sample s = {1000, tu_bits(1)};
     append(f->db, &s, 1, "__name__", "up", "a", "10", NULL);
     append(f->db, &s, 1, "__name__", "up", NULL);
@@ -668,7 +615,7 @@ static void test_sort_order(void **state)
 /* NaN payloads, the stale marker, -0.0 and 0.0 come back bit-exact. */
 static void test_value_bits(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     const uint64_t bits[] = {STALE, UINT64_C(0x7ff8000000000001), tu_bits(-0.0),
                              0,     tu_bits(1.0 / 0.0),           UINT64_C(0xfff0000000000007),
                              1};
@@ -699,7 +646,7 @@ static void test_value_bits(void **state)
 /* The stale-marker chunk vector of docs/PROTOCOL.md 3.4, through the stream. */
 static void test_stale_chunk_streamed(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     promstore_sample s[] = {{1000, tu_bits(42)}, {2000, STALE}, {3000, tu_bits(43)}};
     append(f->db, s, 3, "__name__", "st", NULL);
     size_t n;
@@ -722,7 +669,7 @@ static void test_stale_chunk_streamed(void **state)
 
 static void test_header_errors(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     const uint8_t junk[] = "\xff\xff\xff\xff not snappy";
     expect_status(f->db, junk, sizeof junk, "application/json", "snappy", 415, "Content-Type");
     expect_status(f->db, junk, sizeof junk, "image/png", NULL, 415, "");
@@ -753,10 +700,10 @@ static void test_header_errors(void **state)
 
 static void test_body_errors(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     f->opts.max_request_bytes = 64;
     f->opts.max_decoded_bytes = 1000;
-    fx_reopen(f);
+    tu_store_reopen(f);
     uint8_t big[65] = {0};
     expect_status(f->db, big, sizeof big, "application/x-protobuf", "snappy", 413, "");
     /* Declares 1001 decoded bytes (uvarint e9 07): refused before decoding. */
@@ -777,7 +724,7 @@ static void test_body_errors(void **state)
 
 static void test_query_errors(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     promstore_sample s = {1000, tu_bits(1)};
     append(f->db, &s, 1, "__name__", "up", NULL);
     for (int mode = 0; mode < 2; mode++) {
@@ -860,9 +807,9 @@ static promstore_reader *open_reader(promstore *db, const uint8_t *b, size_t n,
 
 static void test_concurrency_limit(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     f->opts.max_concurrent_reads = 2;
-    fx_reopen(f);
+    tu_store_reopen(f);
     promstore_sample s = {1000, tu_bits(1)};
     append(f->db, &s, 1, "__name__", "up", NULL);
     size_t n;
@@ -917,9 +864,9 @@ static void many_small(promstore *db, int nseries)
 
 static void test_limits_samples(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     f->opts.max_samples_per_query = 25;
-    fx_reopen(f);
+    tu_store_reopen(f);
     many_small(f->db, 5);
     size_t n;
     uint8_t *req = simple_request(SAMPLES_T, 0, 100000, "__name__", "lim", &n);
@@ -938,7 +885,7 @@ static void test_limits_samples(void **state)
 
     f->opts.max_samples_per_query = 0;
     f->opts.max_series_per_query = 3;
-    fx_reopen(f);
+    tu_store_reopen(f);
     req = simple_request(SAMPLES_T, 0, 100000, "__name__", "lim", &n);
     expect_status(f->db, req, n, NULL, NULL, 400, "max_series_per_query");
     free(req);
@@ -951,9 +898,9 @@ static void test_limits_samples(void **state)
  */
 static void test_samples_response_cap(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     f->opts.max_decoded_bytes = 2000;
-    fx_reopen(f);
+    tu_store_reopen(f);
     many_small(f->db, 40); /* ~40 series x 10 samples: well over 2000 bytes */
     size_t n;
     uint8_t *req = simple_request(SAMPLES_T, 0, 100000, "__name__", "lim", &n);
@@ -973,9 +920,9 @@ static void test_samples_response_cap(void **state)
 
 static void test_limits_streamed(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     f->opts.max_series_per_query = 3;
-    fx_reopen(f);
+    tu_store_reopen(f);
     many_small(f->db, 10);
     size_t n;
     uint8_t *req = simple_request(STREAMED_T, 0, 100000, "__name__", "lim", &n);
@@ -1022,7 +969,7 @@ static void test_limits_streamed(void **state)
     /* A limit met on the very first series is still a proper 400. */
     f->opts.max_series_per_query = 0;
     f->opts.max_bytes_per_query = 10;
-    fx_reopen(f);
+    tu_store_reopen(f);
     req = simple_request(STREAMED_T, 0, 100000, "__name__", "lim", &n);
     expect_status(f->db, req, n, NULL, NULL, 400, "max_bytes_per_query");
     free(req);
@@ -1031,9 +978,9 @@ static void test_limits_streamed(void **state)
 /* One long series split over frames of at most read_frame_bytes. */
 static void test_frame_size(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     f->opts.read_frame_bytes = 4096;
-    fx_reopen(f);
+    tu_store_reopen(f);
     enum { N = 24000 };
     promstore_sample *s = malloc(N * sizeof *s);
     assert_non_null(s);
@@ -1043,7 +990,6 @@ static void test_frame_size(void **state)
         s[i] = (promstore_sample){15000 * (int64_t)(i + 1), seed >> 11}; /* noisy values */
     }
     append(f->db, s, N, "__name__", "big", "job", "x", NULL);
-    free(s);
     size_t n;
     uint8_t *req = simple_request(STREAMED_T, INT64_MIN, INT64_MAX, "__name__", "big", &n);
     promstore_http_response resp;
@@ -1053,6 +999,7 @@ static void test_frame_size(void **state)
     assert_true(fr->n > 10);
     size_t total = 0;
     int64_t last_min = INT64_MIN;
+    promstore_sample *got = tu_calloc(N, sizeof *got);
     for (size_t i = 0; i < fr->n; i++) {
         Prometheus__ChunkedSeries *cs = fr->f[i]->chunked_series[0];
         assert_int_equal(cs->n_labels, 2);
@@ -1061,7 +1008,11 @@ static void test_frame_size(void **state)
         for (size_t j = 0; j < cs->n_chunks; j++) {
             assert_true(cs->chunks[j]->min_time_ms >= last_min);
             last_min = cs->chunks[j]->min_time_ms;
-            total += xor_count(&cs->chunks[j]->data);
+            /* The chunk bytes hold the next samples, bit for bit (helpers.c's decoder). */
+            long k = tu_xor_decode(cs->chunks[j]->data.data, cs->chunks[j]->data.len,
+                                   got + total, N - total);
+            assert_true(k > 0);
+            total += (size_t)k;
             if (cs->chunks[j]->data.len > biggest)
                 biggest = cs->chunks[j]->data.len;
         }
@@ -1072,6 +1023,9 @@ static void test_frame_size(void **state)
     }
     assert_true(out.max_piece <= 4096 + 1100);
     assert_int_equal(total, N);
+    tu_assert_samples_equal(got, total, s, N, "decoded frames");
+    free(got);
+    free(s);
     frames_free(fr);
     free(out.p);
     free(req);
@@ -1091,7 +1045,7 @@ static void test_frame_size(void **state)
 /* 20k series stream one frame at a time, without the heap growing. */
 static void test_many_series_streamed(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     enum { N = 20000 };
     promstore_series *ser = calloc(N, sizeof *ser);
     promstore_label *all = calloc(2 * N, sizeof *all);
@@ -1142,7 +1096,7 @@ static void test_many_series_streamed(void **state)
      * ASan's allocator does not report through mallinfo2, so skip it there.
      */
 #if !defined(__SANITIZE_ADDRESS__)
-    size_t bound = strcmp(g_backend, "sqlite") == 0 ? (size_t)3 << 20 : (size_t)128 << 10;
+    size_t bound = strcmp(tu_backend(), "sqlite") == 0 ? (size_t)3 << 20 : (size_t)128 << 10;
     if (peak - before.uordblks > bound)
         fail_msg("the heap grew by %zu bytes while streaming", peak - before.uordblks);
 #endif
@@ -1160,7 +1114,7 @@ static int stop_cb(void *ctx, const uint8_t *d, size_t n)
 
 static void test_callback_and_args(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     many_small(f->db, 3);
     size_t n;
     uint8_t *req = simple_request(STREAMED_T, 0, 100000, "__name__", "lim", &n);
@@ -1225,27 +1179,25 @@ static void test_callback_and_args(void **state)
 
 int main(int argc, char **argv)
 {
-    g_backend = tu_backend_from_argv(argc, argv);
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_crc32c),
-        T(test_frame_vector),
-        T(test_negotiation),
-        T(test_queries_in_order_samples),
-        T(test_queries_in_order_streamed),
-        T(test_sort_order),
-        T(test_value_bits),
-        T(test_stale_chunk_streamed),
-        T(test_header_errors),
-        T(test_body_errors),
-        T(test_query_errors),
-        T(test_concurrency_limit),
-        T(test_limits_samples),
-        T(test_samples_response_cap),
-        T(test_limits_streamed),
-        T(test_frame_size),
-        T(test_many_series_streamed),
-        T(test_callback_and_args),
+        TU_TEST(test_frame_vector),
+        TU_TEST(test_negotiation),
+        TU_TEST(test_queries_in_order_samples),
+        TU_TEST(test_queries_in_order_streamed),
+        TU_TEST(test_sort_order),
+        TU_TEST(test_value_bits),
+        TU_TEST(test_stale_chunk_streamed),
+        TU_TEST(test_header_errors),
+        TU_TEST(test_body_errors),
+        TU_TEST(test_query_errors),
+        TU_TEST(test_concurrency_limit),
+        TU_TEST(test_limits_samples),
+        TU_TEST(test_samples_response_cap),
+        TU_TEST(test_limits_streamed),
+        TU_TEST(test_frame_size),
+        TU_TEST(test_many_series_streamed),
+        TU_TEST(test_callback_and_args),
     };
-    return cmocka_run_group_tests(tests, NULL, NULL);
+    return TU_RUN(argc, argv, "remote_read", tests);
 }

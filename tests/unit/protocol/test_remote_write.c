@@ -41,13 +41,11 @@
 #include <cmocka.h>
 #include <snappy-c.h>
 
+#include "helpers.h"
 #include "promstore.h"
 #include "protocol.h"
 #include "remote.pb-c.h"
-#include "testutil.h"
 #include "write_v2.pb-c.h"
-
-static const char *g_backend = "lmdb";
 
 #define T0 INT64_C(1700000000000)
 #define CT_V1 "application/x-protobuf"
@@ -57,13 +55,9 @@ static const char *g_backend = "lmdb";
 #define H_EXEMPLARS "X-Prometheus-Remote-Write-Exemplars-Written"
 
 /* ------------------------------------------------------------------------ */
-/* Fixture and a test arena (every builder allocation is freed at teardown)  */
+/* A store per test (tu_setup) and a test arena (every builder allocation  */
+/* is freed at teardown)                                                    */
 /* ------------------------------------------------------------------------ */
-
-typedef struct fx {
-    char *dir;
-    promstore *db;
-} fx;
 
 static void **g_arena;
 static size_t g_arena_n, g_arena_cap;
@@ -90,41 +84,11 @@ static void arena_free(void)
     g_arena_n = g_arena_cap = 0;
 }
 
-static promstore *open_store(const char *dir, uint64_t max_request, uint64_t max_decoded)
-{
-    promstore_options o;
-    promstore_options_init(&o);
-    o.backend = g_backend;
-    o.path = dir;
-    if (max_request)
-        o.max_request_bytes = max_request;
-    if (max_decoded)
-        o.max_decoded_bytes = max_decoded;
-    promstore *db = NULL;
-    promstore_error err;
-    assert_int_equal(promstore_open(&o, &db, &err), PROMSTORE_OK);
-    return db;
-}
-
-static int setup(void **state)
-{
-    fx *f = calloc(1, sizeof *f);
-    assert_non_null(f);
-    f->dir = tu_mkdtemp("rw");
-    f->db = open_store(f->dir, 0, 0);
-    *state = f;
-    return 0;
-}
-
 static int teardown(void **state)
 {
-    fx *f = *state;
-    promstore_error err;
-    assert_int_equal(promstore_close(f->db, &err), PROMSTORE_OK);
-    tu_rmtree(f->dir);
-    free(f);
+    int rc = tu_teardown(state);
     arena_free();
-    return 0;
+    return rc;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -141,7 +105,7 @@ static uint8_t *snappy_of(const void *raw, size_t len, size_t *out_len)
 }
 
 /* Post a body and check the invariants every answer has. */
-static void post(fx *f, const char *ct, const char *ce, const void *body, size_t len,
+static void post(tu_store *f, const char *ct, const char *ce, const void *body, size_t len,
                  promstore_http_response *resp)
 {
     promstore_http_request req = {.struct_size = sizeof req, .content_type = ct,
@@ -210,50 +174,26 @@ typedef struct got {
 } got;
 
 /* Every sample of the series whose `name` label is `value`, in series order. */
-static void query_eq(fx *f, const char *name, const char *value, got *g)
+static void query_eq(tu_store *f, const char *name, const char *value, got *g)
 {
     memset(g, 0, sizeof *g);
-    promstore_matcher m = {PROMSTORE_MATCH_EQ, name, strlen(name), value, strlen(value)};
-    promstore_series_iter *it = NULL;
-    promstore_error err;
-    assert_int_equal(promstore_query(f->db, &m, 1, INT64_MIN, INT64_MAX, &it, &err),
-                     PROMSTORE_OK);
-    promstore_status rc;
-    while ((rc = promstore_series_iter_next(it, &err)) == PROMSTORE_OK) {
-        g->series++;
-        const promstore_label *l;
-        size_t nl;
-        assert_int_equal(promstore_series_iter_labels(it, &l, &nl), PROMSTORE_OK);
+    promstore_matcher m = MT(PROMSTORE_MATCH_EQ, name, value);
+    tu_result r;
+    tu_query_ok(f->db, &m, 1, TU_FULL, TU_SAMPLES, &r);
+    g->series = r.n;
+    for (size_t k = 0; k < r.n; k++) {
+        const tu_series *q = &r.s[k];
         size_t off = 0;
-        for (size_t i = 0; i < nl && off < sizeof g->labels; i++)
+        for (size_t i = 0; i < q->n_labels && off < sizeof g->labels; i++)
             off += (size_t)snprintf(g->labels + off, sizeof g->labels - off, "%s%.*s=%.*s",
-                                    i ? "," : "", (int)l[i].name_len, l[i].name,
-                                    (int)l[i].value_len, l[i].value);
-        promstore_sample s;
-        while ((rc = promstore_series_iter_sample(it, &s, &err)) == PROMSTORE_OK) {
+                                    i ? "," : "", (int)q->labels[i].name_len, q->labels[i].name,
+                                    (int)q->labels[i].value_len, q->labels[i].value);
+        for (size_t i = 0; i < q->n_samples; i++) {
             assert_true(g->n < 64);
-            g->s[g->n++] = s;
+            g->s[g->n++] = q->samples[i];
         }
-        assert_int_equal(rc, PROMSTORE_DONE);
     }
-    assert_int_equal(rc, PROMSTORE_DONE);
-    promstore_series_iter_close(it);
-}
-
-static uint64_t stored_series(fx *f)
-{
-    promstore_stats st = {.struct_size = sizeof st};
-    promstore_error err;
-    assert_int_equal(promstore_stats_get(f->db, &st, &err), PROMSTORE_OK);
-    return st.series;
-}
-
-static uint64_t stored_samples(fx *f)
-{
-    promstore_stats st = {.struct_size = sizeof st};
-    promstore_error err;
-    assert_int_equal(promstore_stats_get(f->db, &st, &err), PROMSTORE_OK);
-    return st.samples;
+    tu_result_free(&r);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -332,7 +272,7 @@ static uint8_t *v1_raw(v1req *r, size_t *len)
     return raw;
 }
 
-static void post_v1(fx *f, v1req *r, promstore_http_response *resp)
+static void post_v1(tu_store *f, v1req *r, promstore_http_response *resp)
 {
     size_t len, clen;
     uint8_t *raw = v1_raw(r, &len);
@@ -446,7 +386,7 @@ static uint8_t *v2_raw(v2req *r, size_t *len)
     return raw;
 }
 
-static void post_v2(fx *f, v2req *r, promstore_http_response *resp)
+static void post_v2(tu_store *f, v2req *r, promstore_http_response *resp)
 {
     size_t len, clen;
     uint8_t *raw = v2_raw(r, &len);
@@ -462,7 +402,7 @@ static void post_v2(fx *f, v2req *r, promstore_http_response *resp)
 
 static void test_v1_ok(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     v1req *r = v1_new(4);
     Prometheus__TimeSeries *a = v1_series(r, LBL("__name__", "up", "job", "a"));
     v1_sample(a, 1, T0);
@@ -492,7 +432,7 @@ static void test_v1_ok(void **state)
  * accepted spellings of both. */
 static void test_v1_header_variants(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     static const char *const cts[] = {
         NULL,
         "application/x-protobuf",
@@ -527,7 +467,7 @@ static void test_v1_header_variants(void **state)
 /* Prometheus sends metadata in requests of their own; they must get 2xx. */
 static void test_v1_metadata_only(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     v1req *r = v1_new(1);
     v1_metadata(r, "http_requests_total");
     v1_metadata(r, "up");
@@ -536,7 +476,7 @@ static void test_v1_metadata_only(void **state)
     assert_int_equal(resp.status, 204);
     assert_int_equal(resp.metadata_dropped, 2);
     assert_int_equal(resp.samples_written, 0);
-    assert_int_equal(stored_series(f), 0);
+    assert_int_equal(tu_stats(f->db).series, 0);
 
     /* An empty message (one byte of snappy: length 0) is fine too. */
     static const uint8_t empty[] = {0x00};
@@ -550,7 +490,7 @@ static void test_v1_metadata_only(void **state)
 /* Prometheus 2.42 puts each sample in its own TimeSeries entry. */
 static void test_v1_same_series_twice(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     v1req *r = v1_new(4);
     v1_sample(v1_series(r, LBL("__name__", "twice", "i", "1")), 1, T0);
     v1_sample(v1_series(r, LBL("__name__", "twice", "i", "1")), 2, T0 + 1000);
@@ -568,7 +508,7 @@ static void test_v1_same_series_twice(void **state)
     post_v1(f, r, &resp);
     assert_int_equal(resp.status, 204);
     assert_int_equal(resp.samples_written, 3);
-    assert_int_equal(stored_samples(f), 3);
+    assert_int_equal(tu_stats(f->db).samples, 3);
 }
 
 static const uint64_t g_special_bits[] = {
@@ -582,7 +522,7 @@ static const uint64_t g_special_bits[] = {
 
 static void test_values_bit_exact(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     v1req *r = v1_new(1);
     Prometheus__TimeSeries *ts = v1_series(r, LBL("__name__", "special_v1"));
     v2req *r2 = v2_new(1);
@@ -613,7 +553,7 @@ static void test_values_bit_exact(void **state)
  */
 static void test_negative_zero_on_wire(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     static const uint8_t raw[] = {
         0x0a, 0x20,                                     /* WriteRequest.timeseries, 32 */
         0x0a, 0x11,                                     /* TimeSeries.labels, 17 */
@@ -638,7 +578,7 @@ static void test_negative_zero_on_wire(void **state)
 /* Entries without samples (exemplar- or histogram-only) are skipped, counted. */
 static void test_v1_exemplar_histogram_only(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     v1req *r = v1_new(4);
     Prometheus__TimeSeries *e = v1_series(r, LBL("__name__", "ex_only"));
     Prometheus__Exemplar *ex = talloc(sizeof *ex);
@@ -660,13 +600,13 @@ static void test_v1_exemplar_histogram_only(void **state)
     assert_int_equal(resp.exemplars_dropped, 1);
     assert_int_equal(resp.histograms_dropped, 1);
     assert_int_equal(resp.samples_written, 1);
-    assert_int_equal(stored_series(f), 1);
+    assert_int_equal(tu_stats(f->db).series, 1);
 }
 
 /* 1.0 accepts a series without __name__, as Prometheus 2.42 does. */
 static void test_v1_no_name_accepted(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     v1req *r = v1_new(1);
     v1_sample(v1_series(r, LBL("job", "noname")), 1, T0);
     promstore_http_response resp;
@@ -683,7 +623,7 @@ static void test_v1_no_name_accepted(void **state)
 
 static void test_415(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     static const uint8_t corrupt[] = "this is not snappy at all \xff\xff\xff";
     static const char *const bad_ct[] = {
         "application/json",
@@ -714,15 +654,14 @@ static void test_415(void **state)
         assert_int_equal(resp.status, 415);
         assert_written(&resp, "0", "0", "0");
     }
-    assert_int_equal(stored_series(f), 0);
+    assert_int_equal(tu_stats(f->db).series, 0);
 }
 
 static void test_413_body_limit(void **state)
 {
-    fx *f = *state;
-    promstore_error err;
-    assert_int_equal(promstore_close(f->db, &err), PROMSTORE_OK);
-    f->db = open_store(f->dir, 100, 0);
+    tu_store *f = *state;
+    f->opts.max_request_bytes = 100;
+    tu_store_reopen(f);
 
     v1req *r = v1_new(1);
     Prometheus__TimeSeries *ts = v1_series(r, LBL("__name__", "big"));
@@ -745,7 +684,7 @@ static void test_413_body_limit(void **state)
 
 static void test_413_declared_length(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     /* uvarint 1 GiB, then a few bytes: small on the wire, huge if trusted. */
     static const uint8_t body[] = {0x80, 0x80, 0x80, 0x80, 0x04, 0x00, 0x41, 0x41};
     promstore_http_response resp;
@@ -757,9 +696,8 @@ static void test_413_declared_length(void **state)
     assert_written(&resp, "0", "0", "0");
 
     /* With a small decoded limit, an ordinary body over it. */
-    promstore_error err;
-    assert_int_equal(promstore_close(f->db, &err), PROMSTORE_OK);
-    f->db = open_store(f->dir, 0, 64);
+    f->opts.max_decoded_bytes = 64;
+    tu_store_reopen(f);
     v1req *r = v1_new(1);
     Prometheus__TimeSeries *ts = v1_series(r, LBL("__name__", "decoded_big"));
     for (int i = 0; i < 10; i++)
@@ -770,7 +708,7 @@ static void test_413_declared_length(void **state)
 
 static void test_400_snappy(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     promstore_http_response resp;
 
     /* An empty body is not a snappy block. */
@@ -800,12 +738,12 @@ static void test_400_snappy(void **state)
     static const uint8_t bad_copy[] = {0x08, 0x00, 0x41, 0x0d, 0x20};
     post(f, CT_V1, "snappy", bad_copy, sizeof bad_copy, &resp);
     assert_int_equal(resp.status, 400);
-    assert_int_equal(stored_series(f), 0);
+    assert_int_equal(tu_stats(f->db).series, 0);
 }
 
 static void test_400_framed_snappy(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     uint8_t body[64];
     memcpy(body, (const uint8_t[]){0xff, 0x06, 0x00, 0x00, 0x73, 0x4e, 0x61, 0x50, 0x70, 0x59},
            10);
@@ -824,7 +762,7 @@ static void test_400_framed_snappy(void **state)
 
 static void test_400_bad_protobuf(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     promstore_http_response resp;
     /* Garbage that snappy carries fine but protobuf cannot read. */
     static const uint8_t garbage[] = {0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x07};
@@ -853,13 +791,13 @@ static void test_400_bad_protobuf(void **state)
     post(f, CT_V1, "snappy", body, clen, &resp);
     assert_int_equal(resp.status, 400);
     assert_contains(resp.message, "cannot decode WriteRequest");
-    assert_int_equal(stored_samples(f), 0);
+    assert_int_equal(tu_stats(f->db).samples, 0);
 }
 
 /* Millions of empty TimeSeries: 2 wire bytes each, ~100 bytes decoded. */
 static void test_413_decode_memory(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     size_t n = 4u << 20;
     uint8_t *raw = talloc(n);
     for (size_t i = 0; i < n; i += 2) {
@@ -881,7 +819,7 @@ static void test_413_decode_memory(void **state)
 
 static void test_400_invalid_labels(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     promstore_http_response resp;
     /* A duplicate label name: nothing of the request is stored. */
     v1req *r = v1_new(2);
@@ -891,7 +829,7 @@ static void test_400_invalid_labels(void **state)
     assert_int_equal(resp.status, 400);
     assert_contains(resp.message, "dup");
     assert_int_equal(resp.samples_written, 0);
-    assert_int_equal(stored_series(f), 0);
+    assert_int_equal(tu_stats(f->db).series, 0);
 
     /* Invalid UTF-8 in a value. */
     r = v1_new(1);
@@ -905,7 +843,7 @@ static void test_400_invalid_labels(void **state)
     v1_sample(v1_series(r, LBL(NULL)), 1, T0);
     post_v1(f, r, &resp);
     assert_int_equal(resp.status, 400);
-    assert_int_equal(stored_series(f), 0);
+    assert_int_equal(tu_stats(f->db).series, 0);
 
     /* Unsorted labels are accepted and stored sorted. */
     r = v1_new(1);
@@ -922,7 +860,7 @@ static void test_400_invalid_labels(void **state)
  * chunk: still nothing stored. */
 static void test_400_invalid_labels_across_chunks(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     enum { N = 20000 };
     v1req *r = v1_new(N + 1);
     char *names = talloc((size_t)N * 16);
@@ -936,19 +874,19 @@ static void test_400_invalid_labels_across_chunks(void **state)
     promstore_http_response resp;
     post_v1(f, r, &resp);
     assert_int_equal(resp.status, 400);
-    assert_int_equal(stored_series(f), 0);
+    assert_int_equal(tu_stats(f->db).series, 0);
 
     /* Without the bad one, all 20000 (more than one chunk) are stored. */
     r->wr.n_timeseries = N;
     post_v1(f, r, &resp);
     assert_int_equal(resp.status, 204);
     assert_int_equal(resp.samples_written, N);
-    assert_int_equal(stored_series(f), N);
+    assert_int_equal(tu_stats(f->db).series, N);
 }
 
 static void test_400_out_of_order(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     promstore_http_response resp;
     v1req *r = v1_new(1);
     v1_sample(v1_series(r, LBL("__name__", "ooo", "job", "late")), 1, T0 + 60000);
@@ -986,7 +924,7 @@ static void test_400_out_of_order(void **state)
 
 static void test_v2_ok(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     v2req *r = v2_new(4);
     /* Label refs in random order, as the compliance suite sends them. */
     v2ts *a = v2_series(r, LBL("job", "a", "__name__", "v2up", "instance", "h:1"));
@@ -1016,7 +954,7 @@ static void test_v2_ok(void **state)
 
 static void test_v2_bad_symbols(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     promstore_http_response resp;
 
     v2req *r = v2_new(1);
@@ -1071,12 +1009,12 @@ static void test_v2_bad_symbols(void **state)
     post_v2(f, r, &resp);
     assert_int_equal(resp.status, 400);
 
-    assert_int_equal(stored_series(f), 0);
+    assert_int_equal(tu_stats(f->db).series, 0);
 }
 
 static void test_v2_missing_name(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     promstore_http_response resp;
     /* 1 of 4 without a name: non-2xx, nothing written. */
     v2req *r = v2_new(4);
@@ -1089,7 +1027,7 @@ static void test_v2_missing_name(void **state)
     assert_contains(resp.message, "nameless");
     assert_contains(resp.message, "__name__");
     assert_written(&resp, "0", "0", "0");
-    assert_int_equal(stored_series(f), 0);
+    assert_int_equal(tu_stats(f->db).series, 0);
 
     /* An empty __name__ value is an absent name. */
     r = v2_new(1);
@@ -1109,13 +1047,13 @@ static void test_v2_missing_name(void **state)
     post_v2(f, r, &resp);
     assert_int_equal(resp.status, 400);
     assert_written(&resp, "0", "0", "0");
-    assert_int_equal(stored_series(f), 0);
+    assert_int_equal(tu_stats(f->db).series, 0);
 }
 
 /* Both start-time layouts decode and are accepted (not stored). */
 static void test_v2_start_timestamps(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     promstore_http_response resp;
     /* v2.54 .. v3.7: TimeSeries.created_timestamp = 6. */
     v2req *r = v2_new(1);
@@ -1150,7 +1088,7 @@ static void test_v2_start_timestamps(void **state)
 
 static void test_v2_dropped_counts(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     v2req *r = v2_new(4);
     v2ts *a = v2_series(r, LBL("__name__", "mixed", "job", "a"));
     v2_sample(a, 1, T0);
@@ -1178,7 +1116,7 @@ static void test_v2_dropped_counts(void **state)
     assert_int_equal(resp.metadata_dropped, 2);
     assert_int_equal(resp.histograms_written, 0);
     assert_int_equal(resp.exemplars_written, 0);
-    assert_int_equal(stored_series(f), 1);
+    assert_int_equal(tu_stats(f->db).series, 1);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -1234,7 +1172,7 @@ static void test_status_mapping(void **state)
  */
 static void test_response_strings_terminated(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     promstore_http_response resp;
 
     /* 2.0: three headers. */
@@ -1316,7 +1254,7 @@ static void test_content_type_parse(void **state)
 
 static void test_bad_args(void **state)
 {
-    fx *f = *state;
+    tu_store *f = *state;
     static const uint8_t empty[] = {0x00};
     promstore_http_request req = {.struct_size = sizeof req, .body = empty, .body_len = 1};
     promstore_http_response resp = {.struct_size = sizeof resp};
@@ -1343,8 +1281,7 @@ static void test_bad_args(void **state)
 
 int main(int argc, char **argv)
 {
-    g_backend = tu_backend_from_argv(argc, argv);
-#define T(fn) cmocka_unit_test_setup_teardown(fn, setup, teardown)
+#define T(fn) cmocka_unit_test_setup_teardown(fn, tu_setup, teardown)
     const struct CMUnitTest tests[] = {
         T(test_v1_ok),
         T(test_v1_header_variants),
@@ -1375,7 +1312,5 @@ int main(int argc, char **argv)
         T(test_bad_args),
     };
 #undef T
-    char name[64];
-    snprintf(name, sizeof name, "remote_write_%s", g_backend);
-    return cmocka_run_group_tests_name(name, tests, NULL, NULL);
+    return TU_RUN(argc, argv, "remote_write", tests);
 }
