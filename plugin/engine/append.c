@@ -116,7 +116,7 @@ static promstore_status full_key_equals(promstore *db, ps_txn *txn, uint64_t id,
     const void *v;
     size_t vl;
     ps_put_u64(idk, id);
-    promstore_status rc = db->bm->get(txn, db->t_series, idk, 8, &v, &vl, err);
+    promstore_status rc = db->sch.bm->get(txn, db->sch.t[PS_T_SERIES], idk, 8, &v, &vl, err);
     if (rc)
         return rc == PROMSTORE_E_NOT_FOUND
                    ? ps_fail(err, PROMSTORE_E_CORRUPT, "series_key names id %llu, absent from series",
@@ -134,7 +134,7 @@ static promstore_status create_series(batch *b, const prepared *p, const uint8_t
     uint64_t id = db->next_id++;
     uint8_t idk[8];
     ps_put_u64(idk, id);
-    promstore_status rc = db->bm->put(b->txn, db->t_series, idk, 8, p->key, p->key_len, err);
+    promstore_status rc = db->sch.bm->put(b->txn, db->sch.t[PS_T_SERIES], idk, 8, p->key, p->key_len, err);
     if (rc)
         return rc;
     /* A cut key's value lists every id under it; a short key's, one id. */
@@ -144,20 +144,20 @@ static promstore_status create_series(batch *b, const prepared *p, const uint8_t
     if (old_len)
         memcpy(ids, old_ids, old_len);
     memcpy(ids + old_len, idk, 8);
-    rc = db->bm->put(b->txn, db->t_series_key, skey, sklen, ids, old_len + 8, err);
+    rc = db->sch.bm->put(b->txn, db->sch.t[PS_T_SERIES_KEY], skey, sklen, ids, old_len + 8, err);
     ps_free(ids);
     if (rc)
         return rc;
     uint8_t pk[PS_BACKEND_MAX_KEY];
     size_t pl = ps_pair_encode("", 0, "", 0, pk, sizeof pk);
     memcpy(pk + pl, idk, 8);
-    if ((rc = db->bm->put(b->txn, db->t_postings, pk, pl + 8, "", 0, err)))
+    if ((rc = db->sch.bm->put(b->txn, db->sch.t[PS_T_POSTINGS], pk, pl + 8, "", 0, err)))
         return rc;
     for (size_t j = 0; j < p->n_labels; j++) {
         pl = ps_pair_encode(p->labels[j].name, p->labels[j].name_len, p->labels[j].value,
                             p->labels[j].value_len, pk, PS_PAIR_MAX);
         memcpy(pk + pl, idk, 8);
-        if ((rc = db->bm->put(b->txn, db->t_postings, pk, pl + 8, "", 0, err)))
+        if ((rc = db->sch.bm->put(b->txn, db->sch.t[PS_T_POSTINGS], pk, pl + 8, "", 0, err)))
             return rc;
     }
     b->stats.series++;
@@ -183,7 +183,7 @@ static promstore_status resolve_series(batch *b, const prepared *p, uint64_t *id
     size_t sklen = ps_skey_encode(p->key, p->key_len, skey);
     const void *v;
     size_t vl;
-    promstore_status rc = db->bm->get(b->txn, db->t_series_key, skey, sklen, &v, &vl, err);
+    promstore_status rc = db->sch.bm->get(b->txn, db->sch.t[PS_T_SERIES_KEY], skey, sklen, &v, &vl, err);
     if (rc == PROMSTORE_E_NOT_FOUND) {
         rc = create_series(b, p, skey, sklen, NULL, 0, &id, err);
         created = 1;
@@ -240,7 +240,7 @@ static promstore_status block_slot(batch *b, int64_t blk, uint32_t *slot, promst
     ps_put_time(bk, blk);
     const void *v;
     size_t vl;
-    promstore_status rc = db->bm->get(b->txn, db->t_blocks, bk, 8, &v, &vl, err);
+    promstore_status rc = db->sch.bm->get(b->txn, db->sch.t[PS_T_BLOCKS], bk, 8, &v, &vl, err);
     if (rc == PROMSTORE_OK) {
         if (vl != 28)
             return ps_fail(err, PROMSTORE_E_CORRUPT, "blocks record has %zu bytes", vl);
@@ -252,11 +252,11 @@ static promstore_status block_slot(batch *b, int64_t blk, uint32_t *slot, promst
         ps_cursor *c = NULL;
         if (used == NULL)
             return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-        rc = db->bm->cursor_open(b->txn, db->t_blocks, &c, err);
+        rc = db->sch.bm->cursor_open(b->txn, db->sch.t[PS_T_BLOCKS], &c, err);
         const void *k;
         size_t kl;
-        for (rc = rc ? rc : db->bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
-             rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
+        for (rc = rc ? rc : db->sch.bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
+             rc = db->sch.bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
             if (used_n == cap) {
                 uint32_t *u = ps_realloc(used, (cap *= 2) * sizeof *used);
                 if (u == NULL) {
@@ -268,7 +268,7 @@ static promstore_status block_slot(batch *b, int64_t blk, uint32_t *slot, promst
             used[used_n++] = vl >= 4 ? ps_get_u32(v) : 0;
         }
         if (c)
-            db->bm->cursor_close(c);
+            db->sch.bm->cursor_close(c);
         if (rc != PROMSTORE_DONE) {
             ps_free(used);
             return rc;
@@ -285,7 +285,7 @@ static promstore_status block_slot(batch *b, int64_t blk, uint32_t *slot, promst
         ps_free(used);
         uint8_t rec[28] = {0};
         ps_put_u32(rec, s);
-        if ((rc = db->bm->put(b->txn, db->t_blocks, bk, 8, rec, sizeof rec, err)))
+        if ((rc = db->sch.bm->put(b->txn, db->sch.t[PS_T_BLOCKS], bk, 8, rec, sizeof rec, err)))
             return rc;
         *slot = s;
     } else {
@@ -306,7 +306,7 @@ static promstore_status block_account(batch *b, int64_t blk, uint64_t samples, u
     const void *v;
     size_t vl;
     ps_put_time(bk, blk);
-    promstore_status rc = db->bm->get(b->txn, db->t_blocks, bk, 8, &v, &vl, err);
+    promstore_status rc = db->sch.bm->get(b->txn, db->sch.t[PS_T_BLOCKS], bk, 8, &v, &vl, err);
     if (rc)
         return rc;
     if (vl != 28)
@@ -315,7 +315,7 @@ static promstore_status block_account(batch *b, int64_t blk, uint64_t samples, u
     ps_put_u64(rec + 4, ps_get_u64(rec + 4) + samples);
     ps_put_u64(rec + 12, ps_get_u64(rec + 12) + chunks);
     ps_put_u64(rec + 20, ps_get_u64(rec + 20) + bytes);
-    return db->bm->put(b->txn, db->t_blocks, bk, 8, rec, 28, err);
+    return db->sch.bm->put(b->txn, db->sch.t[PS_T_BLOCKS], bk, 8, rec, 28, err);
 }
 
 /* --- head chunks ------------------------------------------------------------ */
@@ -351,7 +351,7 @@ static promstore_status head_load(batch *b, uint64_t id, ps_cache_slot *slot, he
     const void *v;
     size_t vl;
     ps_put_u64(idk, id);
-    promstore_status rc = db->bm->get(b->txn, db->t_head, idk, 8, &v, &vl, err);
+    promstore_status rc = db->sch.bm->get(b->txn, db->sch.t[PS_T_HEAD], idk, 8, &v, &vl, err);
     if (rc == PROMSTORE_E_NOT_FOUND) {
         if (slot)
             ps_cache_set_head(&db->cache, slot, NULL, 0);
@@ -374,7 +374,7 @@ static promstore_status head_save(batch *b, uint64_t id, ps_cache_slot *slot, he
     ps_xor_appender_save(&h->app, val + 16);
     memcpy(val + PS_HEAD_HDR, h->buf, h->app.len);
     size_t vl = PS_HEAD_HDR + h->app.len;
-    promstore_status rc = b->db->bm->put(b->txn, b->db->t_head, idk, 8, val, vl, err);
+    promstore_status rc = b->db->sch.bm->put(b->txn, b->db->sch.t[PS_T_HEAD], idk, 8, val, vl, err);
     if (rc == PROMSTORE_OK && slot)
         ps_cache_set_head(&b->db->cache, slot, val, vl);
     return rc;
@@ -388,14 +388,14 @@ static promstore_status head_seal(batch *b, uint64_t id, head *h, promstore_erro
     uint32_t slot = 0;
     ps_table t = 0;
     promstore_status rc = block_slot(b, blk, &slot, err);
-    if (rc || (rc = ps_slot_table(db, b->txn, slot, 1, &t, err)))
+    if (rc || (rc = ps_blk_table(&db->sch, b->txn, slot, 1, &t, err)))
         return rc;
     uint8_t key[16], val[8 + PS_CHUNK_CAP];
     ps_put_u64(key, id);
     ps_put_time(key + 8, h->mint);
     ps_put_time(val, h->app.t);
     memcpy(val + 8, h->buf, h->app.len);
-    if ((rc = db->bm->put(b->txn, t, key, 16, val, 8 + h->app.len, err)))
+    if ((rc = db->sch.bm->put(b->txn, t, key, 16, val, 8 + h->app.len, err)))
         return rc;
     return block_account(b, blk, h->app.n, 1, h->app.len, err);
 }
@@ -412,12 +412,12 @@ static promstore_status move_lastblk(batch *b, uint64_t id, int had_old, int64_t
         if (old_blk == new_blk)
             return PROMSTORE_OK;
         ps_put_time(k, old_blk);
-        rc = db->bm->del(b->txn, db->t_lastblk, k, 16, err);
+        rc = db->sch.bm->del(b->txn, db->sch.t[PS_T_LASTBLK], k, 16, err);
         if (rc && rc != PROMSTORE_E_NOT_FOUND)
             return rc;
     }
     ps_put_time(k, new_blk);
-    return db->bm->put(b->txn, db->t_lastblk, k, 16, "", 0, err);
+    return db->sch.bm->put(b->txn, db->sch.t[PS_T_LASTBLK], k, 16, "", 0, err);
 }
 
 /* Start a fresh head chunk holding one sample. */
@@ -473,7 +473,7 @@ static promstore_status stored_sample(batch *b, uint64_t id, const head *h, int6
     ps_put_time(k, blk);
     ps_put_u64(k + 8, id);
     ps_put_time(k + 16, t);
-    promstore_status rc = db->bm->get(b->txn, db->t_ooo, k, 24, &val, &vl, err);
+    promstore_status rc = db->sch.bm->get(b->txn, db->sch.t[PS_T_OOO], k, 24, &val, &vl, err);
     if (rc == PROMSTORE_OK && vl == 8) {
         *found = 1;
         *v = ps_get_u64(val);
@@ -484,23 +484,23 @@ static promstore_status stored_sample(batch *b, uint64_t id, const head *h, int6
     if (h->present && t >= h->mint)
         return PROMSTORE_OK; /* not in the head, and sealed chunks end before it */
     const void *bv;
-    rc = db->bm->get(b->txn, db->t_blocks, k, 8, &bv, &vl, err);
+    rc = db->sch.bm->get(b->txn, db->sch.t[PS_T_BLOCKS], k, 8, &bv, &vl, err);
     if (rc == PROMSTORE_E_NOT_FOUND)
         return PROMSTORE_OK;
     if (rc)
         return rc;
     ps_table tbl;
     ps_cursor *c = NULL;
-    if ((rc = ps_slot_table(db, b->txn, ps_get_u32(bv), 1, &tbl, err)) ||
-        (rc = db->bm->cursor_open(b->txn, tbl, &c, err)))
+    if ((rc = ps_blk_table(&db->sch, b->txn, ps_get_u32(bv), 1, &tbl, err)) ||
+        (rc = db->sch.bm->cursor_open(b->txn, tbl, &c, err)))
         return rc;
     uint8_t seek[16];
     ps_put_u64(seek, id); /* the series' first chunk in this block */
     ps_put_time(seek + 8, INT64_MIN);
     const void *ck;
     size_t ckl;
-    for (rc = db->bm->cursor_seek(c, seek, 16, &ck, &ckl, &val, &vl, err); rc == PROMSTORE_OK;
-         rc = db->bm->cursor_next(c, &ck, &ckl, &val, &vl, err)) {
+    for (rc = db->sch.bm->cursor_seek(c, seek, 16, &ck, &ckl, &val, &vl, err); rc == PROMSTORE_OK;
+         rc = db->sch.bm->cursor_next(c, &ck, &ckl, &val, &vl, err)) {
         if (ckl != 16 || ps_get_u64(ck) != id || ps_get_time((const uint8_t *)ck + 8) > t)
             break;
         if (vl > 8 && ps_get_time(val) >= t) {
@@ -508,7 +508,7 @@ static promstore_status stored_sample(batch *b, uint64_t id, const head *h, int6
             break;
         }
     }
-    db->bm->cursor_close(c);
+    db->sch.bm->cursor_close(c);
     return (rc == PROMSTORE_OK || rc == PROMSTORE_DONE) ? PROMSTORE_OK : rc;
 }
 
@@ -533,7 +533,7 @@ static promstore_status put_ooo(batch *b, uint64_t id, int64_t t, uint64_t v, pr
     ps_put_u64(k + 8, id);
     ps_put_time(k + 16, t);
     ps_put_u64(val, v);
-    return b->db->bm->put(b->txn, b->db->t_ooo, k, 24, val, 8, err);
+    return b->db->sch.bm->put(b->txn, b->db->sch.t[PS_T_OOO], k, 24, val, 8, err);
 }
 
 static promstore_status append_sample(batch *b, const prepared *p, uint64_t id, head *h,
@@ -622,13 +622,13 @@ static void auto_retention(promstore *db, const ps_stats_rec *st)
         int64_t cblk = ps_block_of(cutoff, db->block_ms);
         if (cblk > db->retention_checked_block) {
             ps_txn *txn = NULL;
-            if (db->bm->txn_begin(db->be, 1, &txn, NULL) == PROMSTORE_OK) {
+            if (db->sch.bm->txn_begin(db->sch.be, 1, &txn, NULL) == PROMSTORE_OK) {
                 /* A failed commit has ended the transaction too: abort only before it. */
                 promstore_status rc = ps_retention_locked(db, txn, cutoff, NULL, NULL);
                 if (rc == PROMSTORE_OK)
-                    rc = db->bm->txn_commit(txn, NULL);
+                    rc = db->sch.bm->txn_commit(txn, NULL);
                 else
-                    db->bm->txn_abort(txn);
+                    db->sch.bm->txn_abort(txn);
                 if (rc == PROMSTORE_OK)
                     db->retention_checked_block = cblk;
                 else
@@ -645,33 +645,33 @@ static promstore_status size_retention(promstore *db, promstore_error *err)
 {
     for (int round = 0; round < 1024; round++) {
         ps_backend_space sp;
-        promstore_status rc = db->bm->space(db->be, &sp, err);
+        promstore_status rc = db->sch.bm->space(db->sch.be, &sp, err);
         if (rc)
             return rc;
         if (sp.used_bytes <= db->retention_size_bytes)
             return PROMSTORE_OK;
         ps_txn *txn = NULL;
         ps_cursor *c = NULL;
-        if ((rc = db->bm->txn_begin(db->be, 1, &txn, err)))
+        if ((rc = db->sch.bm->txn_begin(db->sch.be, 1, &txn, err)))
             return rc;
         const void *k, *v;
         size_t kl, vl;
-        rc = db->bm->cursor_open(txn, db->t_blocks, &c, err);
+        rc = db->sch.bm->cursor_open(txn, db->sch.t[PS_T_BLOCKS], &c, err);
         if (rc == PROMSTORE_OK)
-            rc = db->bm->cursor_first(c, &k, &kl, &v, &vl, err);
+            rc = db->sch.bm->cursor_first(c, &k, &kl, &v, &vl, err);
         int64_t oldest = rc == PROMSTORE_OK && kl == 8 ? ps_get_time(k) : 0;
         if (c)
-            db->bm->cursor_close(c);
+            db->sch.bm->cursor_close(c);
         if (rc == PROMSTORE_OK)
             rc = ps_retention_locked(db, txn, (oldest + 1) * db->block_ms, NULL, err);
         if (rc == PROMSTORE_OK) {
             /* A full disk fails this commit too (deleting writes pages): say so. */
-            if ((rc = db->bm->txn_commit(txn, err)) == PROMSTORE_OK)
+            if ((rc = db->sch.bm->txn_commit(txn, err)) == PROMSTORE_OK)
                 continue;
             ps_cache_clear(&db->cache);
             return rc;
         }
-        db->bm->txn_abort(txn);
+        db->sch.bm->txn_abort(txn);
         ps_cache_clear(&db->cache);
         return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc; /* no block left to drop */
     }
@@ -710,7 +710,7 @@ static promstore_status abi_append(promstore *db, const promstore_series *series
     b.db = db;
     pthread_mutex_lock(&db->write_mu);
     uint64_t next_id_before = db->next_id;
-    rc = db->bm->txn_begin(db->be, 1, &b.txn, err);
+    rc = db->sch.bm->txn_begin(db->sch.be, 1, &b.txn, err);
     if (rc == PROMSTORE_OK)
         rc = ps_stats_read(db, b.txn, &b.stats, err);
     for (size_t i = 0; rc == PROMSTORE_OK && i < n_series; i++)
@@ -718,14 +718,14 @@ static promstore_status abi_append(promstore *db, const promstore_series *series
     if (rc == PROMSTORE_OK && db->next_id != next_id_before) {
         uint8_t nid[8];
         ps_put_u64(nid, db->next_id);
-        rc = db->bm->put(b.txn, db->t_meta, "next_id", 7, nid, 8, err);
+        rc = db->sch.bm->put(b.txn, db->sch.t[PS_T_META], "next_id", 7, nid, 8, err);
     }
     if (rc == PROMSTORE_OK)
-        rc = ps_stats_write(db, b.txn, &b.stats, err);
+        rc = ps_stats_put(&db->sch, b.txn, &b.stats, err);
     if (rc == PROMSTORE_OK) {
-        rc = db->bm->txn_commit(b.txn, err);
+        rc = db->sch.bm->txn_commit(b.txn, err);
     } else if (b.txn) {
-        db->bm->txn_abort(b.txn);
+        db->sch.bm->txn_abort(b.txn);
     }
     if (rc != PROMSTORE_OK) {
         /* Nothing of the batch is stored: forget the series it created. */

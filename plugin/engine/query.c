@@ -104,9 +104,9 @@ static promstore_status load_blocks(promstore_series_iter *it, promstore_error *
     const void *k, *v;
     size_t kl, vl, cap = 0;
     ps_put_time(seek, bmin);
-    promstore_status rc = db->bm->cursor_open(it->txn, db->t_blocks, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_seek(c, seek, 8, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
-         rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
+    promstore_status rc = db->sch.bm->cursor_open(it->txn, db->sch.t[PS_T_BLOCKS], &c, err);
+    for (rc = rc ? rc : db->sch.bm->cursor_seek(c, seek, 8, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
+         rc = db->sch.bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
         if (kl != 8 || vl != 28 || ps_get_time(k) > bmax)
             break;
         if (ps_grow((void **)&it->blocks, &cap, it->n_blocks + 1, sizeof *it->blocks)) {
@@ -117,23 +117,23 @@ static promstore_status load_blocks(promstore_series_iter *it, promstore_error *
         it->blocks[it->n_blocks++].table = ps_get_u32(v); /* slot for now */
     }
     if (c)
-        db->bm->cursor_close(c);
+        db->sch.bm->cursor_close(c);
     if (rc != PROMSTORE_OK && rc != PROMSTORE_DONE)
         return rc;
     for (size_t i = 0; i < it->n_blocks; i++) {
         ps_table t;
-        if ((rc = ps_slot_table(db, it->txn, it->blocks[i].table, 0, &t, err)))
+        if ((rc = ps_blk_table(&db->sch, it->txn, it->blocks[i].table, 0, &t, err)))
             return rc;
         it->blocks[i].table = t;
     }
     /* Out-of-order blocks: skip-scan the distinct block prefixes of ooo. */
     cap = 0;
     c = NULL;
-    rc = db->bm->cursor_open(it->txn, db->t_ooo, &c, err);
+    rc = db->sch.bm->cursor_open(it->txn, db->sch.t[PS_T_OOO], &c, err);
     int64_t blk = bmin;
     while (rc == PROMSTORE_OK) {
         ps_put_time(seek, blk);
-        rc = db->bm->cursor_seek(c, seek, 8, &k, &kl, &v, &vl, err);
+        rc = db->sch.bm->cursor_seek(c, seek, 8, &k, &kl, &v, &vl, err);
         if (rc != PROMSTORE_OK || kl != 24 || ps_get_time(k) > bmax)
             break;
         blk = ps_get_time(k);
@@ -147,7 +147,7 @@ static promstore_status load_blocks(promstore_series_iter *it, promstore_error *
         blk++;
     }
     if (c)
-        db->bm->cursor_close(c);
+        db->sch.bm->cursor_close(c);
     return (rc == PROMSTORE_OK || rc == PROMSTORE_DONE) ? PROMSTORE_OK : rc;
 }
 
@@ -194,7 +194,7 @@ static promstore_status fetch_full_key(promstore_series_iter *it, uint64_t id, p
     const void *v;
     size_t vl;
     ps_put_u64(idk, id);
-    promstore_status rc = it->db->bm->get(it->txn, it->db->t_series, idk, 8, &v, &vl, err);
+    promstore_status rc = it->db->sch.bm->get(it->txn, it->db->sch.t[PS_T_SERIES], idk, 8, &v, &vl, err);
     if (rc == PROMSTORE_E_NOT_FOUND)
         return PROMSTORE_OK; /* the id was never committed */
     return rc ? rc : push_pending(it, id, v, vl, err);
@@ -226,8 +226,8 @@ static promstore_status scan_read(promstore_series_iter *it, const void **k, siz
     }
     if (it->scan_done)
         return PROMSTORE_DONE;
-    promstore_status rc = it->scan_started ? db->bm->cursor_next(it->scan, k, kl, v, vl, err)
-                                           : db->bm->cursor_first(it->scan, k, kl, v, vl, err);
+    promstore_status rc = it->scan_started ? db->sch.bm->cursor_next(it->scan, k, kl, v, vl, err)
+                                           : db->sch.bm->cursor_first(it->scan, k, kl, v, vl, err);
     it->scan_started = 1;
     if (rc == PROMSTORE_DONE)
         it->scan_done = 1;
@@ -319,9 +319,9 @@ static promstore_status gather_sealed(promstore_series_iter *it, const block_ref
     size_t kl, vl;
     ps_put_u64(seek, it->cur_id);
     ps_put_time(seek + 8, INT64_MIN);
-    promstore_status rc = db->bm->cursor_open(it->txn, b->table, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_seek(c, seek, 16, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
-         rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
+    promstore_status rc = db->sch.bm->cursor_open(it->txn, b->table, &c, err);
+    for (rc = rc ? rc : db->sch.bm->cursor_seek(c, seek, 16, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
+         rc = db->sch.bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
         if (kl != 16 || ps_get_u64(k) != it->cur_id)
             break;
         int64_t cmin = ps_get_time((const uint8_t *)k + 8);
@@ -336,7 +336,7 @@ static promstore_status gather_sealed(promstore_series_iter *it, const block_ref
             break;
     }
     if (c)
-        db->bm->cursor_close(c);
+        db->sch.bm->cursor_close(c);
     return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc;
 }
 
@@ -346,7 +346,7 @@ static promstore_status gather_head(promstore_series_iter *it, promstore_error *
     const void *v;
     size_t vl;
     ps_put_u64(idk, it->cur_id);
-    promstore_status rc = it->db->bm->get(it->txn, it->db->t_head, idk, 8, &v, &vl, err);
+    promstore_status rc = it->db->sch.bm->get(it->txn, it->db->sch.t[PS_T_HEAD], idk, 8, &v, &vl, err);
     if (rc == PROMSTORE_E_NOT_FOUND)
         return PROMSTORE_OK;
     if (rc)
@@ -369,9 +369,9 @@ static promstore_status gather_ooo(promstore_series_iter *it, int64_t blk, proms
     ps_put_time(seek, blk);
     ps_put_u64(seek + 8, it->cur_id);
     ps_put_time(seek + 16, it->mint);
-    promstore_status rc = db->bm->cursor_open(it->txn, db->t_ooo, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_seek(c, seek, 24, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
-         rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
+    promstore_status rc = db->sch.bm->cursor_open(it->txn, db->sch.t[PS_T_OOO], &c, err);
+    for (rc = rc ? rc : db->sch.bm->cursor_seek(c, seek, 24, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
+         rc = db->sch.bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
         if (kl != 24 || memcmp(k, seek, 16) != 0 || vl != 8)
             break;
         int64_t t = ps_get_time((const uint8_t *)k + 16);
@@ -384,7 +384,7 @@ static promstore_status gather_ooo(promstore_series_iter *it, int64_t blk, proms
         it->ooo[it->n_ooo++] = (promstore_sample){t, ps_get_u64(v)};
     }
     if (c)
-        db->bm->cursor_close(c);
+        db->sch.bm->cursor_close(c);
     return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc;
 }
 
@@ -471,9 +471,9 @@ static void iter_free(promstore_series_iter *it)
     if (it == NULL)
         return;
     if (it->scan)
-        it->db->bm->cursor_close(it->scan);
+        it->db->sch.bm->cursor_close(it->scan);
     if (it->txn)
-        it->db->bm->txn_abort(it->txn);
+        it->db->sch.bm->txn_abort(it->txn);
     ps_bitmap_free(&it->sel);
     ps_labelbuf_free(&it->lb);
     ps_free(it->pend);
@@ -501,7 +501,7 @@ promstore_status ps_query_open(promstore *db, ps_matcher *m, size_t nm, int64_t 
     it->db = db;
     it->mint = mint;
     it->maxt = maxt;
-    promstore_status rc = db->bm->txn_begin(db->be, 0, &it->txn, err);
+    promstore_status rc = db->sch.bm->txn_begin(db->sch.be, 0, &it->txn, err);
     if (rc == PROMSTORE_OK)
         rc = ps_select(db, it->txn, m, nm, &it->sel, err);
     if (rc == PROMSTORE_OK) {
@@ -509,7 +509,7 @@ promstore_status ps_query_open(promstore *db, ps_matcher *m, size_t nm, int64_t 
             rc = load_small(it, err);
         } else {
             it->scan_mode = 1;
-            rc = db->bm->cursor_open(it->txn, db->t_series_key, &it->scan, err);
+            rc = db->sch.bm->cursor_open(it->txn, db->sch.t[PS_T_SERIES_KEY], &it->scan, err);
         }
     }
     if (rc == PROMSTORE_OK)

@@ -37,9 +37,9 @@ static promstore_status drop_blocks(promstore *db, ps_txn *txn, int64_t cb, ps_s
     id_list slots = {0};
     const void *k, *v;
     size_t kl, vl;
-    promstore_status rc = db->bm->cursor_open(txn, db->t_blocks, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
-         rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
+    promstore_status rc = db->sch.bm->cursor_open(txn, db->sch.t[PS_T_BLOCKS], &c, err);
+    for (rc = rc ? rc : db->sch.bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
+         rc = db->sch.bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
         if (kl != 8 || vl != 28) {
             rc = ps_fail(err, PROMSTORE_E_CORRUPT, "blocks record of %zu/%zu bytes", kl, vl);
             break;
@@ -56,18 +56,18 @@ static promstore_status drop_blocks(promstore *db, ps_txn *txn, int64_t cb, ps_s
         st->chunks -= chunks < st->chunks ? chunks : st->chunks;
         res->samples_dropped += samples;
         res->blocks_dropped++;
-        if ((rc = db->bm->cursor_del(c, err)))
+        if ((rc = db->sch.bm->cursor_del(c, err)))
             break;
     }
     if (c)
-        db->bm->cursor_close(c);
+        db->sch.bm->cursor_close(c);
     if (rc == PROMSTORE_DONE)
         rc = PROMSTORE_OK;
     for (size_t i = 0; rc == PROMSTORE_OK && i < slots.n; i++) {
         ps_table t;
-        rc = ps_slot_table(db, txn, (uint32_t)slots.ids[i], 1, &t, err);
+        rc = ps_blk_table(&db->sch, txn, (uint32_t)slots.ids[i], 1, &t, err);
         if (rc == PROMSTORE_OK)
-            rc = db->bm->table_clear(txn, t, err);
+            rc = db->sch.bm->table_clear(txn, t, err);
     }
     ps_free(slots.ids);
     return rc;
@@ -80,19 +80,19 @@ static promstore_status drop_ooo(promstore *db, ps_txn *txn, int64_t cb, ps_stat
     ps_cursor *c = NULL;
     const void *k, *v;
     size_t kl, vl;
-    promstore_status rc = db->bm->cursor_open(txn, db->t_ooo, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;) {
+    promstore_status rc = db->sch.bm->cursor_open(txn, db->sch.t[PS_T_OOO], &c, err);
+    for (rc = rc ? rc : db->sch.bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;) {
         if (kl != 24 || ps_get_time(k) >= cb)
             break;
         if (st->samples)
             st->samples--;
         res->samples_dropped++;
-        if ((rc = db->bm->cursor_del(c, err)))
+        if ((rc = db->sch.bm->cursor_del(c, err)))
             break;
-        rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err);
+        rc = db->sch.bm->cursor_next(c, &k, &kl, &v, &vl, err);
     }
     if (c)
-        db->bm->cursor_close(c);
+        db->sch.bm->cursor_close(c);
     return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc;
 }
 
@@ -103,20 +103,20 @@ static promstore_status collect_dead(promstore *db, ps_txn *txn, int64_t cb, id_
     ps_cursor *c = NULL;
     const void *k, *v;
     size_t kl, vl;
-    promstore_status rc = db->bm->cursor_open(txn, db->t_lastblk, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;) {
+    promstore_status rc = db->sch.bm->cursor_open(txn, db->sch.t[PS_T_LASTBLK], &c, err);
+    for (rc = rc ? rc : db->sch.bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;) {
         if (kl != 16 || ps_get_time(k) >= cb)
             break;
         if (id_list_push(dead, ps_get_u64((const uint8_t *)k + 8)) != 0) {
             rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
             break;
         }
-        if ((rc = db->bm->cursor_del(c, err)))
+        if ((rc = db->sch.bm->cursor_del(c, err)))
             break;
-        rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err);
+        rc = db->sch.bm->cursor_next(c, &k, &kl, &v, &vl, err);
     }
     if (c)
-        db->bm->cursor_close(c);
+        db->sch.bm->cursor_close(c);
     return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc;
 }
 
@@ -126,11 +126,11 @@ static promstore_status unlink_series_key(promstore *db, ps_txn *txn, const uint
 {
     const void *v;
     size_t vl;
-    promstore_status rc = db->bm->get(txn, db->t_series_key, skey, sklen, &v, &vl, err);
+    promstore_status rc = db->sch.bm->get(txn, db->sch.t[PS_T_SERIES_KEY], skey, sklen, &v, &vl, err);
     if (rc)
         return rc == PROMSTORE_E_NOT_FOUND ? PROMSTORE_OK : rc;
     if (vl <= 8)
-        return db->bm->del(txn, db->t_series_key, skey, sklen, err);
+        return db->sch.bm->del(txn, db->sch.t[PS_T_SERIES_KEY], skey, sklen, err);
     uint8_t *rest = ps_malloc(vl);
     if (rest == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
@@ -138,8 +138,8 @@ static promstore_status unlink_series_key(promstore *db, ps_txn *txn, const uint
     for (size_t i = 0; i + 8 <= vl; i += 8)
         if (ps_get_u64((const uint8_t *)v + i) != id)
             memcpy(rest + n, (const uint8_t *)v + i, 8), n += 8;
-    rc = n ? db->bm->put(txn, db->t_series_key, skey, sklen, rest, n, err)
-           : db->bm->del(txn, db->t_series_key, skey, sklen, err);
+    rc = n ? db->sch.bm->put(txn, db->sch.t[PS_T_SERIES_KEY], skey, sklen, rest, n, err)
+           : db->sch.bm->del(txn, db->sch.t[PS_T_SERIES_KEY], skey, sklen, err);
     ps_free(rest);
     return rc;
 }
@@ -153,7 +153,7 @@ static promstore_status delete_series(promstore *db, ps_txn *txn, uint64_t id, p
     const void *v;
     size_t vl;
     ps_put_u64(idk, id);
-    promstore_status rc = db->bm->get(txn, db->t_series, idk, 8, &v, &vl, err);
+    promstore_status rc = db->sch.bm->get(txn, db->sch.t[PS_T_SERIES], idk, 8, &v, &vl, err);
     if (rc)
         return rc == PROMSTORE_E_NOT_FOUND ? PROMSTORE_OK : rc;
     if (ps_labelbuf_decode(lb, v, vl) != 0)
@@ -164,16 +164,16 @@ static promstore_status delete_series(promstore *db, ps_txn *txn, uint64_t id, p
         return rc;
     size_t pl = ps_pair_encode("", 0, "", 0, pk, sizeof pk);
     memcpy(pk + pl, idk, 8);
-    rc = db->bm->del(txn, db->t_postings, pk, pl + 8, err);
+    rc = db->sch.bm->del(txn, db->sch.t[PS_T_POSTINGS], pk, pl + 8, err);
     for (size_t i = 0; (rc == PROMSTORE_OK || rc == PROMSTORE_E_NOT_FOUND) && i < lb->n; i++) {
         const promstore_label *l = &lb->labels[i];
         pl = ps_pair_encode(l->name, l->name_len, l->value, l->value_len, pk, PS_PAIR_MAX);
         memcpy(pk + pl, idk, 8);
-        rc = db->bm->del(txn, db->t_postings, pk, pl + 8, err);
+        rc = db->sch.bm->del(txn, db->sch.t[PS_T_POSTINGS], pk, pl + 8, err);
     }
     if (rc && rc != PROMSTORE_E_NOT_FOUND)
         return rc;
-    rc = db->bm->get(txn, db->t_head, idk, 8, &v, &vl, err);
+    rc = db->sch.bm->get(txn, db->sch.t[PS_T_HEAD], idk, 8, &v, &vl, err);
     if (rc == PROMSTORE_OK) {
         uint64_t n = vl >= PS_HEAD_HDR + 2
                          ? ((uint64_t)((const uint8_t *)v)[PS_HEAD_HDR] << 8 |
@@ -182,11 +182,11 @@ static promstore_status delete_series(promstore *db, ps_txn *txn, uint64_t id, p
         st->samples -= n < st->samples ? n : st->samples;
         st->chunks -= st->chunks ? 1 : 0;
         res->samples_dropped += n;
-        rc = db->bm->del(txn, db->t_head, idk, 8, err);
+        rc = db->sch.bm->del(txn, db->sch.t[PS_T_HEAD], idk, 8, err);
     }
     if (rc && rc != PROMSTORE_E_NOT_FOUND)
         return rc;
-    if ((rc = db->bm->del(txn, db->t_series, idk, 8, err)))
+    if ((rc = db->sch.bm->del(txn, db->sch.t[PS_T_SERIES], idk, 8, err)))
         return rc;
     st->series -= st->series ? 1 : 0;
     res->series_dropped++;
@@ -216,7 +216,7 @@ promstore_status ps_retention_locked(promstore *db, ps_txn *txn, int64_t cutoff,
             st.min_time = st.max_time = 0;
         else if (st.min_time < kept_from)
             st.min_time = kept_from;
-        rc = ps_stats_write(db, txn, &st, err);
+        rc = ps_stats_put(&db->sch, txn, &st, err);
     }
     if (dead.n)
         ps_cache_clear(&db->cache); /* dropped series must not be found again */
@@ -240,13 +240,13 @@ static promstore_status abi_apply_retention(promstore *db, int64_t cutoff_ms,
         return ps_fail(err, PROMSTORE_E_INVALID, "retention result struct_size is too small");
     pthread_mutex_lock(&db->write_mu);
     ps_txn *txn = NULL;
-    promstore_status rc = db->bm->txn_begin(db->be, 1, &txn, err);
+    promstore_status rc = db->sch.bm->txn_begin(db->sch.be, 1, &txn, err);
     if (rc == PROMSTORE_OK) {
         rc = ps_retention_locked(db, txn, cutoff_ms, result, err);
         if (rc == PROMSTORE_OK)
-            rc = db->bm->txn_commit(txn, err);
+            rc = db->sch.bm->txn_commit(txn, err);
         else
-            db->bm->txn_abort(txn);
+            db->sch.bm->txn_abort(txn);
         if (rc != PROMSTORE_OK)
             ps_cache_clear(&db->cache);
     }

@@ -75,15 +75,15 @@ static promstore_status add_prefix(promstore *db, ps_txn *txn, const uint8_t *pr
     ps_cursor *c = NULL;
     const void *k, *v;
     size_t kl, vl;
-    promstore_status rc = db->bm->cursor_open(txn, db->t_postings, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_seek(c, prefix, plen, &k, &kl, &v, &vl, err);
-         rc == PROMSTORE_OK; rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
+    promstore_status rc = db->sch.bm->cursor_open(txn, db->sch.t[PS_T_POSTINGS], &c, err);
+    for (rc = rc ? rc : db->sch.bm->cursor_seek(c, prefix, plen, &k, &kl, &v, &vl, err);
+         rc == PROMSTORE_OK; rc = db->sch.bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
         if (kl < plen + 8 || memcmp(k, prefix, plen) != 0)
             break;
         bitmap_set(b, ps_get_u64((const uint8_t *)k + kl - 8));
     }
     if (c)
-        db->bm->cursor_close(c);
+        db->sch.bm->cursor_close(c);
     return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc;
 }
 
@@ -116,9 +116,9 @@ promstore_status ps_each_value(promstore *db, ps_txn *txn, const char *name, siz
     ps_cursor *c = NULL;
     const void *k, *v;
     size_t kl, vl;
-    promstore_status rc = db->bm->cursor_open(txn, db->t_postings, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_seek(c, seek, slen, &k, &kl, &v, &vl, err);
-         rc == PROMSTORE_OK; rc = db->bm->cursor_seek(c, seek, slen, &k, &kl, &v, &vl, err)) {
+    promstore_status rc = db->sch.bm->cursor_open(txn, db->sch.t[PS_T_POSTINGS], &c, err);
+    for (rc = rc ? rc : db->sch.bm->cursor_seek(c, seek, slen, &k, &kl, &v, &vl, err);
+         rc == PROMSTORE_OK; rc = db->sch.bm->cursor_seek(c, seek, slen, &k, &kl, &v, &vl, err)) {
         if (kl < plen + 9 || memcmp(k, seek, plen) != 0)
             break;
         size_t pos = plen;
@@ -142,7 +142,7 @@ promstore_status ps_each_value(promstore *db, ps_txn *txn, const char *name, siz
         rc = PROMSTORE_OK;
 out:
     if (c)
-        db->bm->cursor_close(c);
+        db->sch.bm->cursor_close(c);
     return rc;
 }
 
@@ -155,9 +155,9 @@ promstore_status ps_each_name(promstore *db, ps_txn *txn, value_fn fn, void *ctx
     ps_cursor *c = NULL;
     const void *k, *v;
     size_t kl, vl;
-    promstore_status rc = db->bm->cursor_open(txn, db->t_postings, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_seek(c, seek, slen, &k, &kl, &v, &vl, err);
-         rc == PROMSTORE_OK; rc = db->bm->cursor_seek(c, seek, slen, &k, &kl, &v, &vl, err)) {
+    promstore_status rc = db->sch.bm->cursor_open(txn, db->sch.t[PS_T_POSTINGS], &c, err);
+    for (rc = rc ? rc : db->sch.bm->cursor_seek(c, seek, slen, &k, &kl, &v, &vl, err);
+         rc == PROMSTORE_OK; rc = db->sch.bm->cursor_seek(c, seek, slen, &k, &kl, &v, &vl, err)) {
         size_t pos = 0;
         long n = kl > 8 ? ps_key_string_decode(k, kl - 8, &pos, name) : -1;
         if (n < 0) {
@@ -180,7 +180,7 @@ promstore_status ps_each_name(promstore *db, ps_txn *txn, value_fn fn, void *ctx
         rc = PROMSTORE_OK;
 out:
     if (c)
-        db->bm->cursor_close(c);
+        db->sch.bm->cursor_close(c);
     return rc;
 }
 
@@ -236,7 +236,7 @@ promstore_status ps_select(promstore *db, ps_txn *txn, ps_matcher *m, size_t n, 
     const void *v;
     size_t vl;
     uint64_t nbits = 1;
-    promstore_status rc = db->bm->get(txn, db->t_meta, "next_id", 7, &v, &vl, err);
+    promstore_status rc = db->sch.bm->get(txn, db->sch.t[PS_T_META], "next_id", 7, &v, &vl, err);
     if (rc == PROMSTORE_OK && vl == 8)
         nbits = ps_get_u64(v);
     else if (rc)
