@@ -23,6 +23,9 @@
 #define OOO_KEY_BYTES 24 /* block, id, t */
 #define XOR_HDR 2        /* the smallest XOR chunk: its sample count */
 
+/* Block-table handles are cached for slots below this; more blocks never live at once. */
+#define SLOT_CACHE_MAX 65536
+
 static const char *const k_kind_names[] = {"meta",    "series", "series_key", "postings", "head",
                                            "lastblk", "blocks", "ooo",        "block table"};
 static const char *const k_meta_names[PS_META_N] = {"format", "block_ms", "next_id", "stats"};
@@ -103,6 +106,10 @@ const char *ps_blk_name(uint32_t slot, char *buf, size_t cap)
 promstore_status ps_blk_table(ps_schema *s, ps_txn *txn, uint32_t slot, int create, ps_table *out,
                               promstore_error *err)
 {
+    char name[32];
+    /* Slots are taken lowest first; one past this is a damaged record (the check reads those). */
+    if (slot >= SLOT_CACHE_MAX)
+        return s->bm->table_open(txn, ps_blk_name(slot, name, sizeof name), create, out, err);
     promstore_status rc = PROMSTORE_OK;
     pthread_mutex_lock(&s->slot_mu);
     if (slot >= s->n_slots) {
@@ -125,7 +132,6 @@ promstore_status ps_blk_table(ps_schema *s, ps_txn *txn, uint32_t slot, int crea
         *out = s->slot_tables[slot];
         goto out;
     }
-    char name[32];
     rc = s->bm->table_open(txn, ps_blk_name(slot, name, sizeof name), create, out, err);
     if (rc == PROMSTORE_OK && !create) {
         s->slot_tables[slot] = *out;
@@ -224,7 +230,7 @@ int ps_pair_decode(const uint8_t *pair, size_t pair_len, char *name, size_t *nl,
 
 /* --- keys and values ------------------------------------------------------------------------ */
 
-static const char *meta_name(ps_meta_key key)
+const char *ps_meta_name(ps_meta_key key)
 {
     return (unsigned)key < PS_META_N ? k_meta_names[key] : "?";
 }
@@ -233,7 +239,7 @@ size_t ps_rec_key(ps_kind kind, const ps_rec *r, uint8_t *out)
 {
     switch (kind) {
     case PS_T_META: {
-        const char *n = meta_name(r->meta.key);
+        const char *n = ps_meta_name(r->meta.key);
         memcpy(out, n, strlen(n));
         return strlen(n);
     }

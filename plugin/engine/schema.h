@@ -160,6 +160,9 @@ typedef enum ps_meta_key {
     PS_META_N
 } ps_meta_key;
 
+/* The record's name in meta ("format", "block_ms", ...). */
+const char *ps_meta_name(ps_meta_key key);
+
 typedef struct ps_stats_rec {
     uint64_t series;
     uint64_t samples;
