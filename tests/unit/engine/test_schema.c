@@ -166,42 +166,115 @@ static void test_head_encode(void **state)
     assert_int_equal(ps_head_decode(val, PS_HEAD_HDR + 1, &h), -1);
 }
 
+/* Encode r into e's key and value; asserts it fits. */
+typedef struct enc {
+    uint8_t k[PS_BACKEND_MAX_KEY], v[PS_HEAD_VALUE_MAX];
+    size_t kl, vl;
+} enc;
+
+static void encode(ps_kind kind, const ps_rec *r, enc *e)
+{
+    memset(e, 0, sizeof *e);
+    e->kl = ps_rec_key(kind, r, e->k);
+    e->vl = ps_rec_value(kind, r, e->v, sizeof e->v);
+    assert_true(e->kl > 0 && e->vl != SIZE_MAX);
+}
+
+/* An entry one byte short or long in its key or value does not decode, and says which. */
+static void assert_exact_sizes(ps_kind kind, const ps_rec *r, int value_fixed)
+{
+    enc e;
+    ps_rec out;
+    ps_bad bad;
+    encode(kind, r, &e);
+    assert_int_equal(ps_rec_decode(kind, e.k, e.kl, e.v, e.vl, &out, &bad), 0);
+    assert_int_equal(ps_rec_decode(kind, e.k, e.kl - 1, e.v, e.vl, &out, &bad), PS_BAD_KEY);
+    assert_true(bad.why[0] != '\0');
+    assert_int_equal(ps_rec_decode(kind, e.k, e.kl + 1, e.v, e.vl, &out, &bad), PS_BAD_KEY);
+    if (value_fixed) {
+        assert_int_equal(ps_rec_decode(kind, e.k, e.kl, e.v, e.vl - 1, &out, &bad), PS_BAD_VALUE);
+        assert_int_equal(ps_rec_decode(kind, e.k, e.kl, e.v, e.vl + 1, &out, &bad), PS_BAD_VALUE);
+    }
+}
+
 /* Entries of the wrong shape: which half is bad, why, and what could still be read. */
 static void test_bad_entries(void **state)
 {
     (void)state;
-    uint8_t k[32] = {0}, v[64] = {0};
-    ps_rec r;
+    uint8_t chunk[2] = {0, 0}, state_bytes[PS_XOR_STATE_BYTES] = {0};
+    ps_rec r, out;
     ps_bad bad;
-    ps_put_u64(k, 11);
-    assert_int_equal(ps_rec_decode(PS_T_SERIES, k, 9, v, 3, &r, &bad), PS_BAD_KEY);
-    assert_non_null(strstr(bad.why, "key of 9 bytes"));
-    assert_int_equal(r.series.id, 11);
-    assert_int_equal(ps_rec_decode(PS_T_HEAD, k, 8, v, 20, &r, &bad), PS_BAD_VALUE);
-    assert_int_equal(r.head.id, 11);
-    assert_non_null(strstr(bad.why, "value of 20 bytes"));
-    assert_int_equal(ps_rec_decode(PS_T_BLK, k, 16, v, 9, &r, &bad), PS_BAD_VALUE);
-    assert_int_equal(r.chunk.id, 11);
-    assert_int_equal(ps_rec_decode(PS_T_BLK, k, 12, v, 20, &r, &bad), PS_BAD_KEY);
-    assert_int_equal(r.chunk.id, 11);
-    assert_int_equal(ps_rec_decode(PS_T_BLOCKS, k, 8, v, 27, &r, &bad), PS_BAD_VALUE);
-    assert_non_null(strstr(bad.why, "8/27"));
-    assert_int_equal(ps_rec_decode(PS_T_BLOCKS, k, 7, v, 28, &r, &bad), PS_BAD_KEY);
-    assert_int_equal(ps_rec_decode(PS_T_OOO, k, 24, v, 7, &r, &bad), PS_BAD_VALUE);
-    assert_int_equal(ps_rec_decode(PS_T_OOO, k, 16, v, 8, &r, &bad), PS_BAD_KEY);
-    assert_int_equal(ps_rec_decode(PS_T_LASTBLK, k, 15, v, 0, &r, &bad), PS_BAD_KEY);
-    assert_int_equal(ps_rec_decode(PS_T_POSTINGS, k, 9, v, 0, &r, &bad), PS_BAD_KEY);
-    assert_int_equal(ps_rec_decode(PS_T_SERIES_KEY, k, 4, v, 12, &r, &bad), PS_BAD_VALUE);
-    assert_int_equal(ps_rec_decode(PS_T_SERIES_KEY, k, 4, v, 0, &r, &bad), PS_BAD_VALUE);
-    assert_int_equal(ps_rec_decode(PS_T_META, (const uint8_t *)"stats", 5, v, 39, &r, &bad),
+    enc e;
+    char want[64];
+
+    r = (ps_rec){.block = {5, 1, 2, 3, 4}};
+    assert_exact_sizes(PS_T_BLOCKS, &r, 1);
+    encode(PS_T_BLOCKS, &r, &e);
+    assert_int_equal(ps_rec_decode(PS_T_BLOCKS, e.k, e.kl, e.v, e.vl - 1, &out, &bad), PS_BAD_VALUE);
+    snprintf(want, sizeof want, "record of %zu/%zu bytes", e.kl, e.vl - 1);
+    assert_non_null(strstr(bad.why, want));
+    assert_int_equal(out.block.blk, 5);
+    r = (ps_rec){.ooo = {-1, 11, 7, 9}};
+    assert_exact_sizes(PS_T_OOO, &r, 1);
+    encode(PS_T_OOO, &r, &e);
+    assert_int_equal(ps_rec_decode(PS_T_OOO, e.k, e.kl - 1, e.v, e.vl, &out, &bad), PS_BAD_KEY);
+    assert_int_equal(out.ooo.blk, -1); /* the leading fields that are whole */
+    assert_int_equal(out.ooo.id, 11);
+    r = (ps_rec){.lastblk = {-1, 11}};
+    assert_exact_sizes(PS_T_LASTBLK, &r, 0);
+    r = (ps_rec){.series = {11, chunk, 2}};
+    assert_exact_sizes(PS_T_SERIES, &r, 0);
+    encode(PS_T_SERIES, &r, &e);
+    assert_int_equal(ps_rec_decode(PS_T_SERIES, e.k, e.kl + 1, e.v, e.vl, &out, &bad), PS_BAD_KEY);
+    snprintf(want, sizeof want, "key of %zu bytes", e.kl + 1);
+    assert_non_null(strstr(bad.why, want));
+    assert_int_equal(out.series.id, 11);
+
+    /* Chunks and heads: a key of the wrong size, a value too short for its header. */
+    r = (ps_rec){.chunk = {11, -5, 6, chunk, sizeof chunk}};
+    assert_exact_sizes(PS_T_BLK, &r, 0);
+    encode(PS_T_BLK, &r, &e);
+    assert_int_equal(ps_rec_decode(PS_T_BLK, e.k, e.kl, e.v, e.vl - 1, &out, &bad), PS_BAD_VALUE);
+    assert_int_equal(out.chunk.id, 11);
+    assert_int_equal(out.chunk.mint, -5);
+    assert_int_equal(ps_rec_decode(PS_T_BLK, e.k, e.kl - 1, e.v, e.vl, &out, &bad), PS_BAD_KEY);
+    assert_int_equal(out.chunk.id, 11);
+    r = (ps_rec){.head = {11, 1, 2, state_bytes, chunk, sizeof chunk}};
+    assert_exact_sizes(PS_T_HEAD, &r, 0);
+    encode(PS_T_HEAD, &r, &e);
+    assert_int_equal(ps_rec_decode(PS_T_HEAD, e.k, e.kl, e.v, e.vl - 1, &out, &bad), PS_BAD_VALUE);
+    assert_int_equal(out.head.id, 11);
+    snprintf(want, sizeof want, "value of %zu bytes", e.vl - 1);
+    assert_non_null(strstr(bad.why, want));
+
+    /* Postings: too short for a pair and an id. series_key: ids of 8 bytes, at least one. */
+    uint8_t pair[8];
+    r = (ps_rec){.posting = {pair, ps_pair_encode("", 0, "", 0, pair, sizeof pair), 3}};
+    encode(PS_T_POSTINGS, &r, &e);
+    assert_int_equal(ps_rec_decode(PS_T_POSTINGS, e.k, e.kl, e.v, e.vl, &out, &bad), 0);
+    assert_int_equal(ps_rec_decode(PS_T_POSTINGS, e.k, e.kl - 1, e.v, 0, &out, &bad), PS_BAD_KEY);
+    uint8_t ids[16] = {0};
+    r = (ps_rec){.skey = {pair, 2, 0, ids, 2}};
+    encode(PS_T_SERIES_KEY, &r, &e);
+    assert_int_equal(ps_rec_decode(PS_T_SERIES_KEY, e.k, e.kl, e.v, e.vl, &out, &bad), 0);
+    assert_int_equal(ps_rec_decode(PS_T_SERIES_KEY, e.k, e.kl, e.v, e.vl - 1, &out, &bad),
                      PS_BAD_VALUE);
-    assert_non_null(strstr(bad.why, "not 40"));
-    assert_int_equal(ps_rec_decode(PS_T_META, (const uint8_t *)"next_id", 7, v, 4, &r, &bad),
-                     PS_BAD_VALUE);
-    assert_int_equal(ps_rec_decode(PS_T_META, (const uint8_t *)"nope", 4, v, 8, &r, &bad),
+    assert_int_equal(ps_rec_decode(PS_T_SERIES_KEY, e.k, e.kl, e.v, 0, &out, &bad), PS_BAD_VALUE);
+
+    /* Meta: each record has its size; an unknown name is a bad key. */
+    r = (ps_rec){.meta = {.key = PS_META_STATS}};
+    assert_exact_sizes(PS_T_META, &r, 1);
+    encode(PS_T_META, &r, &e);
+    assert_int_equal(ps_rec_decode(PS_T_META, e.k, e.kl, e.v, e.vl - 1, &out, &bad), PS_BAD_VALUE);
+    snprintf(want, sizeof want, "\"stats\" record has %zu bytes, not %zu", e.vl - 1, e.vl);
+    assert_non_null(strstr(bad.why, want));
+    r = (ps_rec){.meta = {.key = PS_META_NEXT_ID}};
+    assert_exact_sizes(PS_T_META, &r, 1);
+    assert_int_equal(ps_rec_decode(PS_T_META, (const uint8_t *)"nope", 4, e.v, 8, &out, &bad),
                      PS_BAD_KEY);
     /* Without a ps_bad only the verdict comes back. */
-    assert_int_equal(ps_rec_decode(PS_T_BLOCKS, k, 8, v, 1, &r, NULL), PS_BAD_VALUE);
+    encode(PS_T_BLOCKS, &(ps_rec){.block = {0, 0, 0, 0, 0}}, &e);
+    assert_int_equal(ps_rec_decode(PS_T_BLOCKS, e.k, e.kl, e.v, 1, &out, NULL), PS_BAD_VALUE);
 }
 
 /* --- codec: orders --------------------------------------------------------------------------- */
@@ -696,9 +769,13 @@ static void test_scan_errors(void **state)
     ps_block_rec b0 = {0, 0, 1, 1, 1}, b2 = {2, 1, 1, 1, 1};
     OK(ps_block_put(s, f->txn, &b0, &f->err));
     OK(ps_block_put(s, f->txn, &b2, &f->err));
-    uint8_t k[8];
-    ps_put_time(k, 1);
-    OK(s->bm->put(f->txn, s->t[PS_T_BLOCKS], k, 8, "short", 5, &f->err));
+    /* Block 1 with a value of 5 bytes, planted under the schema. */
+    uint8_t k[PS_BACKEND_MAX_KEY];
+    size_t kl = ps_rec_key(PS_T_BLOCKS, &(ps_rec){.block = {.blk = 1}}, k);
+    char want[64];
+    snprintf(want, sizeof want, "blocks: record of %zu/5 bytes", kl);
+    const char *why = want + strlen("blocks: ");
+    OK(s->bm->put(f->txn, s->t[PS_T_BLOCKS], k, kl, "short", 5, &f->err));
     ps_scan sc;
     static const int modes[] = {PS_SCAN_FAIL_BAD, PS_SCAN_END_AT_BAD, PS_SCAN_SHOW_BAD};
     for (int m = 0; m < 3; m++) {
@@ -711,14 +788,14 @@ static void test_scan_errors(void **state)
                 shown++;
                 assert_int_equal(ps_scan_bad(&sc)->what, PS_BAD_VALUE);
                 assert_int_equal(ps_scan_at(&sc)->block.blk, 1);
-                assert_non_null(strstr(ps_scan_bad(&sc)->why, "8/5"));
+                assert_non_null(strstr(ps_scan_bad(&sc)->why, why));
             }
         }
         promstore_status rc = ps_scan_close(&sc);
         if (modes[m] == PS_SCAN_FAIL_BAD) {
             assert_int_equal(n, 1);
             assert_int_equal(rc, PROMSTORE_E_CORRUPT);
-            assert_non_null(strstr(f->err.message, "blocks: record of 8/5 bytes"));
+            assert_non_null(strstr(f->err.message, want));
         } else if (modes[m] == PS_SCAN_END_AT_BAD) {
             assert_int_equal(n, 1);
             assert_int_equal(rc, PROMSTORE_OK);
