@@ -1,19 +1,9 @@
 /*
  * store.h -- the inside of a promstore handle, shared by the engine's files.
  *
- * THE TABLES (all in the backend; docs/ARCHITECTURE.md draws the keys)
- *   meta        "format", "block_ms", "next_id", "stats" -> small values
- *   series      id -> labels key                       (id = 8 bytes BE)
- *   series_key  skey -> id, where skey is the labels key, or for a key longer
- *               than PS_SKEY_MAX its first PS_SKEY_PREFIX bytes + a hash
- *   postings    pair(name, value) + id -> ""           (pair = esc(name)0 esc(value)0)
- *               the pair ("", "") lists every series
- *   head        id -> open chunk: mint(8) + maxt(8) + appender state + XOR bytes
- *   lastblk     block(8) + id -> ""    the block of each series' newest data,
- *               so that retention finds dead series without a scan
- *   blocks      block(8) -> slot(4) samples(8) chunks(8) bytes(8)
- *   blk.<slot>  id + mint -> maxt(8) + XOR bytes   (sealed chunks of one block)
- *   ooo         block(8) + id + t -> value bits(8)  out-of-order samples
+ * THE TABLES are the schema's (schema.h names a record per table, schema.c
+ * alone reads and writes their bytes, docs/format/ draws them): meta, series,
+ * series_key, postings, head, lastblk, blocks, blk.<slot> and ooo.
  *
  * WRITE PATH (append.c), under write_mu, one backend write transaction per
  * batch: validate everything -> resolve or create each series -> append to
