@@ -51,14 +51,10 @@
 #include <unistd.h>
 
 #include "check.h"
-#include "keys.h"
 #include "mem.h"
 
-#define FORMAT_LINE "promstore 1 "
+#define FORMAT_LINE "promstore " PS_FORMAT_VERSION_TEXT " "
 #define BACKEND_TABLE "(backend)"
-
-static const char *const k_table_names[PS_CT_N] = {"meta", "series",  "series_key", "postings",
-                                                   "head", "lastblk", "blocks",     "ooo"};
 
 /* --- reporting ---------------------------------------------------------------- */
 
@@ -150,23 +146,30 @@ void ps_check_note_time(ps_checker *c, int64_t first, int64_t last)
 
 /* --- meta and statistics ------------------------------------------------------- */
 
-static promstore_status meta_u64(ps_checker *c, const char *key, uint64_t *out, int *found)
+/*
+ * The meta record `key`: 1 with *out, 0 when it is missing or does not
+ * decode (reported), or an error.
+ */
+static promstore_status meta_get(ps_checker *c, ps_meta_key key, ps_meta_rec *out, int *found)
 {
-    const void *v;
-    size_t vl;
+    ps_rec r;
+    ps_bad bad;
     *found = 0;
-    promstore_status rc = c->bm->get(c->txn, c->t[PS_CT_META], key, strlen(key), &v, &vl, c->err);
-    if (rc == PROMSTORE_E_NOT_FOUND) {
-        ps_check_problem(c, "meta", 0, PS_NB, "no \"%s\" record", key);
+    promstore_status rc =
+        ps_rec_get(&c->sch, c->txn, PS_T_META, &(ps_rec){.meta = {.key = key}}, &r, &bad, c->err);
+    if (rc == PROMSTORE_E_NOT_FOUND && key != PS_META_STATS) {
+        ps_check_problem(c, "meta", 0, PS_NB, "no \"%s\" record", ps_meta_name(key));
         return PROMSTORE_OK;
     }
+    if (rc == PROMSTORE_E_NOT_FOUND)
+        return PROMSTORE_OK;
     if (rc)
         return ps_check_read_failed(c, "meta", rc);
-    if (vl != 8) {
-        ps_check_problem(c, "meta", 0, PS_NB, "\"%s\" record has %zu bytes, not 8", key, vl);
+    if (bad.what) {
+        ps_check_problem(c, "meta", 0, PS_NB, "%s", bad.why);
         return PROMSTORE_OK;
     }
-    *out = ps_get_u64(v);
+    *out = r.meta;
     *found = 1;
     return PROMSTORE_OK;
 }
@@ -174,26 +177,23 @@ static promstore_status meta_u64(ps_checker *c, const char *key, uint64_t *out, 
 /* Read meta; *usable = 0 when the data tables cannot be interpreted without it. */
 static promstore_status check_meta(ps_checker *c, int *usable)
 {
-    const void *v;
-    size_t vl;
-    uint64_t block_ms = 0, next_id = 0;
+    ps_meta_rec bms, nid, st;
     int have_bms, have_nid;
     *usable = 0;
-    promstore_status rc = c->bm->get(c->txn, c->t[PS_CT_META], "format", 6, &v, &vl, c->err);
+    promstore_status rc = ps_meta_format_check(&c->sch, c->txn, c->err);
     if (rc == PROMSTORE_E_NOT_FOUND) {
         ps_check_problem(c, "meta", 0, PS_NB,
                          "no \"format\" record: the store was never initialised");
         return PROMSTORE_OK;
     }
+    if (rc == PROMSTORE_E_UNSUPPORTED)
+        return rc;
     if (rc)
         return ps_check_read_failed(c, "meta", rc);
-    if (vl != 1 || *(const char *)v != '1')
-        return ps_fail(c->err, PROMSTORE_E_UNSUPPORTED,
-                       "store format \"%.*s\" is not one this library knows (1)",
-                       (int)(vl < 16 ? vl : 16), (const char *)v);
-    if ((rc = meta_u64(c, "block_ms", &block_ms, &have_bms)) ||
-        (rc = meta_u64(c, "next_id", &next_id, &have_nid)))
+    if ((rc = meta_get(c, PS_META_BLOCK_MS, &bms, &have_bms)) ||
+        (rc = meta_get(c, PS_META_NEXT_ID, &nid, &have_nid)))
         return rc;
+    uint64_t block_ms = have_bms ? bms.u64 : 0, next_id = have_nid ? nid.u64 : 0;
     if (have_bms && (block_ms == 0 || block_ms > INT64_MAX)) {
         ps_check_problem(c, "meta", 0, PS_NB, "block length %llu ms is not a valid length",
                          (unsigned long long)block_ms);
@@ -203,20 +203,10 @@ static promstore_status check_meta(ps_checker *c, int *usable)
         ps_check_problem(c, "meta", 0, PS_NB, "next_id is 0; series ids start at 1");
         have_nid = 0;
     }
-    rc = c->bm->get(c->txn, c->t[PS_CT_META], "stats", 5, &v, &vl, c->err);
-    if (rc == PROMSTORE_OK && vl != 40) {
-        ps_check_problem(c, "meta", 0, PS_NB, "\"stats\" record has %zu bytes, not 40", vl);
-    } else if (rc == PROMSTORE_OK) {
-        const uint8_t *p = v;
-        c->stats.series = ps_get_u64(p);
-        c->stats.samples = ps_get_u64(p + 8);
-        c->stats.chunks = ps_get_u64(p + 16);
-        c->stats.min_time = (int64_t)ps_get_u64(p + 24);
-        c->stats.max_time = (int64_t)ps_get_u64(p + 32);
-        c->have_stats = 1;
-    } else if (rc != PROMSTORE_E_NOT_FOUND) {
-        return ps_check_read_failed(c, "meta", rc);
-    }
+    if ((rc = meta_get(c, PS_META_STATS, &st, &c->have_stats)))
+        return rc;
+    if (c->have_stats)
+        c->stats = st.stats;
     if (!have_bms || !have_nid) {
         ps_check_problem(c, "meta", 0, PS_NB,
                          "without a valid block length and next_id the data cannot "
@@ -306,20 +296,20 @@ static int backend_problem(void *ctx, const char *table, const char *message)
  */
 static promstore_status open_tables(ps_checker *c, int *usable)
 {
-    int missing[PS_CT_N], n_missing = 0;
-    for (int i = 0; i < PS_CT_N; i++) {
-        promstore_status rc = c->bm->table_open(c->txn, k_table_names[i], 0, &c->t[i], c->err);
-        missing[i] = rc == PROMSTORE_E_NOT_FOUND;
-        n_missing += missing[i];
-        if (rc && !missing[i])
+    int missing[PS_T_FIXED], n_missing = 0;
+    for (ps_kind k = PS_T_META; k < PS_T_FIXED; k++) {
+        promstore_status rc = ps_schema_open_table(&c->sch, c->txn, k, 0, c->err);
+        missing[k] = rc == PROMSTORE_E_NOT_FOUND;
+        n_missing += missing[k];
+        if (rc && !missing[k])
             return rc;
     }
     *usable = n_missing == 0;
-    if (n_missing == 0 || n_missing == PS_CT_N)
+    if (n_missing == 0 || n_missing == PS_T_FIXED)
         return PROMSTORE_OK;
-    for (int i = 0; i < PS_CT_N; i++)
-        if (missing[i])
-            ps_check_problem(c, k_table_names[i], 0, PS_NB, "the table is missing");
+    for (ps_kind k = PS_T_META; k < PS_T_FIXED; k++)
+        if (missing[k])
+            ps_check_problem(c, ps_kind_name(k), 0, PS_NB, "the table is missing");
     ps_check_problem(c, "meta", 0, PS_NB,
                      "with tables missing the store cannot be read; later "
                      "checks skipped");
@@ -403,41 +393,38 @@ static promstore_status abi_check(const promstore_options *opts, promstore_check
     ps_checker *c = ps_calloc(1, sizeof *c);
     if (c == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the ps_checker");
+    ps_schema_init(&c->sch, ps_backend_find(backend));
     c->err = err;
     c->fn = fn;
     c->ctx = ctx;
     c->sum.struct_size = sizeof c->sum;
     int lock_fd = -1, usable = 0;
     promstore_status rc = PROMSTORE_OK;
-    c->bm = ps_backend_find(backend);
-    if (c->bm == NULL) {
+    if (c->sch.bm == NULL) {
         rc = ps_fail(err, PROMSTORE_E_INVALID,
                      "unknown backend \"%s\" (use \"lmdb\" or \"sqlite\")", backend);
         goto out;
     }
-    snprintf(c->sum.backend, sizeof c->sum.backend, "%s", c->bm->name);
-    if ((rc = check_format(opts->path, c->bm->name, err)) ||
+    snprintf(c->sum.backend, sizeof c->sum.backend, "%s", c->sch.bm->name);
+    if ((rc = check_format(opts->path, c->sch.bm->name, err)) ||
         (rc = lock_store(opts->path, &lock_fd, err)))
         goto out;
     ps_backend_config cfg = {0};
-    if ((rc = c->bm->open(opts->path, &cfg, &c->be, err)) ||
-        (rc = c->bm->txn_begin(c->be, 0, &c->txn, err)))
-        goto out;
-    if (c->bm->version >= 2 && c->bm->integrity != NULL &&
-        (rc = c->bm->integrity(c->txn, backend_problem, c, err)))
+    if ((rc = ps_schema_open(&c->sch, opts->path, &cfg, err)) ||
+        (rc = ps_txn_begin(&c->sch, 0, &c->txn, err)) ||
+        (rc = ps_schema_integrity(&c->sch, c->txn, backend_problem, c, err)))
         goto out;
     if (!c->halt && (rc = open_tables(c, &usable)) == PROMSTORE_OK && usable && !c->halt)
         rc = run_checks(c);
 out:
     for (size_t i = 0; i < c->n_blocks; i++)
-        if (c->blocks[i].cur)
-            c->bm->cursor_close(c->blocks[i].cur);
-    if (c->head)
-        c->bm->cursor_close(c->head);
+        if (c->blocks[i].live)
+            ps_scan_close(&c->blocks[i].sc);
+    if (c->head_live)
+        ps_scan_close(&c->head);
     if (c->txn)
-        c->bm->txn_abort(c->txn);
-    if (c->be)
-        c->bm->close(c->be);
+        ps_txn_abort(&c->sch, c->txn);
+    ps_schema_close(&c->sch);
     if (lock_fd >= 0)
         close(lock_fd);
     if (summary != NULL) {

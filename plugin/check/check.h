@@ -23,28 +23,14 @@
 /* "No block" in a reported problem. */
 #define PS_NB PROMSTORE_CHECK_NO_BLOCK
 
-/* The fixed tables, in ps_checker.t. */
-enum {
-    PS_CT_META,
-    PS_CT_SERIES,
-    PS_CT_SERIES_KEY,
-    PS_CT_POSTINGS,
-    PS_CT_HEAD,
-    PS_CT_LASTBLK,
-    PS_CT_BLOCKS,
-    PS_CT_OOO,
-    PS_CT_N
-};
-
-/* One time block: its record in `blocks` and a cursor over its chunk table. */
+/* One time block: its record in `blocks` and a scan of its chunk table. */
 typedef struct ps_blk_cur {
     int64_t blk;
     uint32_t slot;
-    char name[24];  /* "blk.<slot>" */
-    ps_cursor *cur; /* NULL once exhausted, or when the table is missing */
-    int skip;       /* its table is missing, or shared with an earlier block: not walked */
-    const uint8_t *k, *v;
-    size_t kl, vl;
+    char name[24]; /* "blk.<slot>" */
+    ps_scan sc;    /* on its current chunk while live */
+    int live;      /* 0 once exhausted, or when the table is missing */
+    int skip;      /* its table is missing, or shared with an earlier block: not walked */
     uint64_t id;                                 /* series id of the current entry */
     uint64_t orphan;                             /* last id reported as belonging to no series */
     uint64_t rec_samples, rec_chunks, rec_bytes; /* as the record counts them */
@@ -53,10 +39,8 @@ typedef struct ps_blk_cur {
 
 /* The state of one promstore_check() call. */
 typedef struct ps_checker {
-    const ps_backend_methods *bm;
-    ps_backend *be;
+    ps_schema sch; /* the backend and its tables */
     ps_txn *txn;
-    ps_table t[PS_CT_N];
     promstore_error *err;
     promstore_check_fn fn;
     void *ctx;
@@ -74,9 +58,8 @@ typedef struct ps_checker {
     size_t *heap; /* indices into blocks, ordered by (id, index) */
     size_t n_heap;
 
-    ps_cursor *head;
-    const uint8_t *hk, *hv;
-    size_t hkl, hvl;
+    ps_scan head; /* on the current open chunk while head_live */
+    int head_live;
     uint64_t head_id;
     uint64_t head_orphan;
 

@@ -114,16 +114,16 @@ static void check_chunk_body(ps_checker *c, const char *table, uint64_t id, int6
     }
 }
 
-/* One entry of a blk.<slot> table; in_series: its id is the series being walked. */
+/* The current entry of a blk.<slot> table; in_series: its id is the series being walked. */
 static void check_sealed(ps_checker *c, ps_blk_cur *b, int in_series)
 {
     int64_t bs = ps_check_bstart(c, b->blk);
-    if (b->kl != 16) {
-        ps_check_problem(c, b->name, b->id, bs, "key of %zu bytes, not 16 (series id + min time)",
-                         b->kl);
+    const ps_chunk_rec *r = &ps_scan_at(&b->sc)->chunk;
+    const ps_bad *bad = ps_scan_bad(&b->sc);
+    if (bad && bad->what == PS_BAD_KEY) {
+        ps_check_problem(c, b->name, b->id, bs, "%s", bad->why);
         return;
     }
-    int64_t mint = ps_get_time(b->k + 8);
     if (!in_series && b->orphan != b->id) {
         b->orphan = b->id;
         ps_check_problem(
@@ -131,20 +131,16 @@ static void check_sealed(ps_checker *c, ps_blk_cur *b, int in_series)
             "chunks of series %llu, which is not in the series index: no query finds them",
             (unsigned long long)b->id);
     }
-    if (b->vl < 8 + 2) {
-        ps_check_problem(
-            c, b->name, b->id, bs,
-            "chunk at %lld of series %llu: value of %zu bytes, too short for a max time "
-            "and a chunk header",
-            (long long)mint, (unsigned long long)b->id, b->vl);
+    if (bad) {
+        ps_check_problem(c, b->name, b->id, bs, "%s", bad->why);
         return;
     }
     chunk_facts f;
-    check_chunk_body(c, b->name, b->id, b->blk, mint, ps_get_time(b->v), b->v + 8, b->vl - 8,
-                     in_series, "chunk", &f);
+    check_chunk_body(c, b->name, b->id, b->blk, r->mint, r->maxt, r->data, r->len, in_series,
+                     "chunk", &f);
     b->chunks++;
     b->samples += f.n;
-    b->bytes += b->vl - 8;
+    b->bytes += r->len;
     c->n_chunks++;
     c->n_samples += f.n;
     c->sum.chunks++;
@@ -182,12 +178,21 @@ static void check_appender(ps_checker *c, uint64_t id, int64_t bs, const uint8_t
             (unsigned long long)id, ps_check_desc(c), (long long)saved.t, (long long)decoded.t);
 }
 
-/* The open chunk under the head cursor; in_series as check_sealed. */
+/* Does the current head entry have a well-formed key (a series id)? */
+static int head_key_ok(const ps_checker *c)
+{
+    const ps_bad *bad = ps_scan_bad(&c->head);
+    return bad == NULL || bad->what != PS_BAD_KEY;
+}
+
+/* The open chunk under the head scan; in_series as check_sealed. */
 static promstore_status check_head(ps_checker *c, int in_series)
 {
     uint64_t id = c->head_id;
-    if (c->hkl != 8) {
-        ps_check_problem(c, "head", 0, PS_NB, "key of %zu bytes, not an 8-byte series id", c->hkl);
+    const ps_head_rec *h = &ps_scan_at(&c->head)->head;
+    const ps_bad *bad = ps_scan_bad(&c->head);
+    if (!head_key_ok(c)) {
+        ps_check_problem(c, "head", 0, PS_NB, "%s", bad->why);
         return PROMSTORE_OK;
     }
     if (!in_series && c->head_orphan != id) {
@@ -197,41 +202,32 @@ static promstore_status check_head(ps_checker *c, int in_series)
             "open chunk of series %llu, which is not in the series index: no query finds it",
             (unsigned long long)id);
     }
-    if (c->hvl < PS_HEAD_HDR + 2) {
-        ps_check_problem(c, "head", id, PS_NB,
-                         "open chunk of series %llu: value of %zu bytes, shorter "
-                         "than its %d-byte header and a chunk header",
-                         (unsigned long long)id, c->hvl, PS_HEAD_HDR);
+    if (bad) {
+        ps_check_problem(c, "head", id, PS_NB, "%s", bad->why);
         return PROMSTORE_OK;
     }
-    int64_t mint = ps_get_time(c->hv), maxt = ps_get_time(c->hv + 8);
-    int64_t blk = ps_block_of(mint, c->block_ms), bs = ps_check_bstart(c, blk);
-    const uint8_t *data = c->hv + PS_HEAD_HDR;
-    size_t len = c->hvl - PS_HEAD_HDR;
+    int64_t blk = ps_block_of(h->mint, c->block_ms), bs = ps_check_bstart(c, blk);
     chunk_facts f;
-    check_chunk_body(c, "head", id, blk, mint, maxt, data, len, in_series, "open chunk", &f);
+    check_chunk_body(c, "head", id, blk, h->mint, h->maxt, h->chunk, h->chunk_len, in_series,
+                     "open chunk", &f);
     c->n_chunks++;
     c->n_samples += f.n;
     c->sum.chunks++;
     c->sum.head_chunks++;
     c->sum.samples += f.n;
-    if (len > PS_CHUNK_CAP)
+    if (h->chunk_len > PS_CHUNK_CAP)
         ps_check_problem(
             c, "head", id, bs,
             "open chunk of series %llu%s has %zu bytes, more than an open chunk can hold "
             "(%d): every append to the series fails as corrupt",
-            (unsigned long long)id, in_series ? ps_check_desc(c) : "", len, PS_CHUNK_CAP);
+            (unsigned long long)id, in_series ? ps_check_desc(c) : "", h->chunk_len,
+            PS_CHUNK_CAP);
     else if (!f.why[0])
-        check_appender(c, id, bs, c->hv + 16, data, len);
+        check_appender(c, id, bs, h->state, h->chunk, h->chunk_len);
     if (!in_series)
         return PROMSTORE_OK;
     /* Retention finds dead series through lastblk: the block of the open chunk. */
-    uint8_t k[16];
-    const void *v;
-    size_t vl;
-    ps_put_time(k, blk);
-    ps_put_u64(k + 8, id);
-    promstore_status rc = c->bm->get(c->txn, c->t[PS_CT_LASTBLK], k, 16, &v, &vl, c->err);
+    promstore_status rc = ps_lastblk_get(&c->sch, c->txn, blk, id, c->err);
     if (rc == PROMSTORE_OK)
         c->last_found++;
     else if (rc == PROMSTORE_E_NOT_FOUND)
@@ -284,42 +280,28 @@ static size_t heap_pop(ps_checker *c)
     return top;
 }
 
-/* Move block cursor bi to its first or next entry, back into the heap if any. */
-static promstore_status blk_move(ps_checker *c, size_t bi, int first)
+/* Move block bi's scan to its next entry, back into the heap if there is one. */
+static promstore_status blk_move(ps_checker *c, size_t bi)
 {
     ps_blk_cur *b = &c->blocks[bi];
-    const void *k, *v;
-    promstore_status rc = first ? c->bm->cursor_first(b->cur, &k, &b->kl, &v, &b->vl, c->err)
-                                : c->bm->cursor_next(b->cur, &k, &b->kl, &v, &b->vl, c->err);
-    if (rc == PROMSTORE_DONE) {
-        c->bm->cursor_close(b->cur);
-        b->cur = NULL;
-        return PROMSTORE_OK;
+    if (!ps_scan_next(&b->sc)) {
+        b->live = 0;
+        promstore_status rc = ps_scan_close(&b->sc);
+        return rc ? ps_check_read_failed(c, b->name, rc) : PROMSTORE_OK;
     }
-    if (rc)
-        return ps_check_read_failed(c, b->name, rc);
-    b->k = k;
-    b->v = v;
-    b->id = b->kl >= 8 ? ps_get_u64(b->k) : 0;
+    b->id = ps_scan_at(&b->sc)->chunk.id;
     heap_push(c, bi);
     return PROMSTORE_OK;
 }
 
-static promstore_status head_move(ps_checker *c, int first)
+static promstore_status head_move(ps_checker *c)
 {
-    const void *k, *v;
-    promstore_status rc = first ? c->bm->cursor_first(c->head, &k, &c->hkl, &v, &c->hvl, c->err)
-                                : c->bm->cursor_next(c->head, &k, &c->hkl, &v, &c->hvl, c->err);
-    if (rc == PROMSTORE_DONE) {
-        c->bm->cursor_close(c->head);
-        c->head = NULL;
-        return PROMSTORE_OK;
+    if (!ps_scan_next(&c->head)) {
+        c->head_live = 0;
+        promstore_status rc = ps_scan_close(&c->head);
+        return rc ? ps_check_read_failed(c, "head", rc) : PROMSTORE_OK;
     }
-    if (rc)
-        return ps_check_read_failed(c, "head", rc);
-    c->hk = k;
-    c->hv = v;
-    c->head_id = c->hkl >= 8 ? ps_get_u64(c->hk) : 0;
+    c->head_id = ps_scan_at(&c->head)->head.id;
     return PROMSTORE_OK;
 }
 
@@ -331,11 +313,11 @@ static promstore_status drain_orphans(ps_checker *c, uint64_t upto, int all)
            (all || c->blocks[c->heap[0]].id < upto)) {
         size_t bi = heap_pop(c);
         check_sealed(c, &c->blocks[bi], 0);
-        rc = blk_move(c, bi, 0);
+        rc = blk_move(c, bi);
     }
-    while (rc == PROMSTORE_OK && !c->halt && c->head != NULL && (all || c->head_id < upto)) {
+    while (rc == PROMSTORE_OK && !c->halt && c->head_live && (all || c->head_id < upto)) {
         if ((rc = check_head(c, 0)) == PROMSTORE_OK)
-            rc = head_move(c, 0);
+            rc = head_move(c);
     }
     return rc;
 }
@@ -348,12 +330,12 @@ static promstore_status series_data(ps_checker *c, uint64_t id)
     while (rc == PROMSTORE_OK && !c->halt && c->n_heap > 0 && c->blocks[c->heap[0]].id == id) {
         size_t bi = heap_pop(c);
         check_sealed(c, &c->blocks[bi], 1);
-        rc = blk_move(c, bi, 0);
+        rc = blk_move(c, bi);
     }
-    while (rc == PROMSTORE_OK && !c->halt && c->head != NULL && c->head_id == id) {
-        has_head |= c->hkl == 8;
+    while (rc == PROMSTORE_OK && !c->halt && c->head_live && c->head_id == id) {
+        has_head |= head_key_ok(c);
         if ((rc = check_head(c, 1)) == PROMSTORE_OK)
-            rc = head_move(c, 0);
+            rc = head_move(c);
     }
     if (rc == PROMSTORE_OK && !has_head)
         ps_check_problem(c, "head", id, PS_NB,
@@ -371,12 +353,12 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Open block bi's table and position its cursor on the first chunk. */
+/* Open block bi's table and put its scan on the first chunk. */
 static promstore_status open_block(ps_checker *c, size_t bi)
 {
     ps_blk_cur *b = &c->blocks[bi];
     ps_table t;
-    promstore_status rc = c->bm->table_open(c->txn, b->name, 0, &t, c->err);
+    promstore_status rc = ps_blk_table(&c->sch, c->txn, b->slot, 0, &t, c->err);
     if (rc == PROMSTORE_E_NOT_FOUND) {
         b->skip = 1;
         ps_check_problem(c, "blocks", 0, ps_check_bstart(c, b->blk),
@@ -385,11 +367,11 @@ static promstore_status open_block(ps_checker *c, size_t bi)
                          b->name, (unsigned long long)b->rec_chunks);
         return PROMSTORE_OK;
     }
-    if (rc == PROMSTORE_OK)
-        rc = c->bm->cursor_open(c->txn, t, &b->cur, c->err);
     if (rc)
         return ps_check_read_failed(c, b->name, rc);
-    return blk_move(c, bi, 1);
+    ps_scan_open_blk(&b->sc, &c->sch, c->txn, t, PS_SCAN_SHOW_BAD, c->err);
+    b->live = 1;
+    return blk_move(c, bi);
 }
 
 /*
@@ -406,28 +388,29 @@ static promstore_status check_spare_slots(ps_checker *c, const uint32_t *used, s
             continue;
         char name[24];
         ps_table t;
-        ps_cursor *cur = NULL;
-        snprintf(name, sizeof name, "blk.%u", slot);
-        promstore_status rc = c->bm->table_open(c->txn, name, 0, &t, c->err);
+        ps_blk_name(slot, name, sizeof name);
+        promstore_status rc = ps_blk_table(&c->sch, c->txn, slot, 0, &t, c->err);
         if (rc == PROMSTORE_E_NOT_FOUND) {
             if ((uint64_t)s >= n_used)
                 break;
             continue;
         }
-        const void *k, *v;
-        size_t kl, vl;
-        if (rc == PROMSTORE_OK &&
-            (rc = c->bm->cursor_open(c->txn, t, &cur, c->err)) == PROMSTORE_OK)
-            rc = c->bm->cursor_first(cur, &k, &kl, &v, &vl, c->err);
-        if (cur)
-            c->bm->cursor_close(cur);
-        if (rc == PROMSTORE_OK)
+        int any = 0;
+        uint64_t id = 0;
+        if (rc == PROMSTORE_OK) {
+            ps_scan sc;
+            ps_scan_open_blk(&sc, &c->sch, c->txn, t, PS_SCAN_SHOW_BAD, c->err);
+            if ((any = ps_scan_next(&sc)))
+                id = ps_scan_at(&sc)->chunk.id;
+            rc = ps_scan_close(&sc);
+        }
+        if (rc)
+            return ps_check_read_failed(c, name, rc);
+        if (any)
             ps_check_problem(
-                c, name, kl >= 8 ? ps_get_u64(k) : 0, PS_NB,
+                c, name, id, PS_NB,
                 "table holds chunks but no block record names it: queries never read them "
                 "and retention never frees them");
-        else if (rc != PROMSTORE_DONE)
-            return ps_check_read_failed(c, name, rc);
     }
     return PROMSTORE_OK;
 }
@@ -435,42 +418,31 @@ static promstore_status check_spare_slots(ps_checker *c, const uint32_t *used, s
 /* Walk `blocks`: one cursor per block for the merge walk. */
 promstore_status ps_check_load_blocks(ps_checker *c)
 {
-    ps_cursor *cur = NULL;
-    const void *k, *v;
-    size_t kl, vl, cap = 0;
-    promstore_status rc = c->bm->cursor_open(c->txn, c->t[PS_CT_BLOCKS], &cur, c->err);
-    if (rc)
-        return ps_check_read_failed(c, "blocks", rc);
-    for (rc = c->bm->cursor_first(cur, &k, &kl, &v, &vl, c->err); rc == PROMSTORE_OK && !c->halt;
-         rc = c->bm->cursor_next(cur, &k, &kl, &v, &vl, c->err)) {
-        if (kl != 8 || vl != 28) {
-            ps_check_problem(c, "blocks", 0, PS_NB, "record of %zu/%zu bytes (key/value), not 8/28",
-                             kl, vl);
+    size_t cap = 0;
+    ps_scan sc;
+    ps_scan_open(&sc, &c->sch, c->txn, PS_T_BLOCKS, PS_SCAN_SHOW_BAD, c->err);
+    while (!c->halt && ps_scan_next(&sc)) {
+        const ps_block_rec *r = &ps_scan_at(&sc)->block;
+        if (ps_scan_bad(&sc)) {
+            ps_check_problem(c, "blocks", 0, PS_NB, "%s", ps_scan_bad(&sc)->why);
             continue;
         }
-        if (c->n_blocks == cap) {
-            size_t ncap = cap ? 2 * cap : 64;
-            ps_blk_cur *nb = ps_realloc(c->blocks, ncap * sizeof *nb);
-            if (nb == NULL) {
-                rc = ps_fail(c->err, PROMSTORE_E_NOMEM, "no memory for %zu blocks", ncap);
-                break;
-            }
-            c->blocks = nb;
-            cap = ncap;
+        if (PS_GROW(c->blocks, cap, c->n_blocks + 1)) {
+            ps_scan_close(&sc);
+            return ps_fail(c->err, PROMSTORE_E_NOMEM, "no memory for %zu blocks", c->n_blocks + 1);
         }
-        const uint8_t *r = v;
         ps_blk_cur *b = &c->blocks[c->n_blocks++];
         memset(b, 0, sizeof *b);
-        b->blk = ps_get_time(k);
-        b->slot = ps_get_u32(r);
-        b->rec_samples = ps_get_u64(r + 4);
-        b->rec_chunks = ps_get_u64(r + 12);
-        b->rec_bytes = ps_get_u64(r + 20);
-        snprintf(b->name, sizeof b->name, "blk.%u", b->slot);
+        b->blk = r->blk;
+        b->slot = r->slot;
+        b->rec_samples = r->samples;
+        b->rec_chunks = r->chunks;
+        b->rec_bytes = r->bytes;
+        ps_blk_name(b->slot, b->name, sizeof b->name);
         c->sum.blocks++;
     }
-    c->bm->cursor_close(cur);
-    if (rc != PROMSTORE_DONE && rc != PROMSTORE_OK)
+    promstore_status rc = ps_scan_close(&sc);
+    if (rc)
         return ps_check_read_failed(c, "blocks", rc);
     if (c->halt)
         return PROMSTORE_OK;
@@ -512,24 +484,21 @@ promstore_status ps_check_load_blocks(ps_checker *c)
 
 promstore_status ps_check_walk_series(ps_checker *c)
 {
-    ps_cursor *cur = NULL;
-    const void *k, *v;
-    size_t kl, vl;
-    promstore_status rc = c->bm->cursor_open(c->txn, c->t[PS_CT_HEAD], &c->head, c->err);
-    if (rc == PROMSTORE_OK)
-        rc = head_move(c, 1);
-    if (rc == PROMSTORE_OK && (rc = c->bm->cursor_open(c->txn, c->t[PS_CT_SERIES], &cur, c->err)))
-        rc = ps_check_read_failed(c, "series", rc);
+    ps_scan sc;
+    ps_scan_open(&c->head, &c->sch, c->txn, PS_T_HEAD, PS_SCAN_SHOW_BAD, c->err);
+    c->head_live = 1;
+    promstore_status rc = head_move(c);
     if (rc || c->halt)
-        goto out;
-    for (rc = c->bm->cursor_first(cur, &k, &kl, &v, &vl, c->err); rc == PROMSTORE_OK && !c->halt;
-         rc = c->bm->cursor_next(cur, &k, &kl, &v, &vl, c->err)) {
-        if (kl != 8) {
-            ps_check_problem(c, "series", 0, PS_NB, "key of %zu bytes, not an 8-byte series id",
-                             kl);
+        return rc;
+    int more = 1;
+    ps_scan_open(&sc, &c->sch, c->txn, PS_T_SERIES, PS_SCAN_SHOW_BAD, c->err);
+    while (!c->halt && (more = ps_scan_next(&sc))) {
+        const ps_series_rec *r = &ps_scan_at(&sc)->series;
+        if (ps_scan_bad(&sc)) {
+            ps_check_problem(c, "series", 0, PS_NB, "%s", ps_scan_bad(&sc)->why);
             continue;
         }
-        uint64_t id = ps_get_u64(k);
+        uint64_t id = r->id;
         c->sum.series++;
         if (id == 0 || id >= c->next_id)
             ps_check_problem(
@@ -539,24 +508,20 @@ promstore_status ps_check_walk_series(ps_checker *c)
                 (unsigned long long)id, (unsigned long long)c->next_id);
         else
             c->exists[id / 8] |= (uint8_t)(1u << (id % 8));
+        /* The record's bytes stay valid while this scan does not move (backend.h). */
         promstore_status r2 = drain_orphans(c, id, 0);
         if (r2 == PROMSTORE_OK && !c->halt)
-            r2 = ps_check_series_index(c, id, v, vl);
+            r2 = ps_check_series_index(c, id, r->key, r->key_len);
         if (r2 == PROMSTORE_OK && !c->halt)
             r2 = series_data(c, id);
         if (r2) {
-            c->bm->cursor_close(cur);
+            ps_scan_close(&sc);
             return r2;
         }
     }
-    if (rc == PROMSTORE_DONE)
-        rc = drain_orphans(c, 0, 1);
-    else if (rc != PROMSTORE_OK)
-        rc = ps_check_read_failed(c, "series", rc);
-out:
-    if (cur)
-        c->bm->cursor_close(cur);
-    return rc;
+    if ((rc = ps_scan_close(&sc)))
+        return ps_check_read_failed(c, "series", rc);
+    return more ? PROMSTORE_OK : drain_orphans(c, 0, 1);
 }
 
 void ps_check_block_counts(ps_checker *c)

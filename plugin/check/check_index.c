@@ -54,11 +54,13 @@ static void check_label_set(ps_checker *c, uint64_t id)
 static promstore_status check_series_key(ps_checker *c, uint64_t id, const uint8_t *key,
                                          size_t klen)
 {
-    uint8_t skey[PS_SKEY_MAX + 8];
+    uint8_t skey[PS_SKEY_MAX];
     size_t sl = ps_skey_encode(key, klen, skey);
-    const void *v;
-    size_t vl;
-    promstore_status rc = c->bm->get(c->txn, c->t[PS_CT_SERIES_KEY], skey, sl, &v, &vl, c->err);
+    ps_rec got;
+    ps_bad bad;
+    promstore_status rc = ps_rec_get(&c->sch, c->txn, PS_T_SERIES_KEY,
+                                     &(ps_rec){.skey = {.skey = skey, .skey_len = sl}}, &got, &bad,
+                                     c->err);
     if (rc == PROMSTORE_E_NOT_FOUND) {
         ps_check_problem(
             c, "series_key", id, PS_NB,
@@ -69,64 +71,52 @@ static promstore_status check_series_key(ps_checker *c, uint64_t id, const uint8
     }
     if (rc)
         return ps_check_read_failed(c, "series_key", rc);
-    if (vl == 0 || vl % 8 != 0)
+    if (bad.what)
         return PROMSTORE_OK; /* the walk of series_key reports the value */
-    const uint8_t *ids = v;
-    for (size_t i = 0; i < vl; i += 8)
-        if (ps_get_u64(ids + i) == id) {
+    const ps_skey_rec *r = &got.skey;
+    for (size_t i = 0; i < r->n_ids; i++)
+        if (ps_skey_id(r, i) == id) {
             c->skey_found++;
-            if (sl == klen && klen < PS_SKEY_MAX && vl != 8)
+            if (!r->shared && r->n_ids != 1)
                 ps_check_problem(
                     c, "series_key", id, PS_NB,
                     "the entry for the labels of series %llu%s lists %zu ids, but a key "
                     "shorter than a cut key names one series only",
-                    (unsigned long long)id, ps_check_desc(c), vl / 8);
+                    (unsigned long long)id, ps_check_desc(c), r->n_ids);
             return PROMSTORE_OK;
         }
     ps_check_problem(
         c, "series_key", id, PS_NB,
         "the entry for the labels of series %llu%s names series %llu%s instead: look-ups "
         "by these labels find the wrong series",
-        (unsigned long long)id, ps_check_desc(c), (unsigned long long)ps_get_u64(ids),
-        vl > 8 ? " and others" : "");
+        (unsigned long long)id, ps_check_desc(c), (unsigned long long)ps_skey_id(r, 0),
+        r->n_ids > 1 ? " and others" : "");
     return PROMSTORE_OK;
 }
 
 /* postings: one entry per label pair, plus the all-series pair. */
 static promstore_status check_postings_of(ps_checker *c, uint64_t id)
 {
-    uint8_t pk[PS_BACKEND_MAX_KEY];
     for (size_t i = 0; i <= c->lb.n && !c->halt; i++) {
-        const char *n = "", *val = "";
-        size_t nl = 0, vl = 0;
-        if (i < c->lb.n) {
-            n = c->lb.labels[i].name, nl = c->lb.labels[i].name_len;
-            val = c->lb.labels[i].value, vl = c->lb.labels[i].value_len;
-        }
-        size_t pl = ps_pair_encode(n, nl, val, vl, pk, PS_PAIR_MAX);
+        const promstore_label *l = i < c->lb.n ? &c->lb.labels[i] : NULL;
         char text[160];
-        if (pl == 0) {
+#define TEXT                                                                                   \
+    ps_check_pair_text(l ? l->name : "", l ? l->name_len : 0, l ? l->value : "",               \
+                       l ? l->value_len : 0, text, sizeof text)
+        promstore_status rc = ps_posting_get(&c->sch, c->txn, l, id, c->err);
+        if (rc == PROMSTORE_OK)
+            c->post_found++;
+        else if (rc == PROMSTORE_E_BAD_LABELS)
             ps_check_problem(c, "series", id, PS_NB,
                              "series %llu%s: label %s is too long for a postings key",
-                             (unsigned long long)id, ps_check_desc(c),
-                             ps_check_pair_text(n, nl, val, vl, text, sizeof text));
-            continue;
-        }
-        ps_put_u64(pk + pl, id);
-        const void *v;
-        size_t vlen;
-        promstore_status rc =
-            c->bm->get(c->txn, c->t[PS_CT_POSTINGS], pk, pl + 8, &v, &vlen, c->err);
-        if (rc == PROMSTORE_OK) {
-            c->post_found++;
-        } else if (rc == PROMSTORE_E_NOT_FOUND) {
+                             (unsigned long long)id, ps_check_desc(c), TEXT);
+        else if (rc == PROMSTORE_E_NOT_FOUND)
             ps_check_problem(c, "postings", id, PS_NB,
                              "no entry %s for series %llu%s: queries matching it miss the series",
-                             ps_check_pair_text(n, nl, val, vl, text, sizeof text),
-                             (unsigned long long)id, ps_check_desc(c));
-        } else {
+                             TEXT, (unsigned long long)id, ps_check_desc(c));
+        else
             return ps_check_read_failed(c, "postings", rc);
-        }
+#undef TEXT
     }
     return PROMSTORE_OK;
 }
@@ -156,33 +146,24 @@ promstore_status ps_check_series_index(ps_checker *c, uint64_t id, const uint8_t
 /* --- walks of the other tables (note 3) ------------------------------------------------- */
 
 /* Labels of series id into c->other; 1 if it decodes, 0 if not, <0 on error. */
-static int other_labels(ps_checker *c, uint64_t id, const void **key, size_t *klen)
+static int other_labels(ps_checker *c, uint64_t id, ps_series_rec *r)
 {
-    uint8_t idk[8];
-    ps_put_u64(idk, id);
-    promstore_status rc = c->bm->get(c->txn, c->t[PS_CT_SERIES], idk, 8, key, klen, c->err);
+    promstore_status rc = ps_series_get(&c->sch, c->txn, id, r, c->err);
     if (rc == PROMSTORE_E_NOT_FOUND)
         return 0;
     if (rc)
         return rc;
-    int d = ps_labelbuf_decode(&c->other, *key, *klen);
+    int d = ps_labelbuf_decode(&c->other, r->key, r->key_len);
     if (d == -2)
         return ps_fail(c->err, PROMSTORE_E_NOMEM, "no memory for a label set");
     return d == 0;
 }
 
-/* Split a postings key into name, value and id; 0, or -1 if malformed. */
-static int parse_pair(const uint8_t *k, size_t kl, char *name, long *nl, char *value, long *vl,
-                      uint64_t *id)
+/* The end of a walk: the scan's error, corruption being a finding (check.c, note 4). */
+static promstore_status walk_end(ps_checker *c, ps_scan *sc, const char *table)
 {
-    size_t pos = 0;
-    if (kl < 10 || kl > PS_BACKEND_MAX_KEY + 31)
-        return -1;
-    if ((*nl = ps_key_string_decode(k, kl - 8, &pos, name)) < 0 ||
-        (*vl = ps_key_string_decode(k, kl - 8, &pos, value)) < 0 || pos != kl - 8)
-        return -1;
-    *id = ps_get_u64(k + kl - 8);
-    return 0;
+    promstore_status rc = ps_scan_close(sc);
+    return rc ? ps_check_read_failed(c, table, rc) : PROMSTORE_OK;
 }
 
 /*
@@ -191,27 +172,28 @@ static int parse_pair(const uint8_t *k, size_t kl, char *name, long *nl, char *v
  */
 promstore_status ps_check_walk_postings(ps_checker *c, int detail)
 {
-    ps_cursor *cur = NULL;
-    const void *k, *v;
-    size_t kl, vl;
     char name[PS_BACKEND_MAX_KEY + 32], value[PS_BACKEND_MAX_KEY + 32], text[200];
-    promstore_status rc = c->bm->cursor_open(c->txn, c->t[PS_CT_POSTINGS], &cur, c->err);
-    if (rc)
-        return ps_check_read_failed(c, "postings", rc);
-    for (rc = c->bm->cursor_first(cur, &k, &kl, &v, &vl, c->err); rc == PROMSTORE_OK && !c->halt;
-         rc = c->bm->cursor_next(cur, &k, &kl, &v, &vl, c->err)) {
-        long nl, val_len;
-        uint64_t id;
+    ps_scan sc;
+    ps_scan_open(&sc, &c->sch, c->txn, PS_T_POSTINGS, PS_SCAN_SHOW_BAD, c->err);
+    while (!c->halt && ps_scan_next(&sc)) {
+        const ps_posting_rec *p = &ps_scan_at(&sc)->posting;
+        size_t nl, val_len;
+        uint64_t id = p->id;
         if (!detail)
             c->sum.postings++;
-        if (parse_pair(k, kl, name, &nl, value, &val_len, &id) != 0) {
+        if (ps_scan_bad(&sc)) {
             if (!detail)
-                ps_check_problem(c, "postings", 0, PS_NB,
-                                 "entry of %zu bytes is not an escaped name, value and series id",
-                                 kl);
+                ps_check_problem(c, "postings", 0, PS_NB, "%s", ps_scan_bad(&sc)->why);
             continue;
         }
-#define TEXT ps_check_pair_text(name, (size_t)nl, value, (size_t)val_len, text, sizeof text)
+        if (ps_pair_decode(p->pair, p->pair_len, name, &nl, value, &val_len) != 0) {
+            if (!detail)
+                ps_check_problem(c, "postings", 0, PS_NB,
+                                 "entry whose first %zu bytes are not an escaped name and value",
+                                 p->pair_len);
+            continue;
+        }
+#define TEXT ps_check_pair_text(name, nl, value, val_len, text, sizeof text)
         if (!detail) {
             if ((nl == 0) != (val_len == 0))
                 ps_check_problem(c, "postings", id, PS_NB,
@@ -229,11 +211,10 @@ promstore_status ps_check_walk_postings(ps_checker *c, int detail)
         }
         if (!ps_check_has_id(c, id) || (nl == 0 && val_len == 0))
             continue;
-        const void *key;
-        size_t klen;
-        int ok = other_labels(c, id, &key, &klen);
+        ps_series_rec other;
+        int ok = other_labels(c, id, &other);
         if (ok < 0) {
-            c->bm->cursor_close(cur);
+            ps_scan_close(&sc);
             return ok;
         }
         if (ok == 0)
@@ -241,9 +222,8 @@ promstore_status ps_check_walk_postings(ps_checker *c, int detail)
         int has = 0;
         for (size_t i = 0; i < c->other.n && !has; i++) {
             const promstore_label *l = &c->other.labels[i];
-            has = l->name_len == (size_t)nl && l->value_len == (size_t)val_len &&
-                  memcmp(l->name, name, (size_t)nl) == 0 &&
-                  memcmp(l->value, value, (size_t)val_len) == 0;
+            has = l->name_len == nl && l->value_len == val_len &&
+                  memcmp(l->name, name, nl) == 0 && memcmp(l->value, value, val_len) == 0;
         }
         if (!has) {
             char other[256];
@@ -256,18 +236,15 @@ promstore_status ps_check_walk_postings(ps_checker *c, int detail)
         }
 #undef TEXT
     }
-    c->bm->cursor_close(cur);
-    if (rc == PROMSTORE_DONE || rc == PROMSTORE_OK)
-        return PROMSTORE_OK;
-    return ps_check_read_failed(c, "postings", rc);
+    return walk_end(c, &sc, "postings");
 }
 
 /* A series_key key for messages: its labels, or what it is. */
-static const char *skey_text(ps_checker *c, const uint8_t *k, size_t kl, char *buf, size_t cap)
+static const char *skey_text(ps_checker *c, const ps_skey_rec *r, char *buf, size_t cap)
 {
-    if (kl == PS_SKEY_PREFIX + 8 && ps_labelbuf_decode(&c->other, k, kl) != 0)
+    if (r->shared && ps_labelbuf_decode(&c->other, r->skey, r->skey_len) != 0)
         snprintf(buf, cap, "(the cut key of a long label set)");
-    else if (ps_labelbuf_decode(&c->other, k, kl) != 0)
+    else if (ps_labelbuf_decode(&c->other, r->skey, r->skey_len) != 0)
         snprintf(buf, cap, "(a key that does not decode)");
     else
         ps_labels_format(c->other.labels, c->other.n, buf, cap);
@@ -280,27 +257,19 @@ static const char *skey_text(ps_checker *c, const uint8_t *k, size_t kl, char *b
  */
 promstore_status ps_check_walk_series_key(ps_checker *c, int detail)
 {
-    ps_cursor *cur = NULL;
-    const void *k, *v;
-    size_t kl, vl;
     char text[256], other[256];
-    promstore_status rc = c->bm->cursor_open(c->txn, c->t[PS_CT_SERIES_KEY], &cur, c->err);
-    if (rc)
-        return ps_check_read_failed(c, "series_key", rc);
-    for (rc = c->bm->cursor_first(cur, &k, &kl, &v, &vl, c->err); rc == PROMSTORE_OK && !c->halt;
-         rc = c->bm->cursor_next(cur, &k, &kl, &v, &vl, c->err)) {
-        const uint8_t *ids = v;
-        if (kl > PS_SKEY_MAX || vl == 0 || vl % 8 != 0) {
+    ps_scan sc;
+    ps_scan_open(&sc, &c->sch, c->txn, PS_T_SERIES_KEY, PS_SCAN_SHOW_BAD, c->err);
+    while (!c->halt && ps_scan_next(&sc)) {
+        const ps_skey_rec *r = &ps_scan_at(&sc)->skey;
+        if (ps_scan_bad(&sc)) {
             if (!detail)
-                ps_check_problem(
-                    c, "series_key", vl >= 8 ? ps_get_u64(ids) : 0, PS_NB,
-                    "entry with a key of %zu bytes (at most %d) and a value of %zu bytes "
-                    "(a list of 8-byte ids)",
-                    kl, PS_SKEY_MAX, vl);
+                ps_check_problem(c, "series_key", r->n_ids ? ps_skey_id(r, 0) : 0, PS_NB, "%s",
+                                 ps_scan_bad(&sc)->why);
             continue;
         }
-        for (size_t i = 0; i < vl && !c->halt; i += 8) {
-            uint64_t id = ps_get_u64(ids + i);
+        for (size_t i = 0; i < r->n_ids && !c->halt; i++) {
+            uint64_t id = ps_skey_id(r, i);
             if (!detail) {
                 if (ps_check_has_id(c, id))
                     c->skey_listed++;
@@ -309,57 +278,52 @@ promstore_status ps_check_walk_series_key(ps_checker *c, int detail)
                         c, "series_key", id, PS_NB,
                         "the entry for %s names series %llu, which is not in the series "
                         "index",
-                        skey_text(c, k, kl, text, sizeof text), (unsigned long long)id);
+                        skey_text(c, r, text, sizeof text), (unsigned long long)id);
                 continue;
             }
             if (!ps_check_has_id(c, id))
                 continue;
-            for (size_t j = 0; j < i; j += 8)
-                if (ps_get_u64(ids + j) == id)
+            for (size_t j = 0; j < i; j++)
+                if (ps_skey_id(r, j) == id)
                     ps_check_problem(
                         c, "series_key", id, PS_NB, "the entry for %s lists series %llu twice",
-                        skey_text(c, k, kl, text, sizeof text), (unsigned long long)id);
-            /* Cursor bytes stay valid across look-ups (backend.h). */
-            const void *full;
-            size_t flen;
-            uint8_t want[PS_SKEY_MAX + 8];
-            int ok = other_labels(c, id, &full, &flen);
+                        skey_text(c, r, text, sizeof text), (unsigned long long)id);
+            /* The scan's bytes stay valid across look-ups (backend.h). */
+            ps_series_rec full;
+            uint8_t want[PS_SKEY_MAX];
+            int ok = other_labels(c, id, &full);
             if (ok < 0) {
-                c->bm->cursor_close(cur);
+                ps_scan_close(&sc);
                 return ok;
             }
             if (ok == 0)
                 continue;
-            size_t wl = ps_skey_encode(full, flen, want);
-            if (wl != kl || memcmp(want, k, kl) != 0) {
+            size_t wl = ps_skey_encode(full.key, full.key_len, want);
+            if (wl != r->skey_len || memcmp(want, r->skey, wl) != 0) {
                 ps_labels_format(c->other.labels, c->other.n, other, sizeof other);
                 ps_check_problem(
                     c, "series_key", id, PS_NB,
                     "the entry for %s names series %llu, whose labels are %s: look-ups by "
                     "those labels find the wrong series",
-                    skey_text(c, k, kl, text, sizeof text), (unsigned long long)id, other);
+                    skey_text(c, r, text, sizeof text), (unsigned long long)id, other);
             }
         }
     }
-    c->bm->cursor_close(cur);
-    if (rc == PROMSTORE_DONE || rc == PROMSTORE_OK)
-        return PROMSTORE_OK;
-    return ps_check_read_failed(c, "series_key", rc);
+    return walk_end(c, &sc, "series_key");
 }
 
-/* Block of series id's open chunk: 1 and *blk, 0 without one, <0 on error. */
+/* Block of series id's open chunk: 1 and *blk, 0 without one (or a bad one), <0 on error. */
 static int head_block(ps_checker *c, uint64_t id, int64_t *blk)
 {
-    uint8_t idk[8];
-    const void *v;
-    size_t vl;
-    ps_put_u64(idk, id);
-    promstore_status rc = c->bm->get(c->txn, c->t[PS_CT_HEAD], idk, 8, &v, &vl, c->err);
-    if (rc == PROMSTORE_E_NOT_FOUND || (rc == PROMSTORE_OK && vl < 8))
+    ps_rec h;
+    ps_bad bad;
+    promstore_status rc =
+        ps_rec_get(&c->sch, c->txn, PS_T_HEAD, &(ps_rec){.head = {.id = id}}, &h, &bad, c->err);
+    if (rc == PROMSTORE_E_NOT_FOUND || (rc == PROMSTORE_OK && bad.what))
         return 0;
     if (rc)
         return rc;
-    *blk = ps_block_of(ps_get_time(v), c->block_ms);
+    *blk = ps_block_of(h.head.mint, c->block_ms);
     return 1;
 }
 
@@ -369,22 +333,16 @@ static int head_block(ps_checker *c, uint64_t id, int64_t *blk)
  */
 promstore_status ps_check_walk_lastblk(ps_checker *c, int detail)
 {
-    ps_cursor *cur = NULL;
-    const void *k, *v;
-    size_t kl, vl;
-    promstore_status rc = c->bm->cursor_open(c->txn, c->t[PS_CT_LASTBLK], &cur, c->err);
-    if (rc)
-        return ps_check_read_failed(c, "lastblk", rc);
-    for (rc = c->bm->cursor_first(cur, &k, &kl, &v, &vl, c->err); rc == PROMSTORE_OK && !c->halt;
-         rc = c->bm->cursor_next(cur, &k, &kl, &v, &vl, c->err)) {
-        if (kl != 16) {
+    ps_scan sc;
+    ps_scan_open(&sc, &c->sch, c->txn, PS_T_LASTBLK, PS_SCAN_SHOW_BAD, c->err);
+    while (!c->halt && ps_scan_next(&sc)) {
+        if (ps_scan_bad(&sc)) {
             if (!detail)
-                ps_check_problem(c, "lastblk", 0, PS_NB,
-                                 "key of %zu bytes, not 16 (block + series id)", kl);
+                ps_check_problem(c, "lastblk", 0, PS_NB, "%s", ps_scan_bad(&sc)->why);
             continue;
         }
-        int64_t blk = ps_get_time(k);
-        uint64_t id = ps_get_u64((const uint8_t *)k + 8);
+        int64_t blk = ps_scan_at(&sc)->lastblk.blk;
+        uint64_t id = ps_scan_at(&sc)->lastblk.id;
         if (!detail) {
             if (ps_check_has_id(c, id))
                 c->last_listed++;
@@ -399,7 +357,7 @@ promstore_status ps_check_walk_lastblk(ps_checker *c, int detail)
         int64_t hb = 0;
         int h = head_block(c, id, &hb);
         if (h < 0) {
-            c->bm->cursor_close(cur);
+            ps_scan_close(&sc);
             return h;
         }
         if (h == 0 || hb != blk)
@@ -409,31 +367,23 @@ promstore_status ps_check_walk_lastblk(ps_checker *c, int detail)
                 "at the wrong time",
                 (unsigned long long)id, h == 0 ? "missing" : "in another block");
     }
-    c->bm->cursor_close(cur);
-    if (rc == PROMSTORE_DONE || rc == PROMSTORE_OK)
-        return PROMSTORE_OK;
-    return ps_check_read_failed(c, "lastblk", rc);
+    return walk_end(c, &sc, "lastblk");
 }
 
 /* Walk ooo: out-of-order samples, filed under their block and series. */
 promstore_status ps_check_walk_ooo(ps_checker *c)
 {
-    ps_cursor *cur = NULL;
-    const void *k, *v;
-    size_t kl, vl;
     uint64_t orphan = 0;
-    promstore_status rc = c->bm->cursor_open(c->txn, c->t[PS_CT_OOO], &cur, c->err);
-    if (rc)
-        return ps_check_read_failed(c, "ooo", rc);
-    for (rc = c->bm->cursor_first(cur, &k, &kl, &v, &vl, c->err); rc == PROMSTORE_OK && !c->halt;
-         rc = c->bm->cursor_next(cur, &k, &kl, &v, &vl, c->err)) {
-        if (kl != 24 || vl != 8) {
-            ps_check_problem(c, "ooo", kl >= 16 ? ps_get_u64((const uint8_t *)k + 8) : 0, PS_NB,
-                             "entry of %zu/%zu bytes (key/value), not 24/8", kl, vl);
+    ps_scan sc;
+    ps_scan_open(&sc, &c->sch, c->txn, PS_T_OOO, PS_SCAN_SHOW_BAD, c->err);
+    while (!c->halt && ps_scan_next(&sc)) {
+        const ps_ooo_rec *o = &ps_scan_at(&sc)->ooo;
+        if (ps_scan_bad(&sc)) {
+            ps_check_problem(c, "ooo", o->id, PS_NB, "%s", ps_scan_bad(&sc)->why);
             continue;
         }
-        int64_t blk = ps_get_time(k), t = ps_get_time((const uint8_t *)k + 16);
-        uint64_t id = ps_get_u64((const uint8_t *)k + 8);
+        int64_t blk = o->blk, t = o->t;
+        uint64_t id = o->id;
         c->sum.samples++;
         c->sum.ooo_samples++;
         c->n_samples++;
@@ -452,8 +402,5 @@ promstore_status ps_check_walk_ooo(ps_checker *c)
                 (unsigned long long)id);
         }
     }
-    c->bm->cursor_close(cur);
-    if (rc == PROMSTORE_DONE || rc == PROMSTORE_OK)
-        return PROMSTORE_OK;
-    return ps_check_read_failed(c, "ooo", rc);
+    return walk_end(c, &sc, "ooo");
 }

@@ -1,7 +1,7 @@
 /*
  * xor.h -- Prometheus's XOR (Gorilla) chunk encoding, byte for byte.
  *
- * Layout (docs/ARCHITECTURE.md draws it; docs/PROTOCOL.md section 3.4 has the
+ * Layout (docs/format/chunks.md draws it; docs/PROTOCOL.md section 3.4 has the
  * bit-level rules and the test vectors): uint16 big-endian sample count; t0 as a zig-zag varint;
  * v0 as 64 raw bits; then per sample a timestamp (uvarint delta for the second,
  * delta-of-delta buckets after) and the value XOR-encoded against the previous

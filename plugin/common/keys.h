@@ -3,7 +3,8 @@
  *
  * Integers in keys are big-endian so that memcmp orders them; signed
  * timestamps have their sign bit flipped first, so that negative times sort
- * before positive ones. docs/ARCHITECTURE.md draws every table key by key.
+ * before positive ones. docs/format/ draws every table key by key, and
+ * plugin/engine/schema.c is the one place that builds them.
  */
 #ifndef PS_KEYS_H
 #define PS_KEYS_H

@@ -112,54 +112,40 @@ static promstore_status full_key_equals(promstore *db, ps_txn *txn, uint64_t id,
                                         const uint8_t *key, size_t klen, int *equal,
                                         promstore_error *err)
 {
-    uint8_t idk[8];
-    const void *v;
-    size_t vl;
-    ps_put_u64(idk, id);
-    promstore_status rc = db->bm->get(txn, db->t_series, idk, 8, &v, &vl, err);
+    ps_series_rec r;
+    promstore_status rc = ps_series_get(&db->sch, txn, id, &r, err);
     if (rc)
         return rc == PROMSTORE_E_NOT_FOUND
                    ? ps_fail(err, PROMSTORE_E_CORRUPT, "series_key names id %llu, absent from series",
                              (unsigned long long)id)
                    : rc;
-    *equal = vl == klen && memcmp(v, key, klen) == 0;
+    *equal = r.key_len == klen && memcmp(r.key, key, klen) == 0;
     return PROMSTORE_OK;
 }
 
+/*
+ * Create a series for p, filed under skey with the n_old ids already there:
+ * ids has room for one more.
+ */
 static promstore_status create_series(batch *b, const prepared *p, const uint8_t *skey,
-                                      size_t sklen, const void *old_ids, size_t old_len,
+                                      size_t sklen, uint64_t *ids, size_t n_old,
                                       uint64_t *id_out, promstore_error *err)
 {
     promstore *db = b->db;
+    ps_schema *s = &db->sch;
     uint64_t id = db->next_id++;
-    uint8_t idk[8];
-    ps_put_u64(idk, id);
-    promstore_status rc = db->bm->put(b->txn, db->t_series, idk, 8, p->key, p->key_len, err);
+    ps_series_rec sr = {id, p->key, p->key_len};
+    promstore_status rc = ps_series_put(s, b->txn, &sr, err);
     if (rc)
         return rc;
     /* A cut key's value lists every id under it; a short key's, one id. */
-    uint8_t *ids = ps_malloc(old_len + 8);
-    if (ids == NULL)
-        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-    if (old_len)
-        memcpy(ids, old_ids, old_len);
-    memcpy(ids + old_len, idk, 8);
-    rc = db->bm->put(b->txn, db->t_series_key, skey, sklen, ids, old_len + 8, err);
-    ps_free(ids);
-    if (rc)
+    ids[n_old] = id;
+    if ((rc = ps_skey_put(s, b->txn, skey, sklen, ids, n_old + 1, err)) ||
+        (rc = ps_posting_put(s, b->txn, NULL, id, err)))
         return rc;
-    uint8_t pk[PS_BACKEND_MAX_KEY];
-    size_t pl = ps_pair_encode("", 0, "", 0, pk, sizeof pk);
-    memcpy(pk + pl, idk, 8);
-    if ((rc = db->bm->put(b->txn, db->t_postings, pk, pl + 8, "", 0, err)))
-        return rc;
-    for (size_t j = 0; j < p->n_labels; j++) {
-        pl = ps_pair_encode(p->labels[j].name, p->labels[j].name_len, p->labels[j].value,
-                            p->labels[j].value_len, pk, PS_PAIR_MAX);
-        memcpy(pk + pl, idk, 8);
-        if ((rc = db->bm->put(b->txn, db->t_postings, pk, pl + 8, "", 0, err)))
+    for (size_t j = 0; j < p->n_labels; j++)
+        if ((rc = ps_posting_put(s, b->txn, &p->labels[j], id, err)))
             return rc;
-    }
     b->stats.series++;
     b->res.series_created++;
     *id_out = id;
@@ -177,40 +163,39 @@ static promstore_status resolve_series(batch *b, const prepared *p, uint64_t *id
         *slot_out = slot;
         return PROMSTORE_OK;
     }
-    uint64_t id = 0;
+    uint64_t id = 0, one[1];
     int created = 0;
-    uint8_t skey[PS_SKEY_MAX + 8];
+    uint8_t skey[PS_SKEY_MAX];
     size_t sklen = ps_skey_encode(p->key, p->key_len, skey);
-    const void *v;
-    size_t vl;
-    promstore_status rc = db->bm->get(b->txn, db->t_series_key, skey, sklen, &v, &vl, err);
+    ps_skey_rec kr;
+    promstore_status rc = ps_skey_get(&db->sch, b->txn, skey, sklen, &kr, err);
     if (rc == PROMSTORE_E_NOT_FOUND) {
-        rc = create_series(b, p, skey, sklen, NULL, 0, &id, err);
+        rc = create_series(b, p, skey, sklen, one, 0, &id, err);
         created = 1;
     } else if (rc == PROMSTORE_OK) {
-        if (vl == 0 || vl % 8 != 0)
-            return ps_fail(err, PROMSTORE_E_CORRUPT, "series_key value has %zu bytes", vl);
-        if (sklen == p->key_len && sklen < PS_SKEY_MAX) {
+        if (!kr.shared) {
             /*
              * Only keys shorter than a cut key are unambiguous: a label set
              * whose key is exactly PS_SKEY_MAX bytes may equal the cut key
              * (prefix + hash) of a longer one, so it is compared in full below.
              */
-            id = ps_get_u64(v);
+            id = ps_skey_id(&kr, 0);
         } else {
-            /* Copy: the look-ups below may invalidate v. */
-            uint8_t *ids = ps_malloc(vl);
+            /* Copy: the look-ups below may invalidate the record's bytes. */
+            size_t n = kr.n_ids;
+            uint64_t *ids = ps_malloc((n + 1) * sizeof *ids);
             if (ids == NULL)
                 return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-            memcpy(ids, v, vl);
-            for (size_t i = 0; i < vl && rc == PROMSTORE_OK && id == 0; i += 8) {
+            for (size_t i = 0; i < n; i++)
+                ids[i] = ps_skey_id(&kr, i);
+            for (size_t i = 0; i < n && rc == PROMSTORE_OK && id == 0; i++) {
                 int eq = 0;
-                rc = full_key_equals(db, b->txn, ps_get_u64(ids + i), p->key, p->key_len, &eq, err);
+                rc = full_key_equals(db, b->txn, ids[i], p->key, p->key_len, &eq, err);
                 if (rc == PROMSTORE_OK && eq)
-                    id = ps_get_u64(ids + i);
+                    id = ids[i];
             }
             if (rc == PROMSTORE_OK && id == 0) {
-                rc = create_series(b, p, skey, sklen, ids, vl, &id, err);
+                rc = create_series(b, p, skey, sklen, ids, n, &id, err);
                 created = 1;
             }
             ps_free(ids);
@@ -231,63 +216,47 @@ static promstore_status resolve_series(batch *b, const prepared *p, uint64_t *id
 /* The slot of block `blk`, allocating the lowest free slot for a new block. */
 static promstore_status block_slot(batch *b, int64_t blk, uint32_t *slot, promstore_error *err)
 {
-    promstore *db = b->db;
+    ps_schema *s = &b->db->sch;
     if (b->have_cached_slot && b->cached_block == blk) {
         *slot = b->cached_slot;
         return PROMSTORE_OK;
     }
-    uint8_t bk[8];
-    ps_put_time(bk, blk);
-    const void *v;
-    size_t vl;
-    promstore_status rc = db->bm->get(b->txn, db->t_blocks, bk, 8, &v, &vl, err);
+    ps_block_rec br;
+    promstore_status rc = ps_block_get(s, b->txn, blk, &br, err);
     if (rc == PROMSTORE_OK) {
-        if (vl != 28)
-            return ps_fail(err, PROMSTORE_E_CORRUPT, "blocks record has %zu bytes", vl);
-        *slot = ps_get_u32(v);
+        *slot = br.slot;
     } else if (rc == PROMSTORE_E_NOT_FOUND) {
         /* Few blocks live at once, so a scan for the lowest free slot is cheap. */
-        size_t cap = 64, used_n = 0;
-        uint32_t *used = ps_malloc(cap * sizeof *used);
-        ps_cursor *c = NULL;
-        if (used == NULL)
-            return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-        rc = db->bm->cursor_open(b->txn, db->t_blocks, &c, err);
-        const void *k;
-        size_t kl;
-        for (rc = rc ? rc : db->bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
-             rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
-            if (used_n == cap) {
-                uint32_t *u = ps_realloc(used, (cap *= 2) * sizeof *used);
-                if (u == NULL) {
-                    rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-                    break;
-                }
-                used = u;
+        size_t cap = 0, used_n = 0;
+        uint32_t *used = NULL;
+        ps_scan sc;
+        ps_scan_open(&sc, s, b->txn, PS_T_BLOCKS, PS_SCAN_FAIL_BAD, err);
+        while (ps_scan_next(&sc)) {
+            if (PS_GROW(used, cap, used_n + 1)) {
+                ps_scan_close(&sc);
+                ps_free(used);
+                return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
             }
-            used[used_n++] = vl >= 4 ? ps_get_u32(v) : 0;
+            used[used_n++] = ps_scan_at(&sc)->block.slot;
         }
-        if (c)
-            db->bm->cursor_close(c);
-        if (rc != PROMSTORE_DONE) {
+        if ((rc = ps_scan_close(&sc))) {
             ps_free(used);
             return rc;
         }
-        uint32_t s = 0;
+        uint32_t free_slot = 0;
         for (int again = 1; again;) {
             again = 0;
             for (size_t i = 0; i < used_n; i++)
-                if (used[i] == s) {
-                    s++;
+                if (used[i] == free_slot) {
+                    free_slot++;
                     again = 1;
                 }
         }
         ps_free(used);
-        uint8_t rec[28] = {0};
-        ps_put_u32(rec, s);
-        if ((rc = db->bm->put(b->txn, db->t_blocks, bk, 8, rec, sizeof rec, err)))
+        ps_block_rec nb = {blk, free_slot, 0, 0, 0};
+        if ((rc = ps_block_put(s, b->txn, &nb, err)))
             return rc;
-        *slot = s;
+        *slot = free_slot;
     } else {
         return rc;
     }
@@ -301,35 +270,27 @@ static promstore_status block_slot(batch *b, int64_t blk, uint32_t *slot, promst
 static promstore_status block_account(batch *b, int64_t blk, uint64_t samples, uint64_t chunks,
                                       uint64_t bytes, promstore_error *err)
 {
-    promstore *db = b->db;
-    uint8_t bk[8], rec[28];
-    const void *v;
-    size_t vl;
-    ps_put_time(bk, blk);
-    promstore_status rc = db->bm->get(b->txn, db->t_blocks, bk, 8, &v, &vl, err);
+    ps_block_rec br;
+    promstore_status rc = ps_block_get(&b->db->sch, b->txn, blk, &br, err);
     if (rc)
         return rc;
-    if (vl != 28)
-        return ps_fail(err, PROMSTORE_E_CORRUPT, "blocks record has %zu bytes", vl);
-    memcpy(rec, v, 28);
-    ps_put_u64(rec + 4, ps_get_u64(rec + 4) + samples);
-    ps_put_u64(rec + 12, ps_get_u64(rec + 12) + chunks);
-    ps_put_u64(rec + 20, ps_get_u64(rec + 20) + bytes);
-    return db->bm->put(b->txn, db->t_blocks, bk, 8, rec, 28, err);
+    br.samples += samples;
+    br.chunks += chunks;
+    br.bytes += bytes;
+    return ps_block_put(&b->db->sch, b->txn, &br, err);
 }
 
 /* --- head chunks ------------------------------------------------------------ */
 
-/* Parse a stored head value into h. */
-static promstore_status head_parse(uint64_t id, const uint8_t *p, size_t vl, head *h,
-                                   promstore_error *err)
+/* Take a stored head into h. */
+static promstore_status head_parse(uint64_t id, const ps_head_rec *r, head *h, promstore_error *err)
 {
-    if (vl < PS_HEAD_HDR + 2 || vl - PS_HEAD_HDR > sizeof h->buf)
+    if (r->chunk_len > sizeof h->buf)
         return ps_fail(err, PROMSTORE_E_CORRUPT, "head chunk of series %llu has %zu bytes",
-                       (unsigned long long)id, vl);
-    h->mint = ps_get_time(p);
-    memcpy(h->buf, p + PS_HEAD_HDR, vl - PS_HEAD_HDR);
-    if (ps_xor_appender_load(&h->app, h->buf, vl - PS_HEAD_HDR, sizeof h->buf, p + 16) != 0 ||
+                       (unsigned long long)id, r->chunk_len);
+    h->mint = r->mint;
+    memcpy(h->buf, r->chunk, r->chunk_len);
+    if (ps_xor_appender_load(&h->app, h->buf, r->chunk_len, sizeof h->buf, r->state) != 0 ||
         h->app.n == 0)
         return ps_fail(err, PROMSTORE_E_CORRUPT, "head chunk of series %llu is corrupt",
                        (unsigned long long)id);
@@ -337,44 +298,47 @@ static promstore_status head_parse(uint64_t id, const uint8_t *p, size_t vl, hea
     return PROMSTORE_OK;
 }
 
+/* Cache the head value of h, as stored, in the series' cache entry. */
+static void head_cache(batch *b, ps_cache_slot *slot, const head *h)
+{
+    uint8_t val[PS_HEAD_VALUE_MAX];
+    ps_cache_set_head(&b->db->cache, slot, val, ps_head_encode(val, h->mint, &h->app, h->buf));
+}
+
 static promstore_status head_load(batch *b, uint64_t id, ps_cache_slot *slot, head *h,
                                   promstore_error *err)
 {
     promstore *db = b->db;
+    ps_head_rec r;
     h->dirty = 0;
     h->present = 0;
     if (slot && slot->head_state == PS_HEAD_ABSENT)
         return PROMSTORE_OK;
-    if (slot && slot->head_state == PS_HEAD_CACHED)
-        return head_parse(id, slot->head, slot->head_len, h, err);
-    uint8_t idk[8];
-    const void *v;
-    size_t vl;
-    ps_put_u64(idk, id);
-    promstore_status rc = db->bm->get(b->txn, db->t_head, idk, 8, &v, &vl, err);
+    if (slot && slot->head_state == PS_HEAD_CACHED) {
+        if (ps_head_decode(slot->head, slot->head_len, &r) != 0)
+            return ps_fail(err, PROMSTORE_E_CORRUPT, "head chunk of series %llu has %u bytes",
+                           (unsigned long long)id, slot->head_len);
+        return head_parse(id, &r, h, err);
+    }
+    promstore_status rc = ps_head_get(&db->sch, b->txn, id, &r, err);
     if (rc == PROMSTORE_E_NOT_FOUND) {
         if (slot)
             ps_cache_set_head(&db->cache, slot, NULL, 0);
         return PROMSTORE_OK;
     }
-    if (rc || (rc = head_parse(id, v, vl, h, err)))
+    if (rc || (rc = head_parse(id, &r, h, err)))
         return rc;
     if (slot)
-        ps_cache_set_head(&db->cache, slot, v, vl);
+        head_cache(b, slot, h);
     return PROMSTORE_OK;
 }
 
 static promstore_status head_save(batch *b, uint64_t id, ps_cache_slot *slot, head *h,
                                   promstore_error *err)
 {
-    uint8_t idk[8], val[PS_HEAD_HDR + PS_CHUNK_CAP];
-    ps_put_u64(idk, id);
-    ps_put_time(val, h->mint);
-    ps_put_time(val + 8, h->app.t);
-    ps_xor_appender_save(&h->app, val + 16);
-    memcpy(val + PS_HEAD_HDR, h->buf, h->app.len);
-    size_t vl = PS_HEAD_HDR + h->app.len;
-    promstore_status rc = b->db->bm->put(b->txn, b->db->t_head, idk, 8, val, vl, err);
+    uint8_t val[PS_HEAD_VALUE_MAX];
+    size_t vl = ps_head_encode(val, h->mint, &h->app, h->buf);
+    promstore_status rc = ps_head_put(&b->db->sch, b->txn, id, val, vl, err);
     if (rc == PROMSTORE_OK && slot)
         ps_cache_set_head(&b->db->cache, slot, val, vl);
     return rc;
@@ -388,14 +352,10 @@ static promstore_status head_seal(batch *b, uint64_t id, head *h, promstore_erro
     uint32_t slot = 0;
     ps_table t = 0;
     promstore_status rc = block_slot(b, blk, &slot, err);
-    if (rc || (rc = ps_slot_table(db, b->txn, slot, 1, &t, err)))
+    if (rc || (rc = ps_blk_table(&db->sch, b->txn, slot, 1, &t, err)))
         return rc;
-    uint8_t key[16], val[8 + PS_CHUNK_CAP];
-    ps_put_u64(key, id);
-    ps_put_time(key + 8, h->mint);
-    ps_put_time(val, h->app.t);
-    memcpy(val + 8, h->buf, h->app.len);
-    if ((rc = db->bm->put(b->txn, t, key, 16, val, 8 + h->app.len, err)))
+    ps_chunk_rec c = {id, h->mint, h->app.t, h->buf, h->app.len};
+    if ((rc = ps_chunk_put(&db->sch, b->txn, t, &c, err)))
         return rc;
     return block_account(b, blk, h->app.n, 1, h->app.len, err);
 }
@@ -404,20 +364,15 @@ static promstore_status head_seal(batch *b, uint64_t id, head *h, promstore_erro
 static promstore_status move_lastblk(batch *b, uint64_t id, int had_old, int64_t old_blk,
                                      int64_t new_blk, promstore_error *err)
 {
-    promstore *db = b->db;
-    uint8_t k[16];
-    ps_put_u64(k + 8, id);
-    promstore_status rc;
+    ps_schema *s = &b->db->sch;
     if (had_old) {
         if (old_blk == new_blk)
             return PROMSTORE_OK;
-        ps_put_time(k, old_blk);
-        rc = db->bm->del(b->txn, db->t_lastblk, k, 16, err);
+        promstore_status rc = ps_lastblk_del(s, b->txn, old_blk, id, err);
         if (rc && rc != PROMSTORE_E_NOT_FOUND)
             return rc;
     }
-    ps_put_time(k, new_blk);
-    return db->bm->put(b->txn, db->t_lastblk, k, 16, "", 0, err);
+    return ps_lastblk_put(s, b->txn, new_blk, id, err);
 }
 
 /* Start a fresh head chunk holding one sample. */
@@ -460,56 +415,45 @@ static promstore_status stored_sample(batch *b, uint64_t id, const head *h, int6
                                       int *found, uint64_t *v, promstore_error *err)
 {
     promstore *db = b->db;
+    ps_schema *s = &db->sch;
     *found = 0;
     if (h->present && t >= h->mint && find_in_chunk(h->buf, h->app.len, t, v)) {
         *found = 1;
         return PROMSTORE_OK;
     }
     /* Out-of-order samples may sit anywhere before the newest one. */
-    int64_t blk = ps_block_of(t, db->block_ms);
-    uint8_t k[24];
-    const void *val;
-    size_t vl;
-    ps_put_time(k, blk);
-    ps_put_u64(k + 8, id);
-    ps_put_time(k + 16, t);
-    promstore_status rc = db->bm->get(b->txn, db->t_ooo, k, 24, &val, &vl, err);
-    if (rc == PROMSTORE_OK && vl == 8) {
+    ps_ooo_rec o = {ps_block_of(t, db->block_ms), id, t, 0};
+    promstore_status rc = ps_ooo_get(s, b->txn, &o, err);
+    if (rc == PROMSTORE_OK) {
         *found = 1;
-        *v = ps_get_u64(val);
+        *v = o.value;
         return PROMSTORE_OK;
     }
-    if (rc && rc != PROMSTORE_E_NOT_FOUND)
+    if (rc != PROMSTORE_E_NOT_FOUND)
         return rc;
     if (h->present && t >= h->mint)
         return PROMSTORE_OK; /* not in the head, and sealed chunks end before it */
-    const void *bv;
-    rc = db->bm->get(b->txn, db->t_blocks, k, 8, &bv, &vl, err);
+    ps_block_rec br;
+    rc = ps_block_get(s, b->txn, o.blk, &br, err);
     if (rc == PROMSTORE_E_NOT_FOUND)
         return PROMSTORE_OK;
-    if (rc)
-        return rc;
     ps_table tbl;
-    ps_cursor *c = NULL;
-    if ((rc = ps_slot_table(db, b->txn, ps_get_u32(bv), 1, &tbl, err)) ||
-        (rc = db->bm->cursor_open(b->txn, tbl, &c, err)))
+    if (rc || (rc = ps_blk_table(s, b->txn, br.slot, 1, &tbl, err)))
         return rc;
-    uint8_t seek[16];
-    ps_put_u64(seek, id); /* the series' first chunk in this block */
-    ps_put_time(seek + 8, INT64_MIN);
-    const void *ck;
-    size_t ckl;
-    for (rc = db->bm->cursor_seek(c, seek, 16, &ck, &ckl, &val, &vl, err); rc == PROMSTORE_OK;
-         rc = db->bm->cursor_next(c, &ck, &ckl, &val, &vl, err)) {
-        if (ckl != 16 || ps_get_u64(ck) != id || ps_get_time((const uint8_t *)ck + 8) > t)
+    /* The series' chunks in this block, from its first: the one ending at or after t. */
+    ps_scan sc;
+    ps_scan_open_blk(&sc, s, b->txn, tbl, PS_SCAN_END_AT_BAD, err);
+    ps_scan_seek(&sc, &(ps_rec){.chunk = {.id = id, .mint = INT64_MIN}}, 1);
+    while (ps_scan_next(&sc)) {
+        const ps_chunk_rec *c = &ps_scan_at(&sc)->chunk;
+        if (c->mint > t)
             break;
-        if (vl > 8 && ps_get_time(val) >= t) {
-            *found = find_in_chunk((const uint8_t *)val + 8, vl - 8, t, v);
+        if (c->maxt >= t) {
+            *found = find_in_chunk(c->data, c->len, t, v);
             break;
         }
     }
-    db->bm->cursor_close(c);
-    return (rc == PROMSTORE_OK || rc == PROMSTORE_DONE) ? PROMSTORE_OK : rc;
+    return ps_scan_close(&sc);
 }
 
 /* --- one sample -------------------------------------------------------------- */
@@ -528,12 +472,8 @@ static void reject(batch *b, const prepared *p, const char *why, int64_t t, int6
 
 static promstore_status put_ooo(batch *b, uint64_t id, int64_t t, uint64_t v, promstore_error *err)
 {
-    uint8_t k[24], val[8];
-    ps_put_time(k, ps_block_of(t, b->db->block_ms));
-    ps_put_u64(k + 8, id);
-    ps_put_time(k + 16, t);
-    ps_put_u64(val, v);
-    return b->db->bm->put(b->txn, b->db->t_ooo, k, 24, val, 8, err);
+    ps_ooo_rec o = {ps_block_of(t, b->db->block_ms), id, t, v};
+    return ps_ooo_put(&b->db->sch, b->txn, &o, err);
 }
 
 static promstore_status append_sample(batch *b, const prepared *p, uint64_t id, head *h,
@@ -643,22 +583,19 @@ static promstore_status abi_append(promstore *db, const promstore_series *series
     b.db = db;
     pthread_mutex_lock(&db->write_mu);
     uint64_t next_id_before = db->next_id;
-    rc = db->bm->txn_begin(db->be, 1, &b.txn, err);
+    rc = ps_txn_begin(&db->sch, 1, &b.txn, err);
     if (rc == PROMSTORE_OK)
         rc = ps_stats_read(db, b.txn, &b.stats, err);
     for (size_t i = 0; rc == PROMSTORE_OK && i < n_series; i++)
         rc = append_series(&b, &prep[i], &series[i], h, err);
-    if (rc == PROMSTORE_OK && db->next_id != next_id_before) {
-        uint8_t nid[8];
-        ps_put_u64(nid, db->next_id);
-        rc = db->bm->put(b.txn, db->t_meta, "next_id", 7, nid, 8, err);
-    }
+    if (rc == PROMSTORE_OK && db->next_id != next_id_before)
+        rc = ps_meta_u64_put(&db->sch, b.txn, PS_META_NEXT_ID, db->next_id, err);
     if (rc == PROMSTORE_OK)
-        rc = ps_stats_write(db, b.txn, &b.stats, err);
+        rc = ps_stats_put(&db->sch, b.txn, &b.stats, err);
     if (rc == PROMSTORE_OK) {
-        rc = db->bm->txn_commit(b.txn, err);
+        rc = ps_txn_commit(&db->sch, b.txn, err);
     } else if (b.txn) {
-        db->bm->txn_abort(b.txn);
+        ps_txn_abort(&db->sch, b.txn);
     }
     if (rc != PROMSTORE_OK) {
         /* Nothing of the batch is stored: forget the series it created. */

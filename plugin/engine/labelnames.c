@@ -153,11 +153,11 @@ static promstore_status list_strings(promstore *db, const char *name, size_t nle
     promstore_status rc;
     if (nm == 0 && mint == INT64_MIN && maxt == INT64_MAX) {
         ps_txn *txn = NULL;
-        rc = db->bm->txn_begin(db->be, 0, &txn, err);
+        rc = ps_txn_begin(&db->sch, 0, &txn, err);
         if (rc == PROMSTORE_OK) {
             rc = name ? ps_each_value(db, txn, name, nlen, collect_plain, it, err)
                       : ps_each_name(db, txn, collect_plain, it, err);
-            db->bm->txn_abort(txn);
+            ps_txn_abort(&db->sch, txn);
         }
     } else {
         rc = collect_from_series(db, it, name, nlen, matchers, nm, mint, maxt, err);

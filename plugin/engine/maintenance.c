@@ -39,7 +39,6 @@
 #include <time.h>
 
 #include "error.h"
-#include "keys.h"
 #include "store.h"
 
 #define DEFAULT_INTERVAL_MS INT64_C(60000)
@@ -59,15 +58,15 @@ static promstore_status retention_txn(promstore *db, int64_t cutoff,
 {
     promstore_retention_result r = {sizeof r, 0, 0, 0};
     ps_txn *txn = NULL;
-    promstore_status rc = db->bm->txn_begin(db->be, 1, &txn, err);
+    promstore_status rc = ps_txn_begin(&db->sch, 1, &txn, err);
     if (rc)
         return rc;
     rc = ps_retention_locked(db, txn, cutoff, &r, err);
     /* A failed commit has ended the transaction too: abort only before it. */
     if (rc == PROMSTORE_OK)
-        rc = db->bm->txn_commit(txn, err);
+        rc = ps_txn_commit(&db->sch, txn, err);
     else
-        db->bm->txn_abort(txn);
+        ps_txn_abort(&db->sch, txn);
     if (rc != PROMSTORE_OK) {
         ps_cache_clear(&db->cache);
         return rc;
@@ -95,29 +94,21 @@ static promstore_status time_retention(promstore *db, promstore_retention_result
     return rc;
 }
 
-/* The start of the oldest block holding sealed chunks; PROMSTORE_DONE if none. */
+/* The oldest block holding sealed chunks; PROMSTORE_DONE if there is none. */
 static promstore_status oldest_block(promstore *db, int64_t *out, promstore_error *err)
 {
     ps_txn *txn = NULL;
-    ps_cursor *c = NULL;
-    promstore_status rc = db->bm->txn_begin(db->be, 0, &txn, err);
+    promstore_status rc = ps_txn_begin(&db->sch, 0, &txn, err);
     if (rc)
         return rc;
-    const void *k, *v;
-    size_t kl, vl;
-    rc = db->bm->cursor_open(txn, db->t_blocks, &c, err);
-    if (rc == PROMSTORE_OK)
-        rc = db->bm->cursor_first(c, &k, &kl, &v, &vl, err);
-    if (rc == PROMSTORE_OK) {
-        if (kl == 8)
-            *out = ps_get_time(k);
-        else
-            rc = ps_fail(err, PROMSTORE_E_CORRUPT, "blocks key of %zu bytes", kl);
-    }
-    if (c)
-        db->bm->cursor_close(c);
-    db->bm->txn_abort(txn);
-    return rc;
+    ps_scan sc;
+    ps_scan_open(&sc, &db->sch, txn, PS_T_BLOCKS, PS_SCAN_FAIL_BAD, err);
+    int found = ps_scan_next(&sc);
+    if (found)
+        *out = ps_scan_at(&sc)->block.blk;
+    rc = ps_scan_close(&sc);
+    ps_txn_abort(&db->sch, txn);
+    return rc ? rc : found ? PROMSTORE_OK : PROMSTORE_DONE;
 }
 
 /* Size retention: drop the oldest block while the store is over its limit. */
@@ -126,7 +117,7 @@ static promstore_status size_retention(promstore *db, promstore_retention_result
 {
     for (int round = 0; round < SIZE_ROUNDS_MAX; round++) {
         ps_backend_space sp;
-        promstore_status rc = db->bm->space(db->be, &sp, err);
+        promstore_status rc = ps_schema_space(&db->sch, &sp, err);
         if (rc)
             return rc;
         if (sp.used_bytes <= db->retention_size_bytes)

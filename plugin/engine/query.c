@@ -48,12 +48,7 @@ struct promstore_series_iter {
     int64_t mint, maxt;
     ps_bitmap sel;
     int scan_mode;
-    ps_cursor *scan;
-    int scan_started, scan_done;
-    int have_la; /* one series_key entry read ahead and put back */
-    uint8_t la_key[PS_SKEY_MAX + 8];
-    size_t la_klen, la_vlen, la_val_cap;
-    uint8_t *la_val;
+    ps_scan scan; /* of series_key, in scan mode */
 
     pending *pend;
     size_t n_pend, pend_pos, pend_cap;
@@ -98,57 +93,42 @@ static promstore_status fail_iter(promstore_series_iter *it, promstore_status rc
 static promstore_status load_blocks(promstore_series_iter *it, promstore_error *err)
 {
     promstore *db = it->db;
+    ps_schema *s = &db->sch;
     int64_t bmin = ps_block_of(it->mint, db->block_ms), bmax = ps_block_of(it->maxt, db->block_ms);
-    uint8_t seek[24];
-    ps_cursor *c = NULL;
-    const void *k, *v;
-    size_t kl, vl, cap = 0;
-    ps_put_time(seek, bmin);
-    promstore_status rc = db->bm->cursor_open(it->txn, db->t_blocks, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_seek(c, seek, 8, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
-         rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
-        if (kl != 8 || vl != 28 || ps_get_time(k) > bmax)
-            break;
-        if (ps_grow((void **)&it->blocks, &cap, it->n_blocks + 1, sizeof *it->blocks)) {
-            rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-            break;
+    size_t cap = 0;
+    ps_scan sc;
+    ps_scan_open(&sc, s, it->txn, PS_T_BLOCKS, PS_SCAN_END_AT_BAD, err);
+    ps_scan_seek(&sc, &(ps_rec){.block = {.blk = bmin}}, 0);
+    while (ps_scan_next(&sc) && ps_scan_at(&sc)->block.blk <= bmax) {
+        if (PS_GROW(it->blocks, cap, it->n_blocks + 1)) {
+            ps_scan_close(&sc);
+            return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
         }
-        it->blocks[it->n_blocks].blk = ps_get_time(k);
-        it->blocks[it->n_blocks++].table = ps_get_u32(v); /* slot for now */
+        it->blocks[it->n_blocks].blk = ps_scan_at(&sc)->block.blk;
+        it->blocks[it->n_blocks++].table = ps_scan_at(&sc)->block.slot; /* slot for now */
     }
-    if (c)
-        db->bm->cursor_close(c);
-    if (rc != PROMSTORE_OK && rc != PROMSTORE_DONE)
+    promstore_status rc = ps_scan_close(&sc);
+    if (rc)
         return rc;
     for (size_t i = 0; i < it->n_blocks; i++) {
         ps_table t;
-        if ((rc = ps_slot_table(db, it->txn, it->blocks[i].table, 0, &t, err)))
+        if ((rc = ps_blk_table(s, it->txn, it->blocks[i].table, 0, &t, err)))
             return rc;
         it->blocks[i].table = t;
     }
-    /* Out-of-order blocks: skip-scan the distinct block prefixes of ooo. */
+    /* Out-of-order blocks: skip-scan the distinct blocks of ooo. */
     cap = 0;
-    c = NULL;
-    rc = db->bm->cursor_open(it->txn, db->t_ooo, &c, err);
-    int64_t blk = bmin;
-    while (rc == PROMSTORE_OK) {
-        ps_put_time(seek, blk);
-        rc = db->bm->cursor_seek(c, seek, 8, &k, &kl, &v, &vl, err);
-        if (rc != PROMSTORE_OK || kl != 24 || ps_get_time(k) > bmax)
-            break;
-        blk = ps_get_time(k);
-        if (ps_grow((void **)&it->ooo_blocks, &cap, it->n_ooo_blocks + 1, sizeof *it->ooo_blocks)) {
-            rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-            break;
+    ps_scan_open(&sc, s, it->txn, PS_T_OOO, PS_SCAN_END_AT_BAD, err);
+    ps_scan_seek(&sc, &(ps_rec){.ooo = {bmin, 0, INT64_MIN, 0}}, 0);
+    while (ps_scan_next(&sc) && ps_scan_at(&sc)->ooo.blk <= bmax) {
+        if (PS_GROW(it->ooo_blocks, cap, it->n_ooo_blocks + 1)) {
+            ps_scan_close(&sc);
+            return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
         }
-        it->ooo_blocks[it->n_ooo_blocks++] = blk;
-        if (blk == INT64_MAX)
-            break;
-        blk++;
+        it->ooo_blocks[it->n_ooo_blocks++] = ps_scan_at(&sc)->ooo.blk;
+        ps_scan_skip(&sc, 1);
     }
-    if (c)
-        db->bm->cursor_close(c);
-    return (rc == PROMSTORE_OK || rc == PROMSTORE_DONE) ? PROMSTORE_OK : rc;
+    return ps_scan_close(&sc);
 }
 
 /* --- candidates in label order ---------------------------------------------- */
@@ -190,14 +170,11 @@ static void sort_pending(promstore_series_iter *it)
 
 static promstore_status fetch_full_key(promstore_series_iter *it, uint64_t id, promstore_error *err)
 {
-    uint8_t idk[8];
-    const void *v;
-    size_t vl;
-    ps_put_u64(idk, id);
-    promstore_status rc = it->db->bm->get(it->txn, it->db->t_series, idk, 8, &v, &vl, err);
+    ps_series_rec r;
+    promstore_status rc = ps_series_get(&it->db->sch, it->txn, id, &r, err);
     if (rc == PROMSTORE_E_NOT_FOUND)
         return PROMSTORE_OK; /* the id was never committed */
-    return rc ? rc : push_pending(it, id, v, vl, err);
+    return rc ? rc : push_pending(it, id, r.key, r.key_len, err);
 }
 
 /* Small selection: every id, its key, sorted. */
@@ -214,38 +191,6 @@ static promstore_status load_small(promstore_series_iter *it, promstore_error *e
     return PROMSTORE_OK;
 }
 
-/* The next series_key entry: the one put back by scan_unread, or the cursor's. */
-static promstore_status scan_read(promstore_series_iter *it, const void **k, size_t *kl,
-                                  const void **v, size_t *vl, promstore_error *err)
-{
-    promstore *db = it->db;
-    if (it->have_la) {
-        it->have_la = 0;
-        *k = it->la_key, *kl = it->la_klen, *v = it->la_val, *vl = it->la_vlen;
-        return PROMSTORE_OK;
-    }
-    if (it->scan_done)
-        return PROMSTORE_DONE;
-    promstore_status rc = it->scan_started ? db->bm->cursor_next(it->scan, k, kl, v, vl, err)
-                                           : db->bm->cursor_first(it->scan, k, kl, v, vl, err);
-    it->scan_started = 1;
-    if (rc == PROMSTORE_DONE)
-        it->scan_done = 1;
-    return rc;
-}
-
-static promstore_status scan_unread(promstore_series_iter *it, const void *k, size_t kl,
-                                    const void *v, size_t vl, promstore_error *err)
-{
-    if (ps_grow((void **)&it->la_val, &it->la_val_cap, vl ? vl : 1, 1))
-        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-    memmove(it->la_key, k, kl);
-    memmove(it->la_val, v, vl);
-    it->la_klen = kl, it->la_vlen = vl;
-    it->have_la = 1;
-    return PROMSTORE_OK;
-}
-
 /*
  * Large selection: refill pending from the next series_key entries. A cut key
  * (longer than PS_SKEY_MAX) sorts by prefix and hash, so all entries sharing
@@ -253,46 +198,38 @@ static promstore_status scan_unread(promstore_series_iter *it, const void *k, si
  */
 static promstore_status refill_scan(promstore_series_iter *it, promstore_error *err)
 {
-    const void *k, *v;
-    size_t kl, vl;
     it->n_pend = it->pend_pos = it->kbuf_len = 0;
     uint8_t prefix[PS_SKEY_PREFIX];
     int in_group = 0;
-    for (;;) {
-        promstore_status rc = scan_read(it, &k, &kl, &v, &vl, err);
-        if (rc == PROMSTORE_DONE)
-            break;
-        if (rc)
-            return rc;
-        if (kl > PS_SKEY_MAX + 8 || vl % 8 != 0)
-            return ps_fail(err, PROMSTORE_E_CORRUPT, "series_key entry of %zu/%zu bytes", kl, vl);
-        int cut = kl == PS_SKEY_PREFIX + 8;
-        if (in_group && (!cut || memcmp(k, prefix, PS_SKEY_PREFIX) != 0)) {
-            if ((rc = scan_unread(it, k, kl, v, vl, err)))
-                return rc;
+    promstore_status rc = PROMSTORE_OK;
+    while (rc == PROMSTORE_OK && ps_scan_next(&it->scan)) {
+        const ps_skey_rec *r = &ps_scan_at(&it->scan)->skey;
+        if (in_group && (!r->shared || memcmp(r->skey, prefix, PS_SKEY_PREFIX) != 0)) {
+            ps_scan_unread(&it->scan); /* the first of the next refill */
             break;
         }
-        for (size_t i = 0; i + 8 <= vl; i += 8) {
-            uint64_t id = ps_get_u64((const uint8_t *)v + i);
-            if (!ps_bitmap_has(&it->sel, id))
-                continue;
-            rc = cut ? fetch_full_key(it, id, err) : push_pending(it, id, k, kl, err);
-            if (rc)
-                return rc;
+        /* The record's bytes stay valid across the look-ups: the scan does not move. */
+        for (size_t i = 0; i < r->n_ids && rc == PROMSTORE_OK; i++) {
+            uint64_t id = ps_skey_id(r, i);
+            if (ps_bitmap_has(&it->sel, id))
+                rc = r->shared ? fetch_full_key(it, id, err)
+                               : push_pending(it, id, r->skey, r->skey_len, err);
         }
-        if (!cut) {
+        if (!r->shared) {
             if (it->n_pend)
                 break;
             continue;
         }
         if (!in_group) {
-            memcpy(prefix, k, PS_SKEY_PREFIX);
+            memcpy(prefix, r->skey, PS_SKEY_PREFIX);
             in_group = 1;
         }
     }
-    if (in_group)
+    if (rc == PROMSTORE_OK)
+        rc = ps_scan_err(&it->scan);
+    if (rc == PROMSTORE_OK && in_group)
         sort_pending(it);
-    return PROMSTORE_OK;
+    return rc;
 }
 
 /* --- the data of one series --------------------------------------------------- */
@@ -312,80 +249,50 @@ static promstore_status add_chunk(promstore_series_iter *it, int64_t mint, int64
 static promstore_status gather_sealed(promstore_series_iter *it, const block_ref *b,
                                       promstore_error *err)
 {
-    promstore *db = it->db;
-    uint8_t seek[16];
-    ps_cursor *c = NULL;
-    const void *k, *v;
-    size_t kl, vl;
-    ps_put_u64(seek, it->cur_id);
-    ps_put_time(seek + 8, INT64_MIN);
-    promstore_status rc = db->bm->cursor_open(it->txn, b->table, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_seek(c, seek, 16, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
-         rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
-        if (kl != 16 || ps_get_u64(k) != it->cur_id)
+    ps_scan sc;
+    promstore_status rc = PROMSTORE_OK;
+    ps_scan_open_blk(&sc, &it->db->sch, it->txn, b->table, PS_SCAN_FAIL_BAD, err);
+    ps_scan_seek(&sc, &(ps_rec){.chunk = {.id = it->cur_id, .mint = INT64_MIN}}, 1);
+    while (rc == PROMSTORE_OK && ps_scan_next(&sc)) {
+        const ps_chunk_rec *c = &ps_scan_at(&sc)->chunk;
+        if (c->mint > it->maxt)
             break;
-        int64_t cmin = ps_get_time((const uint8_t *)k + 8);
-        if (cmin > it->maxt)
-            break;
-        if (vl < 10) {
-            rc = ps_fail(err, PROMSTORE_E_CORRUPT, "chunk of %zu bytes", vl);
-            break;
-        }
-        int64_t cmax = ps_get_time(v);
-        if (cmax >= it->mint && (rc = add_chunk(it, cmin, cmax, (const uint8_t *)v + 8, vl - 8, err)))
-            break;
+        if (c->maxt >= it->mint)
+            rc = add_chunk(it, c->mint, c->maxt, c->data, c->len, err);
     }
-    if (c)
-        db->bm->cursor_close(c);
-    return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc;
+    promstore_status closed = ps_scan_close(&sc);
+    return rc ? rc : closed;
 }
 
 static promstore_status gather_head(promstore_series_iter *it, promstore_error *err)
 {
-    uint8_t idk[8];
-    const void *v;
-    size_t vl;
-    ps_put_u64(idk, it->cur_id);
-    promstore_status rc = it->db->bm->get(it->txn, it->db->t_head, idk, 8, &v, &vl, err);
+    ps_head_rec h;
+    promstore_status rc = ps_head_get(&it->db->sch, it->txn, it->cur_id, &h, err);
     if (rc == PROMSTORE_E_NOT_FOUND)
         return PROMSTORE_OK;
     if (rc)
         return rc;
-    if (vl < PS_HEAD_HDR + 2)
-        return ps_fail(err, PROMSTORE_E_CORRUPT, "head chunk of %zu bytes", vl);
-    int64_t hmin = ps_get_time(v), hmax = ps_get_time((const uint8_t *)v + 8);
-    if (hmax < it->mint || hmin > it->maxt)
+    if (h.maxt < it->mint || h.mint > it->maxt)
         return PROMSTORE_OK;
-    return add_chunk(it, hmin, hmax, (const uint8_t *)v + PS_HEAD_HDR, vl - PS_HEAD_HDR, err);
+    return add_chunk(it, h.mint, h.maxt, h.chunk, h.chunk_len, err);
 }
 
 static promstore_status gather_ooo(promstore_series_iter *it, int64_t blk, promstore_error *err)
 {
-    promstore *db = it->db;
-    uint8_t seek[24];
-    ps_cursor *c = NULL;
-    const void *k, *v;
-    size_t kl, vl;
-    ps_put_time(seek, blk);
-    ps_put_u64(seek + 8, it->cur_id);
-    ps_put_time(seek + 16, it->mint);
-    promstore_status rc = db->bm->cursor_open(it->txn, db->t_ooo, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_seek(c, seek, 24, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
-         rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
-        if (kl != 24 || memcmp(k, seek, 16) != 0 || vl != 8)
+    ps_scan sc;
+    ps_scan_open(&sc, &it->db->sch, it->txn, PS_T_OOO, PS_SCAN_END_AT_BAD, err);
+    ps_scan_seek(&sc, &(ps_rec){.ooo = {blk, it->cur_id, it->mint, 0}}, 2);
+    while (ps_scan_next(&sc)) {
+        const ps_ooo_rec *o = &ps_scan_at(&sc)->ooo;
+        if (o->t > it->maxt)
             break;
-        int64_t t = ps_get_time((const uint8_t *)k + 16);
-        if (t > it->maxt)
-            break;
-        if (ps_grow((void **)&it->ooo, &it->ooo_cap, it->n_ooo + 1, sizeof *it->ooo)) {
-            rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-            break;
+        if (PS_GROW(it->ooo, it->ooo_cap, it->n_ooo + 1)) {
+            ps_scan_close(&sc);
+            return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
         }
-        it->ooo[it->n_ooo++] = (promstore_sample){t, ps_get_u64(v)};
+        it->ooo[it->n_ooo++] = (promstore_sample){o->t, o->value};
     }
-    if (c)
-        db->bm->cursor_close(c);
-    return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc;
+    return ps_scan_close(&sc);
 }
 
 /* Encode the series' out-of-order samples as extra chunks, for the chunk cursor. */
@@ -470,15 +377,14 @@ static void iter_free(promstore_series_iter *it)
 {
     if (it == NULL)
         return;
-    if (it->scan)
-        it->db->bm->cursor_close(it->scan);
+    if (it->scan_mode)
+        ps_scan_close(&it->scan);
     if (it->txn)
-        it->db->bm->txn_abort(it->txn);
+        ps_txn_abort(&it->db->sch, it->txn);
     ps_bitmap_free(&it->sel);
     ps_labelbuf_free(&it->lb);
     ps_free(it->pend);
     ps_free(it->kbuf);
-    ps_free(it->la_val);
     ps_free(it->blocks);
     ps_free(it->ooo_blocks);
     ps_free(it->chunks);
@@ -501,7 +407,7 @@ promstore_status ps_query_open(promstore *db, ps_matcher *m, size_t nm, int64_t 
     it->db = db;
     it->mint = mint;
     it->maxt = maxt;
-    promstore_status rc = db->bm->txn_begin(db->be, 0, &it->txn, err);
+    promstore_status rc = ps_txn_begin(&db->sch, 0, &it->txn, err);
     if (rc == PROMSTORE_OK)
         rc = ps_select(db, it->txn, m, nm, &it->sel, err);
     if (rc == PROMSTORE_OK) {
@@ -509,7 +415,8 @@ promstore_status ps_query_open(promstore *db, ps_matcher *m, size_t nm, int64_t 
             rc = load_small(it, err);
         } else {
             it->scan_mode = 1;
-            rc = db->bm->cursor_open(it->txn, db->t_series_key, &it->scan, err);
+            ps_scan_open(&it->scan, &db->sch, it->txn, PS_T_SERIES_KEY, PS_SCAN_FAIL_BAD, err);
+            rc = ps_scan_err(&it->scan);
         }
     }
     if (rc == PROMSTORE_OK)

@@ -29,118 +29,85 @@ static int id_list_push(id_list *l, uint64_t id)
     return 0;
 }
 
-/* Drop the blocks wholly before block `cb`; their slots go to `slots`. */
-static promstore_status drop_blocks(promstore *db, ps_txn *txn, int64_t cb, ps_stats_rec *st,
-                                    promstore_retention_result *res, promstore_error *err)
+/* What the three walks below share: the stats, the result and a list to fill. */
+typedef struct drop_ctx {
+    ps_stats_rec *st;
+    promstore_retention_result *res;
+    id_list *ids;
+    promstore_error *err;
+} drop_ctx;
+
+/* Called for each entry before it is deleted. */
+typedef promstore_status (*drop_fn)(drop_ctx *c, const ps_rec *r);
+
+/* The block an entry of blocks, ooo or lastblk is filed under: their first key field. */
+static int64_t block_of_rec(ps_kind kind, const ps_rec *r)
 {
-    ps_cursor *c = NULL;
+    return kind == PS_T_BLOCKS ? r->block.blk : kind == PS_T_OOO ? r->ooo.blk : r->lastblk.blk;
+}
+
+/*
+ * blocks, ooo and lastblk are keyed by block first: delete their entries
+ * from the start of the table while the block is before cb, handing each to
+ * fn first. mode: what an entry that does not decode does (schema.h).
+ */
+static promstore_status drop_before(promstore *db, ps_txn *txn, ps_kind kind, int mode, int64_t cb,
+                                    drop_fn fn, drop_ctx *c)
+{
+    ps_scan sc;
+    promstore_status rc = PROMSTORE_OK;
+    ps_scan_open(&sc, &db->sch, txn, kind, mode, c->err);
+    while (rc == PROMSTORE_OK && ps_scan_next(&sc) && block_of_rec(kind, ps_scan_at(&sc)) < cb)
+        if ((rc = fn(c, ps_scan_at(&sc))) == PROMSTORE_OK)
+            rc = ps_scan_del(&sc);
+    promstore_status closed = ps_scan_close(&sc);
+    return rc ? rc : closed;
+}
+
+static promstore_status nomem(drop_ctx *c)
+{
+    return ps_fail(c->err, PROMSTORE_E_NOMEM, "no memory");
+}
+
+/* A dropped block: its slot goes to the list, its counts leave the stats. */
+static promstore_status drop_block(drop_ctx *c, const ps_rec *r)
+{
+    const ps_block_rec *b = &r->block;
+    if (id_list_push(c->ids, b->slot) != 0)
+        return nomem(c);
+    c->st->samples -= b->samples < c->st->samples ? b->samples : c->st->samples;
+    c->st->chunks -= b->chunks < c->st->chunks ? b->chunks : c->st->chunks;
+    c->res->samples_dropped += b->samples;
+    c->res->blocks_dropped++;
+    return PROMSTORE_OK;
+}
+
+/* A dropped out-of-order sample. */
+static promstore_status drop_ooo_sample(drop_ctx *c, const ps_rec *r)
+{
+    (void)r;
+    if (c->st->samples)
+        c->st->samples--;
+    c->res->samples_dropped++;
+    return PROMSTORE_OK;
+}
+
+/* A series whose newest data is in a dropped block: to be deleted. */
+static promstore_status drop_lastblk(drop_ctx *c, const ps_rec *r)
+{
+    return id_list_push(c->ids, r->lastblk.id) != 0 ? nomem(c) : PROMSTORE_OK;
+}
+
+/* Drop the blocks wholly before block `cb`: their records, then their tables. */
+static promstore_status drop_blocks(promstore *db, ps_txn *txn, int64_t cb, drop_ctx *c)
+{
     id_list slots = {0};
-    const void *k, *v;
-    size_t kl, vl;
-    promstore_status rc = db->bm->cursor_open(txn, db->t_blocks, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;
-         rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
-        if (kl != 8 || vl != 28) {
-            rc = ps_fail(err, PROMSTORE_E_CORRUPT, "blocks record of %zu/%zu bytes", kl, vl);
-            break;
-        }
-        if (ps_get_time(k) >= cb)
-            break;
-        const uint8_t *r = v;
-        uint64_t samples = ps_get_u64(r + 4), chunks = ps_get_u64(r + 12);
-        if (id_list_push(&slots, ps_get_u32(r)) != 0) {
-            rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-            break;
-        }
-        st->samples -= samples < st->samples ? samples : st->samples;
-        st->chunks -= chunks < st->chunks ? chunks : st->chunks;
-        res->samples_dropped += samples;
-        res->blocks_dropped++;
-        if ((rc = db->bm->cursor_del(c, err)))
-            break;
-    }
-    if (c)
-        db->bm->cursor_close(c);
-    if (rc == PROMSTORE_DONE)
-        rc = PROMSTORE_OK;
-    for (size_t i = 0; rc == PROMSTORE_OK && i < slots.n; i++) {
-        ps_table t;
-        rc = ps_slot_table(db, txn, (uint32_t)slots.ids[i], 1, &t, err);
-        if (rc == PROMSTORE_OK)
-            rc = db->bm->table_clear(txn, t, err);
-    }
+    drop_ctx bc = *c;
+    bc.ids = &slots;
+    promstore_status rc = drop_before(db, txn, PS_T_BLOCKS, PS_SCAN_FAIL_BAD, cb, drop_block, &bc);
+    for (size_t i = 0; rc == PROMSTORE_OK && i < slots.n; i++)
+        rc = ps_blk_clear(&db->sch, txn, (uint32_t)slots.ids[i], c->err);
     ps_free(slots.ids);
-    return rc;
-}
-
-/* Drop out-of-order samples in blocks before `cb`. */
-static promstore_status drop_ooo(promstore *db, ps_txn *txn, int64_t cb, ps_stats_rec *st,
-                                 promstore_retention_result *res, promstore_error *err)
-{
-    ps_cursor *c = NULL;
-    const void *k, *v;
-    size_t kl, vl;
-    promstore_status rc = db->bm->cursor_open(txn, db->t_ooo, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;) {
-        if (kl != 24 || ps_get_time(k) >= cb)
-            break;
-        if (st->samples)
-            st->samples--;
-        res->samples_dropped++;
-        if ((rc = db->bm->cursor_del(c, err)))
-            break;
-        rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err);
-    }
-    if (c)
-        db->bm->cursor_close(c);
-    return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc;
-}
-
-/* Collect (and unlink from lastblk) the series whose newest data is before `cb`. */
-static promstore_status collect_dead(promstore *db, ps_txn *txn, int64_t cb, id_list *dead,
-                                     promstore_error *err)
-{
-    ps_cursor *c = NULL;
-    const void *k, *v;
-    size_t kl, vl;
-    promstore_status rc = db->bm->cursor_open(txn, db->t_lastblk, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_first(c, &k, &kl, &v, &vl, err); rc == PROMSTORE_OK;) {
-        if (kl != 16 || ps_get_time(k) >= cb)
-            break;
-        if (id_list_push(dead, ps_get_u64((const uint8_t *)k + 8)) != 0) {
-            rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-            break;
-        }
-        if ((rc = db->bm->cursor_del(c, err)))
-            break;
-        rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err);
-    }
-    if (c)
-        db->bm->cursor_close(c);
-    return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc;
-}
-
-/* Remove id from the series_key entry skey (which may list several ids). */
-static promstore_status unlink_series_key(promstore *db, ps_txn *txn, const uint8_t *skey,
-                                          size_t sklen, uint64_t id, promstore_error *err)
-{
-    const void *v;
-    size_t vl;
-    promstore_status rc = db->bm->get(txn, db->t_series_key, skey, sklen, &v, &vl, err);
-    if (rc)
-        return rc == PROMSTORE_E_NOT_FOUND ? PROMSTORE_OK : rc;
-    if (vl <= 8)
-        return db->bm->del(txn, db->t_series_key, skey, sklen, err);
-    uint8_t *rest = ps_malloc(vl);
-    if (rest == NULL)
-        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-    size_t n = 0;
-    for (size_t i = 0; i + 8 <= vl; i += 8)
-        if (ps_get_u64((const uint8_t *)v + i) != id)
-            memcpy(rest + n, (const uint8_t *)v + i, 8), n += 8;
-    rc = n ? db->bm->put(txn, db->t_series_key, skey, sklen, rest, n, err)
-           : db->bm->del(txn, db->t_series_key, skey, sklen, err);
-    ps_free(rest);
     return rc;
 }
 
@@ -149,48 +116,41 @@ static promstore_status delete_series(promstore *db, ps_txn *txn, uint64_t id, p
                                       ps_stats_rec *st, promstore_retention_result *res,
                                       promstore_error *err)
 {
-    uint8_t idk[8], skey[PS_SKEY_MAX + 8], pk[PS_BACKEND_MAX_KEY];
-    const void *v;
-    size_t vl;
-    ps_put_u64(idk, id);
-    promstore_status rc = db->bm->get(txn, db->t_series, idk, 8, &v, &vl, err);
+    ps_schema *s = &db->sch;
+    uint8_t skey[PS_SKEY_MAX];
+    ps_series_rec sr;
+    promstore_status rc = ps_series_get(s, txn, id, &sr, err);
     if (rc)
         return rc == PROMSTORE_E_NOT_FOUND ? PROMSTORE_OK : rc;
-    int d = ps_labelbuf_decode(lb, v, vl);
+    int d = ps_labelbuf_decode(lb, sr.key, sr.key_len);
     if (d == -2)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the labels of series %llu",
                        (unsigned long long)id);
     if (d != 0)
         return ps_fail(err, PROMSTORE_E_CORRUPT, "series %llu has a malformed labels key",
                        (unsigned long long)id);
-    size_t sklen = ps_skey_encode(v, vl, skey);
-    if ((rc = unlink_series_key(db, txn, skey, sklen, id, err)))
+    size_t sklen = ps_skey_encode(sr.key, sr.key_len, skey);
+    if ((rc = ps_skey_remove_id(s, txn, skey, sklen, id, err)))
         return rc;
-    size_t pl = ps_pair_encode("", 0, "", 0, pk, sizeof pk);
-    memcpy(pk + pl, idk, 8);
-    rc = db->bm->del(txn, db->t_postings, pk, pl + 8, err);
-    for (size_t i = 0; (rc == PROMSTORE_OK || rc == PROMSTORE_E_NOT_FOUND) && i < lb->n; i++) {
-        const promstore_label *l = &lb->labels[i];
-        pl = ps_pair_encode(l->name, l->name_len, l->value, l->value_len, pk, PS_PAIR_MAX);
-        memcpy(pk + pl, idk, 8);
-        rc = db->bm->del(txn, db->t_postings, pk, pl + 8, err);
-    }
+    rc = ps_posting_del(s, txn, NULL, id, err);
+    for (size_t i = 0; (rc == PROMSTORE_OK || rc == PROMSTORE_E_NOT_FOUND) && i < lb->n; i++)
+        rc = ps_posting_del(s, txn, &lb->labels[i], id, err);
     if (rc && rc != PROMSTORE_E_NOT_FOUND)
         return rc;
-    rc = db->bm->get(txn, db->t_head, idk, 8, &v, &vl, err);
+    /* A head that does not decode is dropped all the same, counting no samples. */
+    ps_rec h;
+    ps_bad bad;
+    rc = ps_rec_get(s, txn, PS_T_HEAD, &(ps_rec){.head = {.id = id}}, &h, &bad, err);
     if (rc == PROMSTORE_OK) {
-        uint64_t n = vl >= PS_HEAD_HDR + 2
-                         ? ((uint64_t)((const uint8_t *)v)[PS_HEAD_HDR] << 8 |
-                            ((const uint8_t *)v)[PS_HEAD_HDR + 1])
-                         : 0;
+        uint64_t n = bad.what ? 0 : (uint64_t)ps_xor_num_samples(h.head.chunk, h.head.chunk_len);
         st->samples -= n < st->samples ? n : st->samples;
         st->chunks -= st->chunks ? 1 : 0;
         res->samples_dropped += n;
-        rc = db->bm->del(txn, db->t_head, idk, 8, err);
+        rc = ps_head_del(s, txn, id, err);
     }
     if (rc && rc != PROMSTORE_E_NOT_FOUND)
         return rc;
-    if ((rc = db->bm->del(txn, db->t_series, idk, 8, err)))
+    if ((rc = ps_series_del(s, txn, id, err)))
         return rc;
     st->series -= st->series ? 1 : 0;
     res->series_dropped++;
@@ -205,13 +165,14 @@ promstore_status ps_retention_locked(promstore *db, ps_txn *txn, int64_t cutoff,
     id_list dead = {0};
     ps_labelbuf lb = {0};
     int64_t cb = ps_block_of(cutoff, db->block_ms);
+    drop_ctx c = {&st, &res, &dead, err};
     promstore_status rc = ps_stats_read(db, txn, &st, err);
     if (rc == PROMSTORE_OK)
-        rc = drop_blocks(db, txn, cb, &st, &res, err);
-    if (rc == PROMSTORE_OK)
-        rc = drop_ooo(db, txn, cb, &st, &res, err);
-    if (rc == PROMSTORE_OK)
-        rc = collect_dead(db, txn, cb, &dead, err);
+        rc = drop_blocks(db, txn, cb, &c);
+    if (rc == PROMSTORE_OK) /* the out-of-order samples of those blocks */
+        rc = drop_before(db, txn, PS_T_OOO, PS_SCAN_END_AT_BAD, cb, drop_ooo_sample, &c);
+    if (rc == PROMSTORE_OK) /* and (unlinked from lastblk) the series left with no data */
+        rc = drop_before(db, txn, PS_T_LASTBLK, PS_SCAN_END_AT_BAD, cb, drop_lastblk, &c);
     for (size_t i = 0; rc == PROMSTORE_OK && i < dead.n; i++)
         rc = delete_series(db, txn, dead.ids[i], &lb, &st, &res, err);
     if (rc == PROMSTORE_OK && (res.blocks_dropped || res.series_dropped || res.samples_dropped)) {
@@ -220,7 +181,7 @@ promstore_status ps_retention_locked(promstore *db, ps_txn *txn, int64_t cutoff,
             st.min_time = st.max_time = 0;
         else if (st.min_time < kept_from)
             st.min_time = kept_from;
-        rc = ps_stats_write(db, txn, &st, err);
+        rc = ps_stats_put(&db->sch, txn, &st, err);
     }
     if (dead.n)
         ps_cache_clear(&db->cache); /* dropped series must not be found again */
@@ -244,13 +205,13 @@ static promstore_status abi_apply_retention(promstore *db, int64_t cutoff_ms,
         return ps_fail(err, PROMSTORE_E_INVALID, "retention result struct_size is too small");
     pthread_mutex_lock(&db->write_mu);
     ps_txn *txn = NULL;
-    promstore_status rc = db->bm->txn_begin(db->be, 1, &txn, err);
+    promstore_status rc = ps_txn_begin(&db->sch, 1, &txn, err);
     if (rc == PROMSTORE_OK) {
         rc = ps_retention_locked(db, txn, cutoff_ms, result, err);
         if (rc == PROMSTORE_OK)
-            rc = db->bm->txn_commit(txn, err);
+            rc = ps_txn_commit(&db->sch, txn, err);
         else
-            db->bm->txn_abort(txn);
+            ps_txn_abort(&db->sch, txn);
         if (rc != PROMSTORE_OK)
             ps_cache_clear(&db->cache);
     }

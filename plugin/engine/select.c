@@ -5,7 +5,6 @@
 #include <string.h>
 
 #include "error.h"
-#include "keys.h"
 #include "labels.h"
 #include "mem.h"
 
@@ -68,120 +67,89 @@ void ps_matchers_free(ps_matcher *m, size_t n)
     ps_free(m);
 }
 
-/* Set the ids of every postings key that starts with prefix[0..plen). */
-static promstore_status add_prefix(promstore *db, ps_txn *txn, const uint8_t *prefix, size_t plen,
-                                   ps_bitmap *b, promstore_error *err)
-{
-    ps_cursor *c = NULL;
-    const void *k, *v;
-    size_t kl, vl;
-    promstore_status rc = db->bm->cursor_open(txn, db->t_postings, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_seek(c, prefix, plen, &k, &kl, &v, &vl, err);
-         rc == PROMSTORE_OK; rc = db->bm->cursor_next(c, &k, &kl, &v, &vl, err)) {
-        if (kl < plen + 8 || memcmp(k, prefix, plen) != 0)
-            break;
-        bitmap_set(b, ps_get_u64((const uint8_t *)k + kl - 8));
-    }
-    if (c)
-        db->bm->cursor_close(c);
-    return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc;
-}
-
+/* Set the ids of every postings entry of the pair (name, value). */
 static promstore_status add_pair(promstore *db, ps_txn *txn, const char *name, size_t nl,
                                  const char *value, size_t vl, ps_bitmap *b, promstore_error *err)
 {
-    uint8_t pk[PS_BACKEND_MAX_KEY];
-    size_t pl = ps_pair_encode(name, nl, value, vl, pk, PS_PAIR_MAX);
+    uint8_t pair[PS_PAIR_MAX];
+    size_t pl = ps_pair_encode(name, nl, value, vl, pair, sizeof pair);
     if (pl == 0)
         return PROMSTORE_OK; /* longer than any stored pair: matches nothing */
-    return add_prefix(db, txn, pk, pl, b, err);
+    ps_scan sc;
+    ps_scan_open(&sc, &db->sch, txn, PS_T_POSTINGS, PS_SCAN_END_AT_BAD, err);
+    ps_scan_seek(&sc, &(ps_rec){.posting = {pair, pl, 0}}, 2);
+    while (ps_scan_next(&sc))
+        bitmap_set(b, ps_scan_at(&sc)->posting.id);
+    return ps_scan_close(&sc);
 }
 
 /*
- * Walk postings of one label name, one distinct value at a time: after a
- * value, seek past all its keys by bumping its terminator (0x00 -> 0x01),
- * which the escaping guarantees no stored byte sequence sits between.
+ * Walk postings one distinct value (or name) at a time: after a pair, skip
+ * past all its ids (ps_scan_skip), so each is visited once however many
+ * series it lists.
  */
 typedef int (*value_fn)(void *ctx, const char *v, size_t vl);
+
+/* The name and value of the current postings entry, NUL-terminated; 0 or CORRUPT. */
+static promstore_status split_pair(const ps_scan *sc, char *name, size_t *nl, char *value,
+                                   size_t *vl, promstore_error *err)
+{
+    const ps_posting_rec *p = &ps_scan_at(sc)->posting;
+    if (ps_pair_decode(p->pair, p->pair_len, name, nl, value, vl) != 0)
+        return ps_fail(err, PROMSTORE_E_CORRUPT, "malformed postings key");
+    return PROMSTORE_OK;
+}
+
+/* Hand s to fn: 0 to go on; 1 (stop) or an error, which *rc gets. */
+static int visit(value_fn fn, void *ctx, const char *s, size_t len, promstore_status *rc)
+{
+    int r = fn(ctx, s, len);
+    if (r)
+        *rc = r < 0 ? r : PROMSTORE_OK;
+    return r;
+}
 
 promstore_status ps_each_value(promstore *db, ps_txn *txn, const char *name, size_t nlen,
                                value_fn fn, void *ctx, promstore_error *err)
 {
-    uint8_t seek[PS_BACKEND_MAX_KEY + 1];
-    char value[PS_BACKEND_MAX_KEY];
+    uint8_t pair[PS_PAIR_MAX];
+    char n[PS_BACKEND_MAX_KEY], value[PS_BACKEND_MAX_KEY];
+    size_t nl, vl;
     if (2 * nlen + 1 > PS_PAIR_MAX)
         return PROMSTORE_OK;
-    size_t plen = ps_key_string_encode(name, nlen, seek);
-    size_t slen = plen;
-    ps_cursor *c = NULL;
-    const void *k, *v;
-    size_t kl, vl;
-    promstore_status rc = db->bm->cursor_open(txn, db->t_postings, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_seek(c, seek, slen, &k, &kl, &v, &vl, err);
-         rc == PROMSTORE_OK; rc = db->bm->cursor_seek(c, seek, slen, &k, &kl, &v, &vl, err)) {
-        if (kl < plen + 9 || memcmp(k, seek, plen) != 0)
+    size_t pl = ps_pair_encode(name, nlen, "", 0, pair, sizeof pair);
+    ps_scan sc;
+    promstore_status rc = PROMSTORE_OK;
+    ps_scan_open(&sc, &db->sch, txn, PS_T_POSTINGS, PS_SCAN_END_AT_BAD, err);
+    ps_scan_seek(&sc, &(ps_rec){.posting = {pair, pl, 0}}, 1);
+    while (ps_scan_next(&sc)) {
+        if ((rc = split_pair(&sc, n, &nl, value, &vl, err)))
             break;
-        size_t pos = plen;
-        long n = ps_key_string_decode(k, kl - 8, &pos, value);
-        if (n < 0) {
-            rc = ps_fail(err, PROMSTORE_E_CORRUPT, "malformed postings key");
+        ps_scan_skip(&sc, 2);
+        if (visit(fn, ctx, value, vl, &rc))
             break;
-        }
-        value[n] = '\0';
-        /* Next seek target: this pair with its last terminator bumped. */
-        memcpy(seek, k, pos);
-        seek[pos - 1] = 0x01;
-        slen = pos;
-        int r = fn(ctx, value, (size_t)n);
-        if (r) {
-            rc = r < 0 ? r : PROMSTORE_OK;
-            goto out;
-        }
     }
-    if (rc == PROMSTORE_DONE)
-        rc = PROMSTORE_OK;
-out:
-    if (c)
-        db->bm->cursor_close(c);
-    return rc;
+    promstore_status closed = ps_scan_close(&sc);
+    return rc ? rc : closed;
 }
 
 promstore_status ps_each_name(promstore *db, ps_txn *txn, value_fn fn, void *ctx,
                               promstore_error *err)
 {
-    uint8_t seek[PS_BACKEND_MAX_KEY + 1] = {0x00, 0x01}; /* past the ("", "") pair */
-    char name[PS_BACKEND_MAX_KEY];
-    size_t slen = 2;
-    ps_cursor *c = NULL;
-    const void *k, *v;
-    size_t kl, vl;
-    promstore_status rc = db->bm->cursor_open(txn, db->t_postings, &c, err);
-    for (rc = rc ? rc : db->bm->cursor_seek(c, seek, slen, &k, &kl, &v, &vl, err);
-         rc == PROMSTORE_OK; rc = db->bm->cursor_seek(c, seek, slen, &k, &kl, &v, &vl, err)) {
-        size_t pos = 0;
-        long n = kl > 8 ? ps_key_string_decode(k, kl - 8, &pos, name) : -1;
-        if (n < 0) {
-            rc = ps_fail(err, PROMSTORE_E_CORRUPT, "malformed postings key");
+    char name[PS_BACKEND_MAX_KEY], value[PS_BACKEND_MAX_KEY];
+    size_t nl, vl;
+    ps_scan sc;
+    promstore_status rc = PROMSTORE_OK;
+    ps_scan_open(&sc, &db->sch, txn, PS_T_POSTINGS, PS_SCAN_FAIL_BAD, err);
+    while (ps_scan_next(&sc)) {
+        if ((rc = split_pair(&sc, name, &nl, value, &vl, err)))
             break;
-        }
-        name[n] = '\0';
-        memcpy(seek, k, pos);
-        seek[pos - 1] = 0x01;
-        slen = pos;
-        if (n == 0)
-            continue; /* the all-series pair */
-        int r = fn(ctx, name, (size_t)n);
-        if (r) {
-            rc = r < 0 ? r : PROMSTORE_OK;
-            goto out;
-        }
+        ps_scan_skip(&sc, 1);
+        if (nl > 0 && visit(fn, ctx, name, nl, &rc)) /* not the all-series pair */
+            break;
     }
-    if (rc == PROMSTORE_DONE)
-        rc = PROMSTORE_OK;
-out:
-    if (c)
-        db->bm->cursor_close(c);
-    return rc;
+    promstore_status closed = ps_scan_close(&sc);
+    return rc ? rc : closed;
 }
 
 typedef struct value_ctx {
@@ -233,13 +201,9 @@ static void bitmap_and(ps_bitmap *a, const ps_bitmap *b, int negate)
 promstore_status ps_select(promstore *db, ps_txn *txn, ps_matcher *m, size_t n, ps_bitmap *out,
                            promstore_error *err)
 {
-    const void *v;
-    size_t vl;
     uint64_t nbits = 1;
-    promstore_status rc = db->bm->get(txn, db->t_meta, "next_id", 7, &v, &vl, err);
-    if (rc == PROMSTORE_OK && vl == 8)
-        nbits = ps_get_u64(v);
-    else if (rc)
+    promstore_status rc = ps_meta_u64_get(&db->sch, txn, PS_META_NEXT_ID, &nbits, err);
+    if (rc)
         return rc;
     ps_bitmap result = {0}, tmp = {0};
     int have_result = 0;

@@ -243,9 +243,13 @@ static const seen_problem *find(const fx *f, const char *table, uint64_t id, con
 
 /* --- damaging a store through the backend interface ---------------------------------- */
 
+/*
+ * The store's backend under the schema layer: entries are read and written
+ * as bytes (raw_nth, raw_put) and made or taken apart with the schema's
+ * encoders and decoders, so the damage is exactly what the test means.
+ */
 typedef struct raw {
-    const ps_backend_methods *bm;
-    ps_backend *be;
+    ps_schema s;
     ps_txn *txn;
 } raw;
 
@@ -253,26 +257,29 @@ static void raw_open(raw *r, const fx *f)
 {
     promstore_error err;
     ps_backend_config cfg = {0, 0};
-    r->bm = ps_backend_find(g_backend);
-    assert_non_null(r->bm);
-    if (r->bm->open(f->dir, &cfg, &r->be, &err) != 0)
+    ps_schema_init(&r->s, ps_backend_find(g_backend));
+    assert_non_null(r->s.bm);
+    if (ps_schema_open(&r->s, f->dir, &cfg, &err) != 0)
         fail_msg("backend open: %s", err.message);
-    assert_int_equal(r->bm->txn_begin(r->be, 1, &r->txn, &err), 0);
+    assert_int_equal(ps_txn_begin(&r->s, 1, &r->txn, &err), 0);
+    for (ps_kind k = PS_T_META; k < PS_T_FIXED; k++)
+        if (ps_schema_open_table(&r->s, r->txn, k, 0, &err) != 0)
+            fail_msg("table %s: %s", ps_kind_name(k), err.message);
 }
 
 static void raw_close(raw *r)
 {
     promstore_error err;
-    if (r->bm->txn_commit(r->txn, &err) != 0)
+    if (ps_txn_commit(&r->s, r->txn, &err) != 0)
         fail_msg("commit: %s", err.message);
-    r->bm->close(r->be);
+    ps_schema_close(&r->s);
 }
 
 static ps_table raw_table(raw *r, const char *name)
 {
     ps_table t;
     promstore_error err;
-    if (r->bm->table_open(r->txn, name, 0, &t, &err) != 0)
+    if (r->s.bm->table_open(r->txn, name, 0, &t, &err) != 0)
         fail_msg("table %s: %s", name, err.message);
     return t;
 }
@@ -280,14 +287,14 @@ static ps_table raw_table(raw *r, const char *name)
 static void raw_put(raw *r, ps_table t, const void *k, size_t kl, const void *v, size_t vl)
 {
     promstore_error err;
-    if (r->bm->put(r->txn, t, k, kl, v, vl, &err) != 0)
+    if (r->s.bm->put(r->txn, t, k, kl, v, vl, &err) != 0)
         fail_msg("put: %s", err.message);
 }
 
 static void raw_del(raw *r, ps_table t, const void *k, size_t kl)
 {
     promstore_error err;
-    if (r->bm->del(r->txn, t, k, kl, &err) != 0)
+    if (r->s.bm->del(r->txn, t, k, kl, &err) != 0)
         fail_msg("del: %s", err.message);
 }
 
@@ -305,43 +312,72 @@ static void raw_nth(raw *r, ps_table t, int nth, entry *e)
     ps_cursor *c;
     const void *k, *v;
     promstore_error err;
-    assert_int_equal(r->bm->cursor_open(r->txn, t, &c, &err), 0);
-    int rc = r->bm->cursor_first(c, &k, &e->kl, &v, &e->vl, &err);
+    assert_int_equal(r->s.bm->cursor_open(r->txn, t, &c, &err), 0);
+    int rc = r->s.bm->cursor_first(c, &k, &e->kl, &v, &e->vl, &err);
     for (int i = 0; rc == 0 && i < nth; i++)
-        rc = r->bm->cursor_next(c, &k, &e->kl, &v, &e->vl, &err);
+        rc = r->s.bm->cursor_next(c, &k, &e->kl, &v, &e->vl, &err);
     assert_int_equal(rc, 0);
     assert_true(e->vl <= sizeof e->v);
     memcpy(e->k, k, e->kl);
     memcpy(e->v, v, e->vl);
-    r->bm->cursor_close(c);
+    r->s.bm->cursor_close(c);
 }
 
-/* The table name and start time of the second block (its first holds sealed chunks). */
-static ps_table block_table(raw *r, int nth, int64_t *start)
+/* Entry e read as a record of `kind` (views into e); it must decode. */
+static ps_rec decoded(ps_kind kind, const entry *e)
+{
+    ps_rec rec;
+    ps_bad bad;
+    if (ps_rec_decode(kind, e->k, e->kl, e->v, e->vl, &rec, &bad) != 0)
+        fail_msg("%s entry does not decode: %s", ps_kind_name(kind), bad.why);
+    return rec;
+}
+
+/* The key of record rec into k; its length. */
+static size_t rec_key(ps_kind kind, const ps_rec *rec, uint8_t *k)
+{
+    size_t kl = ps_rec_key(kind, rec, k);
+    assert_true(kl > 0);
+    return kl;
+}
+
+/* Store rec in table t as the schema encodes it. */
+static void raw_put_rec(raw *r, ps_table t, ps_kind kind, const ps_rec *rec)
+{
+    uint8_t k[PS_BACKEND_MAX_KEY], v[4096];
+    size_t kl = rec_key(kind, rec, k), vl = ps_rec_value(kind, rec, v, sizeof v);
+    assert_true(vl != SIZE_MAX);
+    raw_put(r, t, k, kl, v, vl);
+}
+
+/* The block record of the nth block (its first holds sealed chunks). */
+static ps_block_rec block_rec(raw *r, int nth)
 {
     entry b;
-    char name[32];
     raw_nth(r, raw_table(r, "blocks"), nth, &b);
-    *start = ps_get_time(b.k) * HOUR_MS;
-    snprintf(name, sizeof name, "blk.%u", ps_get_u32(b.v));
-    return raw_table(r, name);
+    return decoded(PS_T_BLOCKS, &b).block;
+}
+
+/* The table and start time of the nth block. */
+static ps_table block_table(raw *r, int nth, int64_t *start)
+{
+    char name[32];
+    ps_block_rec b = block_rec(r, nth);
+    *start = b.blk * HOUR_MS;
+    return raw_table(r, ps_blk_name(b.slot, name, sizeof name));
 }
 
 static const char *block_name(raw *r, int nth, char *buf, size_t cap)
 {
-    entry b;
-    raw_nth(r, raw_table(r, "blocks"), nth, &b);
-    snprintf(buf, cap, "blk.%u", ps_get_u32(b.v));
-    return buf;
+    return ps_blk_name(block_rec(r, nth).slot, buf, cap);
 }
 
-/* Postings key of (name, value) for series id. */
-static size_t pair_key(const char *name, const char *value, uint64_t id, uint8_t *out)
+/* The postings record of (name, value) for series id; its pair goes in pair. */
+static ps_rec posting(const char *name, const char *value, uint64_t id, uint8_t *pair)
 {
-    size_t n = ps_pair_encode(name, strlen(name), value, strlen(value), out, PS_PAIR_MAX);
+    size_t n = ps_pair_encode(name, strlen(name), value, strlen(value), pair, PS_PAIR_MAX);
     assert_true(n > 0);
-    ps_put_u64(out + n, id);
-    return n + 8;
+    return (ps_rec){.posting = {pair, n, id}};
 }
 
 /* --- healthy store --------------------------------------------------------------------- */
@@ -412,13 +448,17 @@ static void test_chunk_garbage(void **state)
     raw_open(&r, f);
     ps_table t = block_table(&r, 1, &start);
     raw_nth(&r, t, 5, &e);
-    uint64_t id = ps_get_u64(e.k);
+    ps_rec c = decoded(PS_T_BLK, &e);
+    uint64_t id = c.chunk.id;
+    uint8_t data[sizeof e.v];
     uint64_t x = 0x243f6a8885a308d3u;
-    for (size_t i = 8 + 2; i < e.vl; i++) { /* keep max time and the count */
+    memcpy(data, c.chunk.data, c.chunk.len);
+    for (size_t i = 2; i < c.chunk.len; i++) { /* keep the count (and the max time) */
         x = x * 6364136223846793005u + 1442695040888963407u;
-        e.v[i] = (uint8_t)(x >> 56);
+        data[i] = (uint8_t)(x >> 56);
     }
-    raw_put(&r, t, e.k, e.kl, e.v, e.vl);
+    c.chunk.data = data;
+    raw_put_rec(&r, t, PS_T_BLK, &c);
     block_name(&r, 1, name, sizeof name);
     raw_close(&r);
 
@@ -438,12 +478,16 @@ static void test_chunk_count_mismatch(void **state)
     raw_open(&r, f);
     ps_table t = block_table(&r, 0, &start);
     raw_nth(&r, t, 3, &e);
-    uint64_t id = ps_get_u64(e.k);
-    unsigned n = (unsigned)e.v[8] << 8 | e.v[9];
+    ps_rec c = decoded(PS_T_BLK, &e);
+    uint64_t id = c.chunk.id;
+    uint8_t data[sizeof e.v];
+    memcpy(data, c.chunk.data, c.chunk.len);
+    unsigned n = (unsigned)data[0] << 8 | data[1]; /* the XOR chunk's u16 sample count */
     n -= 1; /* the header now counts one sample fewer than the chunk holds */
-    e.v[8] = (uint8_t)(n >> 8);
-    e.v[9] = (uint8_t)n;
-    raw_put(&r, t, e.k, e.kl, e.v, e.vl);
+    data[0] = (uint8_t)(n >> 8);
+    data[1] = (uint8_t)n;
+    c.chunk.data = data;
+    raw_put_rec(&r, t, PS_T_BLK, &c);
     block_name(&r, 0, name, sizeof name);
     raw_close(&r);
 
@@ -462,9 +506,13 @@ static void test_head_garbage(void **state)
     raw_open(&r, f);
     ps_table t = raw_table(&r, "head");
     raw_nth(&r, t, 7, &e);
-    uint64_t id = ps_get_u64(e.k);
-    memset(e.v + PS_HEAD_HDR + 2, 0xff, e.vl - PS_HEAD_HDR - 2);
-    raw_put(&r, t, e.k, e.kl, e.v, e.vl);
+    ps_rec h = decoded(PS_T_HEAD, &e);
+    uint64_t id = h.head.id;
+    uint8_t data[sizeof e.v];
+    memcpy(data, h.head.chunk, h.head.chunk_len);
+    memset(data + 2, 0xff, h.head.chunk_len - 2); /* all but the count */
+    h.head.chunk = data;
+    raw_put_rec(&r, t, PS_T_HEAD, &h);
     raw_close(&r);
 
     check_finds(f);
@@ -483,8 +531,9 @@ static void test_chunk_of_missing_series(void **state)
     ps_table t = block_table(&r, 1, &start);
     raw_nth(&r, t, 0, &e);
     /* A copy of a valid chunk, filed under series id 37777 that was never created. */
-    ps_put_u64(e.k, 37777);
-    raw_put(&r, t, e.k, e.kl, e.v, e.vl);
+    ps_rec c = decoded(PS_T_BLK, &e);
+    c.chunk.id = 37777;
+    raw_put_rec(&r, t, PS_T_BLK, &c);
     block_name(&r, 1, name, sizeof name);
     raw_close(&r);
 
@@ -500,10 +549,10 @@ static void test_postings_to_missing_series(void **state)
     fx *f = *state;
     build_store(f, 40, 2, 0);
     raw r;
-    uint8_t k[PS_BACKEND_MAX_KEY];
+    uint8_t pair[PS_PAIR_MAX];
     raw_open(&r, f);
-    size_t kl = pair_key("job", "a", 9999, k);
-    raw_put(&r, raw_table(&r, "postings"), k, kl, "", 0);
+    ps_rec p = posting("job", "a", 9999, pair);
+    raw_put_rec(&r, raw_table(&r, "postings"), PS_T_POSTINGS, &p);
     raw_close(&r);
 
     assert_int_equal(check_finds(f), 1);
@@ -515,11 +564,11 @@ static void test_series_without_postings(void **state)
     fx *f = *state;
     build_store(f, 40, 2, 0);
     raw r;
-    uint8_t k[PS_BACKEND_MAX_KEY];
+    uint8_t k[PS_BACKEND_MAX_KEY], pair[PS_PAIR_MAX];
     raw_open(&r, f);
     /* Ids are given in append order: host-5 is series 6. */
-    size_t kl = pair_key("instance", "host-5", 6, k);
-    raw_del(&r, raw_table(&r, "postings"), k, kl);
+    ps_rec p = posting("instance", "host-5", 6, pair);
+    raw_del(&r, raw_table(&r, "postings"), k, rec_key(PS_T_POSTINGS, &p, k));
     raw_close(&r);
 
     assert_int_equal(check_finds(f), 1);
@@ -531,11 +580,11 @@ static void test_postings_pair_mismatch(void **state)
     fx *f = *state;
     build_store(f, 40, 2, 0);
     raw r;
-    uint8_t k[PS_BACKEND_MAX_KEY];
+    uint8_t pair[PS_PAIR_MAX];
     raw_open(&r, f);
     /* Series 6 (host-5) listed under host-6 too: an entry of an existing series. */
-    size_t kl = pair_key("instance", "host-6", 6, k);
-    raw_put(&r, raw_table(&r, "postings"), k, kl, "", 0);
+    ps_rec p = posting("instance", "host-6", 6, pair);
+    raw_put_rec(&r, raw_table(&r, "postings"), PS_T_POSTINGS, &p);
     raw_close(&r);
 
     assert_int_equal(check_finds(f), 1);
@@ -548,13 +597,16 @@ static void test_reverse_index_mismatch(void **state)
     build_store(f, 40, 2, 0);
     raw r;
     entry s3;
-    uint8_t id4[8];
+    uint8_t skey[PS_SKEY_MAX];
+    uint64_t id4 = 4;
+    promstore_error err;
     raw_open(&r, f);
     /* series 3's labels key -> id 4 instead of 3 */
     raw_nth(&r, raw_table(&r, "series"), 2, &s3);
-    assert_int_equal(ps_get_u64(s3.k), 3);
-    ps_put_u64(id4, 4);
-    raw_put(&r, raw_table(&r, "series_key"), s3.v, s3.vl, id4, 8);
+    ps_rec s = decoded(PS_T_SERIES, &s3);
+    assert_int_equal(s.series.id, 3);
+    size_t sl = ps_skey_encode(s.series.key, s.series.key_len, skey);
+    assert_int_equal(ps_skey_put(&r.s, r.txn, skey, sl, &id4, 1, &err), PROMSTORE_OK);
     raw_close(&r);
 
     check_finds(f);
@@ -572,7 +624,7 @@ static void test_lastblk_missing(void **state)
     raw_open(&r, f);
     ps_table t = raw_table(&r, "lastblk");
     raw_nth(&r, t, 11, &e);
-    uint64_t id = ps_get_u64(e.k + 8);
+    uint64_t id = decoded(PS_T_LASTBLK, &e).lastblk.id;
     raw_del(&r, t, e.k, e.kl);
     raw_close(&r);
 
@@ -589,12 +641,13 @@ static void test_block_counts(void **state)
     raw_open(&r, f);
     ps_table t = raw_table(&r, "blocks");
     raw_nth(&r, t, 0, &b);
-    ps_put_u64(b.v + 4, ps_get_u64(b.v + 4) + 1); /* one sample more than stored */
-    raw_put(&r, t, b.k, b.kl, b.v, b.vl);
+    ps_rec rec = decoded(PS_T_BLOCKS, &b);
+    rec.block.samples++; /* one sample more than stored */
+    raw_put_rec(&r, t, PS_T_BLOCKS, &rec);
     raw_close(&r);
 
     assert_int_equal(check_finds(f), 1);
-    assert_int_equal(find(f, "blocks", 0, "record counts")->block, ps_get_time(b.k) * HOUR_MS);
+    assert_int_equal(find(f, "blocks", 0, "record counts")->block, rec.block.blk * HOUR_MS);
 }
 
 static void test_stats_mismatch(void **state)
@@ -602,17 +655,13 @@ static void test_stats_mismatch(void **state)
     fx *f = *state;
     build_store(f, 40, 2, 0);
     raw r;
-    const void *v;
-    size_t vl;
-    uint8_t st[40];
+    ps_stats_rec st;
     promstore_error err;
     raw_open(&r, f);
-    ps_table t = raw_table(&r, "meta");
-    assert_int_equal(r.bm->get(r.txn, t, "stats", 5, &v, &vl, &err), 0);
-    assert_int_equal(vl, 40);
-    memcpy(st, v, 40);
-    ps_put_u64(st, ps_get_u64(st) + 2); /* two series more than the index holds */
-    raw_put(&r, t, "stats", 5, st, 40);
+    /* The record is there and of its size (a shorter or longer one does not decode). */
+    assert_int_equal(ps_stats_get(&r.s, r.txn, &st, &err), PROMSTORE_OK);
+    st.series += 2; /* two series more than the index holds */
+    assert_int_equal(ps_stats_put(&r.s, r.txn, &st, &err), PROMSTORE_OK);
     raw_close(&r);
 
     assert_int_equal(check_finds(f), 1);
@@ -766,12 +815,12 @@ static void test_stop_early(void **state)
     fx *f = *state;
     build_store(f, 40, 2, 0);
     raw r;
-    uint8_t k[PS_BACKEND_MAX_KEY];
+    uint8_t pair[PS_PAIR_MAX];
     raw_open(&r, f);
     ps_table t = raw_table(&r, "postings");
     for (uint64_t id = 5000; id < 5010; id++) {
-        size_t kl = pair_key("job", "b", id, k);
-        raw_put(&r, t, k, kl, "", 0);
+        ps_rec p = posting("job", "b", id, pair);
+        raw_put_rec(&r, t, PS_T_POSTINGS, &p);
     }
     raw_close(&r);
 

@@ -58,7 +58,7 @@ static unsigned select_mask(promstore *db, const promstore_matcher *src, size_t 
     ps_labelbuf lb = {0};
     promstore_status st = ps_matchers_compile(src, n, &m, &err);
     if (st == PROMSTORE_OK)
-        st = db->bm->txn_begin(db->be, 0, &txn, &err);
+        st = ps_txn_begin(&db->sch, 0, &txn, &err);
     if (st == PROMSTORE_OK)
         st = ps_select(db, txn, m, n, &sel, &err);
     unsigned mask = 0;
@@ -67,14 +67,11 @@ static unsigned select_mask(promstore *db, const promstore_matcher *src, size_t 
         if (!ps_bitmap_has(&sel, id))
             continue;
         ids++;
-        uint8_t key[8];
-        ps_put_u64(key, id);
-        const void *v;
-        size_t vl;
-        st = db->bm->get(txn, db->t_series, key, 8, &v, &vl, &err);
+        ps_series_rec sr;
+        st = ps_series_get(&db->sch, txn, id, &sr, &err);
         if (st != PROMSTORE_OK)
             break; /* a selected id that is no stored series: NOT_FOUND */
-        int i = ps_labelbuf_decode(&lb, v, vl) == 0 ? mdata_index(lb.labels, lb.n) : -1;
+        int i = ps_labelbuf_decode(&lb, sr.key, sr.key_len) == 0 ? mdata_index(lb.labels, lb.n) : -1;
         if (i < 0)
             unknown++;
         else if (mask & (1u << i))
@@ -86,7 +83,7 @@ static unsigned select_mask(promstore *db, const promstore_matcher *src, size_t 
     ps_labelbuf_free(&lb);
     ps_bitmap_free(&sel);
     if (txn != NULL)
-        db->bm->txn_abort(txn);
+        ps_txn_abort(&db->sch, txn);
     ps_matchers_free(m, n);
 
     if (st != PROMSTORE_OK)
