@@ -42,6 +42,7 @@
  */
 #include <stdint.h>
 #include <stdlib.h>
+#include <stddef.h>
 #include <string.h>
 
 #include "error.h"
@@ -147,6 +148,29 @@ static void set_span(const char **p, size_t *len, const ProtobufCBinaryData *d)
 {
     *p = d->data ? (const char *)d->data : "";
     *len = d->data ? d->len : 0;
+}
+
+/*
+ * Point s at the samples from sm on and fill them from the n protobuf sample
+ * messages src[]. Remote write 1.0 and 2.0 samples are different generated
+ * types that both carry a double `value` and an int64 `timestamp`; the
+ * callers pass where those fields sit. Returns the next free sample.
+ */
+static promstore_sample *fill_samples(promstore_series *s, promstore_sample *sm,
+                                      void *const *src, size_t n, size_t ts_off, size_t v_off)
+{
+    s->samples = sm;
+    s->n_samples = n;
+    for (size_t k = 0; k < n; k++, sm++) {
+        const unsigned char *m = src[k];
+        int64_t t;
+        double v;
+        memcpy(&t, m + ts_off, sizeof t);
+        memcpy(&v, m + v_off, sizeof v);
+        sm->timestamp_ms = t;
+        sm->value_bits = value_bits(v);
+    }
+    return sm;
 }
 
 static int has_name(const promstore_label *l, size_t n)
@@ -280,12 +304,9 @@ static int v1_batch(const Prometheus__WriteRequest *wr, rw_batch *b,
             set_span(&l->name, &l->name_len, &ts->labels[j]->name);
             set_span(&l->value, &l->value_len, &ts->labels[j]->value);
         }
-        s->samples = sm;
-        s->n_samples = ts->n_samples;
-        for (size_t j = 0; j < ts->n_samples; j++, sm++) {
-            sm->timestamp_ms = ts->samples[j]->timestamp;
-            sm->value_bits = value_bits(ts->samples[j]->value);
-        }
+        sm = fill_samples(s, sm, (void *const *)ts->samples, ts->n_samples,
+                          offsetof(Prometheus__Sample, timestamp),
+                          offsetof(Prometheus__Sample, value));
     }
     return 0;
 }
@@ -396,12 +417,9 @@ static int v2_batch(const Io__Prometheus__Write__V2__Request *rq, rw_batch *b,
             set_span(&l->value, &l->value_len, &sym[ts->labels_refs[j + 1]]);
         }
         /* A series with histograms only has no samples: validated, not created. */
-        s->samples = sm;
-        s->n_samples = ts->n_samples;
-        for (size_t j = 0; j < ts->n_samples; j++, sm++) {
-            sm->timestamp_ms = ts->samples[j]->timestamp;
-            sm->value_bits = value_bits(ts->samples[j]->value);
-        }
+        sm = fill_samples(s, sm, (void *const *)ts->samples, ts->n_samples,
+                          offsetof(Io__Prometheus__Write__V2__Sample, timestamp),
+                          offsetof(Io__Prometheus__Write__V2__Sample, value));
     }
     return 0;
 }
