@@ -6,16 +6,21 @@
 #include <string.h>
 
 /*
- * The fault counter. `fail_at` is 0 when disarmed, which is the normal case:
- * one relaxed load per allocation. When armed, every allocation takes a
- * ticket; the one whose ticket equals fail_at fails.
+ * The fault counter. Until a test first calls ps_mem_fail_at, `active` is 0
+ * and an allocation costs one relaxed load more than malloc (no atomic
+ * read-modify-write on the allocation path of a production process). Once
+ * active, every allocation takes a ticket (so a test can count them); the one
+ * whose ticket equals fail_at, if fail_at is not 0, fails.
  */
+static atomic_int active;
 static atomic_uint_fast64_t fail_at;
 static atomic_uint_fast64_t count;
 static atomic_int failed;
 
 static int injected_failure(void)
 {
+    if (!atomic_load_explicit(&active, memory_order_relaxed))
+        return 0;
     uint64_t at = atomic_load_explicit(&fail_at, memory_order_relaxed);
     uint64_t ticket = atomic_fetch_add_explicit(&count, 1, memory_order_relaxed) + 1;
     if (at == 0 || ticket != at)
@@ -29,6 +34,7 @@ void ps_mem_fail_at(uint64_t n)
     atomic_store(&count, 0);
     atomic_store(&failed, 0);
     atomic_store(&fail_at, n);
+    atomic_store(&active, 1);
 }
 
 uint64_t ps_mem_count(void)

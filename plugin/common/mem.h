@@ -62,8 +62,10 @@ void ps_buf_free(ps_buf *b);
  * Fault injection, for tests. ps_mem_fail_at(n) with n >= 1 makes the n-th
  * allocation from now fail (once; later ones succeed again); 0 disarms it.
  * ps_mem_count() is the number of allocations since the last
- * ps_mem_fail_at call, so a test can measure an operation, then sweep n over
- * 1..count. ps_mem_failed() says whether the armed failure has happened.
+ * ps_mem_fail_at call, so a test can measure an operation (after
+ * ps_mem_fail_at(0)), then sweep n over 1..count. ps_mem_failed() says
+ * whether the armed failure has happened. Counting starts with the first
+ * ps_mem_fail_at call of the process; before it allocations are not counted.
  */
 void ps_mem_fail_at(uint64_t n);
 uint64_t ps_mem_count(void);
