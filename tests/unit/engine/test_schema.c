@@ -91,12 +91,14 @@ static void test_round_trips(void **state)
     char name[PS_PAIR_MAX], value[PS_PAIR_MAX];
     size_t nl, vl;
     assert_int_equal(ps_pair_decode(out.posting.pair, out.posting.pair_len, name, &nl, value, &vl),
-                     0);
+                     (long)pl);
     assert_int_equal(nl, 4);
     assert_memory_equal(name, "job\x01", 4);
     assert_int_equal(vl, 3);
     assert_memory_equal(value, "a\0b", 3);
     assert_int_equal(ps_pair_decode(pair, pl - 1, name, &nl, value, &vl), -1);
+    assert_int_equal(ps_pair_decode(pair, pl - 1, name, &nl, NULL, NULL), 6); /* the name only */
+    assert_int_equal(nl, 4);
 
     uint8_t state_bytes[PS_XOR_STATE_BYTES], chunk[3] = {0, 1, 0x80};
     for (size_t i = 0; i < sizeof state_bytes; i++)
@@ -735,7 +737,8 @@ static void test_scan_postings(void **state)
     int n = 0;
     while (ps_scan_next(&sc)) {
         const ps_posting_rec *p = &ps_scan_at(&sc)->posting;
-        assert_int_equal(ps_pair_decode(p->pair, p->pair_len, name, &nl, value, &vl), 0);
+        assert_int_equal(ps_pair_decode(p->pair, p->pair_len, name, &nl, value, &vl),
+                         (long)p->pair_len);
         assert_true(n < 3);
         assert_string_equal(name, "a");
         assert_int_equal(vl, strlen(want_values[n]));
@@ -752,7 +755,8 @@ static void test_scan_postings(void **state)
     n = 0;
     while (ps_scan_next(&sc)) {
         const ps_posting_rec *p = &ps_scan_at(&sc)->posting;
-        assert_int_equal(ps_pair_decode(p->pair, p->pair_len, name, &nl, value, &vl), 0);
+        long used = ps_pair_decode(p->pair, p->pair_len, name, &nl, NULL, NULL);
+        assert_int_equal(used, (long)nl + 1); /* the name and its terminator */
         assert_true(n < 4);
         assert_string_equal(name, want_names[n++]);
         ps_scan_skip(&sc, 1);
