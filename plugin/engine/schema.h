@@ -36,13 +36,15 @@
  *
  * 4. Records that do not decode. To the engine, an entry of the wrong shape
  *    is damage: a get gives PROMSTORE_E_CORRUPT with a message naming the
- *    table and what is wrong, and a scan ends with that error (or, where
- *    the engine always stopped quietly at such an entry, PS_SCAN_END_AT_BAD
- *    ends it quietly). The checker must go on past damage, so it asks to see
- *    such entries (PS_SCAN_SHOW_BAD, or a ps_bad to ps_rec_get): the entry is
- *    then returned with what could be read of it, and the ps_bad says whether
- *    its key or its value is bad and why. Backend errors (I/O, a bad page)
- *    are never turned into bad records: they are the status.
+ *    table and what is wrong, and a scan ends with that error. Readers that
+ *    always stopped quietly at such an entry keep doing so with
+ *    PS_SCAN_END_AT_BAD, and those that only ever looked at keys with
+ *    PS_SCAN_END_AT_BAD_KEY. Whoever must go on past damage (the checker,
+ *    retention) asks to see such entries (PS_SCAN_SHOW_BAD, or a ps_bad to
+ *    ps_rec_get): the entry is then returned with what could be read of it,
+ *    and the ps_bad says whether its key or its value is bad and why.
+ *    Backend errors (I/O, a bad page) are never turned into bad records:
+ *    they are the status.
  *
  * 5. Lifetime of bytes. Records hold views (pointer + length) into the
  *    backend's memory for their variable parts: labels keys, id lists,
@@ -60,9 +62,10 @@
  * 7. The format evolves by version. PS_FORMAT_VERSION is written to the
  *    FORMAT file and the meta "format" record of every new store. Any change
  *    to a layout of docs/format/ is a new version; a reader of version N
- *    refuses a store of any other version with PROMSTORE_E_UNSUPPORTED and a
- *    message naming that version (ps_meta_format_check), never reads it as
- *    its own. docs/format/README.md gives the rule in full.
+ *    refuses a store of any other version with a message naming the version
+ *    it found (the FORMAT file is checked first, by store.c and check.c;
+ *    then ps_meta_format_check, PROMSTORE_E_UNSUPPORTED), and never reads it
+ *    as its own. docs/format/README.md gives the rule in full.
  */
 #ifndef PS_SCHEMA_H
 #define PS_SCHEMA_H
@@ -126,7 +129,7 @@ typedef struct ps_schema {
     uint32_t n_slots;
 } ps_schema;
 
-/* The name of a fixed table ("meta", "series", ...), or "blk" for PS_T_BLK. */
+/* The name of a fixed table ("meta", "series", ...), or "block table" for PS_T_BLK. */
 const char *ps_kind_name(ps_kind kind);
 
 /* Set up s for backend bm (which may be NULL until ps_schema_open). */

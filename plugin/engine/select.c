@@ -118,6 +118,11 @@ promstore_status ps_each_value(promstore *db, ps_txn *txn, const char *name, siz
     uint8_t pair[PS_PAIR_MAX];
     char n[PS_BACKEND_MAX_KEY], value[PS_BACKEND_MAX_KEY];
     size_t nl, vl;
+    /*
+     * A name whose escaped form could pass half a key is looked no further,
+     * as always: that leaves out long names that do fit with a short value
+     * (a known gap, kept so that this layer changes no answer).
+     */
     if (2 * nlen + 1 > PS_PAIR_MAX)
         return PROMSTORE_OK;
     size_t pl = ps_pair_encode(name, nlen, "", 0, pair, sizeof pair);
