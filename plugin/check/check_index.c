@@ -186,11 +186,11 @@ promstore_status ps_check_walk_postings(ps_checker *c, int detail)
                 ps_check_problem(c, "postings", 0, PS_NB, "%s", ps_scan_bad(&sc)->why);
             continue;
         }
-        if (ps_pair_decode(p->pair, p->pair_len, name, &nl, value, &val_len) != 0) {
+        if (ps_pair_decode(p->pair, p->pair_len, name, &nl, value, &val_len) != (long)p->pair_len) {
             if (!detail)
                 ps_check_problem(c, "postings", 0, PS_NB,
-                                 "entry whose first %zu bytes are not an escaped name and value",
-                                 p->pair_len);
+                                 "entry of %zu bytes is not an escaped name, value and series id",
+                                 ps_posting_key_len(p));
             continue;
         }
 #define TEXT ps_check_pair_text(name, nl, value, val_len, text, sizeof text)
@@ -312,14 +312,18 @@ promstore_status ps_check_walk_series_key(ps_checker *c, int detail)
     return walk_end(c, &sc, "series_key");
 }
 
-/* Block of series id's open chunk: 1 and *blk, 0 without one (or a bad one), <0 on error. */
+/*
+ * Block of series id's open chunk: 1 and *blk, 0 without one, <0 on error.
+ * A head value too short for its header still gives its mint (the check of
+ * the head reports the rest).
+ */
 static int head_block(ps_checker *c, uint64_t id, int64_t *blk)
 {
     ps_rec h;
     ps_bad bad;
     promstore_status rc =
         ps_rec_get(&c->sch, c->txn, PS_T_HEAD, &(ps_rec){.head = {.id = id}}, &h, &bad, c->err);
-    if (rc == PROMSTORE_E_NOT_FOUND || (rc == PROMSTORE_OK && bad.what))
+    if (rc == PROMSTORE_E_NOT_FOUND)
         return 0;
     if (rc)
         return rc;

@@ -226,11 +226,14 @@ static promstore_status block_slot(batch *b, int64_t blk, uint32_t *slot, promst
     if (rc == PROMSTORE_OK) {
         *slot = br.slot;
     } else if (rc == PROMSTORE_E_NOT_FOUND) {
-        /* Few blocks live at once, so a scan for the lowest free slot is cheap. */
+        /*
+         * Few blocks live at once, so a scan for the lowest free slot is cheap.
+         * Every record holds its slot, a damaged one too if it has the bytes.
+         */
         size_t cap = 0, used_n = 0;
         uint32_t *used = NULL;
         ps_scan sc;
-        ps_scan_open(&sc, s, b->txn, PS_T_BLOCKS, PS_SCAN_FAIL_BAD, err);
+        ps_scan_open(&sc, s, b->txn, PS_T_BLOCKS, PS_SCAN_SHOW_BAD, err);
         while (ps_scan_next(&sc)) {
             if (PS_GROW(used, cap, used_n + 1)) {
                 ps_scan_close(&sc);
@@ -421,34 +424,40 @@ static promstore_status stored_sample(batch *b, uint64_t id, const head *h, int6
         *found = 1;
         return PROMSTORE_OK;
     }
-    /* Out-of-order samples may sit anywhere before the newest one. */
-    ps_ooo_rec o = {ps_block_of(t, db->block_ms), id, t, 0};
-    promstore_status rc = ps_ooo_get(s, b->txn, &o, err);
-    if (rc == PROMSTORE_OK) {
+    /*
+     * Out-of-order samples may sit anywhere before the newest one. An entry
+     * that does not decode is no sample, as a missing one (the same with the
+     * block record below, read for its slot).
+     */
+    int64_t blk = ps_block_of(t, db->block_ms);
+    ps_rec r;
+    ps_bad bad;
+    promstore_status rc =
+        ps_rec_get(s, b->txn, PS_T_OOO, &(ps_rec){.ooo = {blk, id, t, 0}}, &r, &bad, err);
+    if (rc == PROMSTORE_OK && !bad.what) {
         *found = 1;
-        *v = o.value;
+        *v = r.ooo.value;
         return PROMSTORE_OK;
     }
-    if (rc != PROMSTORE_E_NOT_FOUND)
+    if (rc && rc != PROMSTORE_E_NOT_FOUND)
         return rc;
     if (h->present && t >= h->mint)
         return PROMSTORE_OK; /* not in the head, and sealed chunks end before it */
-    ps_block_rec br;
-    rc = ps_block_get(s, b->txn, o.blk, &br, err);
+    rc = ps_rec_get(s, b->txn, PS_T_BLOCKS, &(ps_rec){.block = {.blk = blk}}, &r, &bad, err);
     if (rc == PROMSTORE_E_NOT_FOUND)
         return PROMSTORE_OK;
     ps_table tbl;
-    if (rc || (rc = ps_blk_table(s, b->txn, br.slot, 1, &tbl, err)))
+    if (rc || (rc = ps_blk_table(s, b->txn, r.block.slot, 1, &tbl, err)))
         return rc;
     /* The series' chunks in this block, from its first: the one ending at or after t. */
     ps_scan sc;
-    ps_scan_open_blk(&sc, s, b->txn, tbl, PS_SCAN_END_AT_BAD, err);
+    ps_scan_open_blk(&sc, s, b->txn, tbl, PS_SCAN_END_AT_BAD_KEY, err);
     ps_scan_seek(&sc, &(ps_rec){.chunk = {.id = id, .mint = INT64_MIN}}, 1);
     while (ps_scan_next(&sc)) {
         const ps_chunk_rec *c = &ps_scan_at(&sc)->chunk;
         if (c->mint > t)
             break;
-        if (c->maxt >= t) {
+        if (!ps_scan_bad(&sc) && c->maxt >= t) {
             *found = find_in_chunk(c->data, c->len, t, v);
             break;
         }

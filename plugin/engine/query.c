@@ -116,9 +116,9 @@ static promstore_status load_blocks(promstore_series_iter *it, promstore_error *
             return rc;
         it->blocks[i].table = t;
     }
-    /* Out-of-order blocks: skip-scan the distinct blocks of ooo. */
+    /* Out-of-order blocks: skip-scan the distinct blocks of ooo (only keys matter). */
     cap = 0;
-    ps_scan_open(&sc, s, it->txn, PS_T_OOO, PS_SCAN_END_AT_BAD, err);
+    ps_scan_open(&sc, s, it->txn, PS_T_OOO, PS_SCAN_END_AT_BAD_KEY, err);
     ps_scan_seek(&sc, &(ps_rec){.ooo = {bmin, 0, INT64_MIN, 0}}, 0);
     while (ps_scan_next(&sc) && ps_scan_at(&sc)->ooo.blk <= bmax) {
         if (PS_GROW(it->ooo_blocks, cap, it->n_ooo_blocks + 1)) {
@@ -251,13 +251,16 @@ static promstore_status gather_sealed(promstore_series_iter *it, const block_ref
 {
     ps_scan sc;
     promstore_status rc = PROMSTORE_OK;
-    ps_scan_open_blk(&sc, &it->db->sch, it->txn, b->table, PS_SCAN_FAIL_BAD, err);
+    /* A chunk whose key is bad ends the series' chunks; one whose value is bad is corrupt. */
+    ps_scan_open_blk(&sc, &it->db->sch, it->txn, b->table, PS_SCAN_END_AT_BAD_KEY, err);
     ps_scan_seek(&sc, &(ps_rec){.chunk = {.id = it->cur_id, .mint = INT64_MIN}}, 1);
     while (rc == PROMSTORE_OK && ps_scan_next(&sc)) {
         const ps_chunk_rec *c = &ps_scan_at(&sc)->chunk;
         if (c->mint > it->maxt)
             break;
-        if (c->maxt >= it->mint)
+        if (ps_scan_bad(&sc))
+            rc = ps_fail(err, PROMSTORE_E_CORRUPT, "%s", ps_scan_bad(&sc)->why);
+        else if (c->maxt >= it->mint)
             rc = add_chunk(it, c->mint, c->maxt, c->data, c->len, err);
     }
     promstore_status closed = ps_scan_close(&sc);

@@ -169,8 +169,8 @@ promstore_status ps_retention_locked(promstore *db, ps_txn *txn, int64_t cutoff,
     promstore_status rc = ps_stats_read(db, txn, &st, err);
     if (rc == PROMSTORE_OK)
         rc = drop_blocks(db, txn, cb, &c);
-    if (rc == PROMSTORE_OK) /* the out-of-order samples of those blocks */
-        rc = drop_before(db, txn, PS_T_OOO, PS_SCAN_END_AT_BAD, cb, drop_ooo_sample, &c);
+    if (rc == PROMSTORE_OK) /* the out-of-order samples of those blocks, whatever their value */
+        rc = drop_before(db, txn, PS_T_OOO, PS_SCAN_END_AT_BAD_KEY, cb, drop_ooo_sample, &c);
     if (rc == PROMSTORE_OK) /* and (unlinked from lastblk) the series left with no data */
         rc = drop_before(db, txn, PS_T_LASTBLK, PS_SCAN_END_AT_BAD, cb, drop_lastblk, &c);
     for (size_t i = 0; rc == PROMSTORE_OK && i < dead.n; i++)

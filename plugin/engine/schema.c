@@ -215,17 +215,21 @@ size_t ps_pair_encode(const char *name, size_t nlen, const char *value, size_t v
     return n;
 }
 
-int ps_pair_decode(const uint8_t *pair, size_t pair_len, char *name, size_t *nl, char *value,
-                   size_t *vl)
+long ps_pair_decode(const uint8_t *pair, size_t pair_len, char *name, size_t *nl, char *value,
+                    size_t *vl)
 {
     size_t pos = 0;
     long n = ps_key_string_decode(pair, pair_len, &pos, name);
-    long v = n < 0 ? -1 : ps_key_string_decode(pair, pair_len, &pos, value);
-    if (v < 0 || pos != pair_len)
+    if (n < 0)
         return -1;
     *nl = (size_t)n;
+    if (value == NULL)
+        return (long)pos;
+    long v = ps_key_string_decode(pair, pair_len, &pos, value);
+    if (v < 0)
+        return -1;
     *vl = (size_t)v;
-    return 0;
+    return (long)pos;
 }
 
 /* --- keys and values ------------------------------------------------------------------------ */
@@ -441,11 +445,11 @@ int ps_rec_decode(ps_kind kind, const void *key, size_t kl, const void *val, siz
     case PS_T_BLOCKS:
         memset(&out->block, 0, sizeof out->block);
         out->block.blk = kl == TIME_BYTES ? ps_get_time(k) : 0;
+        out->block.slot = vl >= 4 ? ps_get_u32(v) : 0;
         if (kl != TIME_BYTES || vl != BLOCK_BYTES)
             return bad_entry(bad, kl != TIME_BYTES ? PS_BAD_KEY : PS_BAD_VALUE,
                              "record of %zu/%zu bytes (key/value), not %d/%d", kl, vl, TIME_BYTES,
                              BLOCK_BYTES);
-        out->block.slot = ps_get_u32(v);
         out->block.samples = ps_get_u64(v + 4);
         out->block.chunks = ps_get_u64(v + 12);
         out->block.bytes = ps_get_u64(v + 20);
@@ -457,12 +461,12 @@ int ps_rec_decode(ps_kind kind, const void *key, size_t kl, const void *val, siz
             return bad_entry(bad, PS_BAD_KEY, "key of %zu bytes, not 16 (series id + min time)",
                              kl);
         out->chunk.mint = ps_get_time(k + ID_BYTES);
+        out->chunk.maxt = vl >= CHUNK_HDR ? ps_get_time(v) : 0;
         if (vl < CHUNK_HDR + XOR_HDR)
             return bad_entry(bad, PS_BAD_VALUE,
                              "chunk at %lld of series %llu: value of %zu bytes, too short for a "
                              "max time and a chunk header",
                              (long long)out->chunk.mint, (unsigned long long)out->chunk.id, vl);
-        out->chunk.maxt = ps_get_time(v);
         out->chunk.data = v + CHUNK_HDR;
         out->chunk.len = vl - CHUNK_HDR;
         return 0;
@@ -687,11 +691,12 @@ promstore_status ps_skey_put(ps_schema *s, ps_txn *txn, const uint8_t *skey, siz
 promstore_status ps_skey_remove_id(ps_schema *s, ps_txn *txn, const uint8_t *skey, size_t sklen,
                                    uint64_t id, promstore_error *err)
 {
-    ps_skey_rec r;
-    ps_rec key = {.skey = {.skey = skey, .skey_len = sklen}};
-    promstore_status rc = ps_skey_get(s, txn, skey, sklen, &r, err);
+    ps_rec key = {.skey = {.skey = skey, .skey_len = sklen}}, got;
+    ps_bad bad; /* a damaged list keeps its whole ids: retention must get past it */
+    promstore_status rc = ps_rec_get(s, txn, PS_T_SERIES_KEY, &key, &got, &bad, err);
     if (rc)
         return rc == PROMSTORE_E_NOT_FOUND ? PROMSTORE_OK : rc;
+    const ps_skey_rec r = got.skey;
     if (r.n_ids <= 1)
         return del_rec(s, txn, PS_T_SERIES_KEY, &key, err);
     uint8_t *rest = ps_malloc(r.n_ids * ID_BYTES);
@@ -917,8 +922,9 @@ int ps_scan_next(ps_scan *sc)
     sc->k = k;
     sc->kl = kl;
     sc->bad.what = 0;
-    if (ps_rec_decode(sc->kind, k, kl, v, vl, &sc->at, &sc->bad) != 0 &&
-        sc->mode != PS_SCAN_SHOW_BAD) {
+    int bad = ps_rec_decode(sc->kind, k, kl, v, vl, &sc->at, &sc->bad);
+    if (bad != 0 && sc->mode != PS_SCAN_SHOW_BAD &&
+        (sc->mode != PS_SCAN_END_AT_BAD_KEY || bad == PS_BAD_KEY)) {
         if (sc->mode == PS_SCAN_FAIL_BAD)
             sc->rc = ps_fail(sc->err, PROMSTORE_E_CORRUPT, "%s: %s", k_kind_names[sc->kind],
                              sc->bad.why);

@@ -36,13 +36,15 @@
  *
  * 4. Records that do not decode. To the engine, an entry of the wrong shape
  *    is damage: a get gives PROMSTORE_E_CORRUPT with a message naming the
- *    table and what is wrong, and a scan ends with that error (or, where
- *    the engine always stopped quietly at such an entry, PS_SCAN_END_AT_BAD
- *    ends it quietly). The checker must go on past damage, so it asks to see
- *    such entries (PS_SCAN_SHOW_BAD, or a ps_bad to ps_rec_get): the entry is
- *    then returned with what could be read of it, and the ps_bad says whether
- *    its key or its value is bad and why. Backend errors (I/O, a bad page)
- *    are never turned into bad records: they are the status.
+ *    table and what is wrong, and a scan ends with that error. Readers that
+ *    always stopped quietly at such an entry keep doing so with
+ *    PS_SCAN_END_AT_BAD, and those that only ever looked at keys with
+ *    PS_SCAN_END_AT_BAD_KEY. Whoever must go on past damage (the checker,
+ *    retention) asks to see such entries (PS_SCAN_SHOW_BAD, or a ps_bad to
+ *    ps_rec_get): the entry is then returned with what could be read of it,
+ *    and the ps_bad says whether its key or its value is bad and why.
+ *    Backend errors (I/O, a bad page) are never turned into bad records:
+ *    they are the status.
  *
  * 5. Lifetime of bytes. Records hold views (pointer + length) into the
  *    backend's memory for their variable parts: labels keys, id lists,
@@ -60,9 +62,10 @@
  * 7. The format evolves by version. PS_FORMAT_VERSION is written to the
  *    FORMAT file and the meta "format" record of every new store. Any change
  *    to a layout of docs/format/ is a new version; a reader of version N
- *    refuses a store of any other version with PROMSTORE_E_UNSUPPORTED and a
- *    message naming that version (ps_meta_format_check), never reads it as
- *    its own. docs/format/README.md gives the rule in full.
+ *    refuses a store of any other version with a message naming the version
+ *    it found (the FORMAT file is checked first, by store.c and check.c;
+ *    then ps_meta_format_check, PROMSTORE_E_UNSUPPORTED), and never reads it
+ *    as its own. docs/format/README.md gives the rule in full.
  */
 #ifndef PS_SCHEMA_H
 #define PS_SCHEMA_H
@@ -126,7 +129,7 @@ typedef struct ps_schema {
     uint32_t n_slots;
 } ps_schema;
 
-/* The name of a fixed table ("meta", "series", ...), or "blk" for PS_T_BLK. */
+/* The name of a fixed table ("meta", "series", ...), or "block table" for PS_T_BLK. */
 const char *ps_kind_name(ps_kind kind);
 
 /* Set up s for backend bm (which may be NULL until ps_schema_open). */
@@ -274,8 +277,9 @@ size_t ps_rec_value(ps_kind kind, const ps_rec *r, uint8_t *out, size_t cap);
 /*
  * Decode an entry into *out (views into k and v). 0, or PS_BAD_KEY /
  * PS_BAD_VALUE with bad (if not NULL) saying why; *out then holds the fields
- * that could be read (a key's leading fields, the id of a chunk whose value
- * is short) and zeros.
+ * that could be read and zeros: a key's leading whole fields, and of a value
+ * too short for its record the leading whole fields it has (a block's slot,
+ * a chunk's maxt, a head's mint and maxt), views and lengths left empty.
  */
 int ps_rec_decode(ps_kind kind, const void *k, size_t kl, const void *v, size_t vl, ps_rec *out,
                   ps_bad *bad);
@@ -338,11 +342,18 @@ size_t ps_pair_size(const char *name, size_t nlen, const char *value, size_t vle
 size_t ps_pair_encode(const char *name, size_t nlen, const char *value, size_t vlen,
                       uint8_t *out, size_t cap);
 /*
- * Split a pair into name and value, each NUL-terminated into a buffer of at
- * least pair_len bytes. 0, or -1 if the bytes are not such a pair.
+ * Split a pair into name and value (value NULL: the name only), each
+ * NUL-terminated into a buffer of at least pair_len bytes. Returns the bytes
+ * the strings took, which is pair_len for a well-formed pair, or -1 if they
+ * do not decode.
  */
-int ps_pair_decode(const uint8_t *pair, size_t pair_len, char *name, size_t *nl, char *value,
-                   size_t *vl);
+long ps_pair_decode(const uint8_t *pair, size_t pair_len, char *name, size_t *nl, char *value,
+                    size_t *vl);
+/* The length of a postings entry's key (for messages). */
+static inline size_t ps_posting_key_len(const ps_posting_rec *r)
+{
+    return r->pair_len + 8;
+}
 /*
  * The postings entry of label l (NULL: the all-series pair) for series id.
  * A pair too long for a key (longer than PS_PAIR_MAX) is PROMSTORE_E_BAD_LABELS.
@@ -427,9 +438,10 @@ promstore_status ps_ooo_put(ps_schema *s, ps_txn *txn, const ps_ooo_rec *r, prom
 
 /* What a scan does at an entry that does not decode (note 4). */
 enum {
-    PS_SCAN_FAIL_BAD = 0,   /* end, err() = PROMSTORE_E_CORRUPT naming the entry */
-    PS_SCAN_END_AT_BAD = 1, /* end quietly, err() = PROMSTORE_OK */
-    PS_SCAN_SHOW_BAD = 2    /* return it; ps_scan_bad() says what is wrong */
+    PS_SCAN_FAIL_BAD = 0,       /* end, err() = PROMSTORE_E_CORRUPT naming the entry */
+    PS_SCAN_END_AT_BAD = 1,     /* end quietly, err() = PROMSTORE_OK */
+    PS_SCAN_SHOW_BAD = 2,       /* return it; ps_scan_bad() says what is wrong */
+    PS_SCAN_END_AT_BAD_KEY = 3  /* end quietly at a bad key; return a bad value, as SHOW_BAD */
 };
 
 /*

@@ -90,12 +90,15 @@ static promstore_status add_pair(promstore *db, ps_txn *txn, const char *name, s
  */
 typedef int (*value_fn)(void *ctx, const char *v, size_t vl);
 
-/* The name and value of the current postings entry, NUL-terminated; 0 or CORRUPT. */
+/*
+ * The name (and value, unless value is NULL) of the current postings entry,
+ * NUL-terminated; 0 or CORRUPT.
+ */
 static promstore_status split_pair(const ps_scan *sc, char *name, size_t *nl, char *value,
                                    size_t *vl, promstore_error *err)
 {
     const ps_posting_rec *p = &ps_scan_at(sc)->posting;
-    if (ps_pair_decode(p->pair, p->pair_len, name, nl, value, vl) != 0)
+    if (ps_pair_decode(p->pair, p->pair_len, name, nl, value, vl) < 0)
         return ps_fail(err, PROMSTORE_E_CORRUPT, "malformed postings key");
     return PROMSTORE_OK;
 }
@@ -115,6 +118,11 @@ promstore_status ps_each_value(promstore *db, ps_txn *txn, const char *name, siz
     uint8_t pair[PS_PAIR_MAX];
     char n[PS_BACKEND_MAX_KEY], value[PS_BACKEND_MAX_KEY];
     size_t nl, vl;
+    /*
+     * A name whose escaped form could pass half a key is looked no further,
+     * as always: that leaves out long names that do fit with a short value
+     * (a known gap, kept so that this layer changes no answer).
+     */
     if (2 * nlen + 1 > PS_PAIR_MAX)
         return PROMSTORE_OK;
     size_t pl = ps_pair_encode(name, nlen, "", 0, pair, sizeof pair);
@@ -136,13 +144,13 @@ promstore_status ps_each_value(promstore *db, ps_txn *txn, const char *name, siz
 promstore_status ps_each_name(promstore *db, ps_txn *txn, value_fn fn, void *ctx,
                               promstore_error *err)
 {
-    char name[PS_BACKEND_MAX_KEY], value[PS_BACKEND_MAX_KEY];
-    size_t nl, vl;
+    char name[PS_BACKEND_MAX_KEY];
+    size_t nl;
     ps_scan sc;
     promstore_status rc = PROMSTORE_OK;
     ps_scan_open(&sc, &db->sch, txn, PS_T_POSTINGS, PS_SCAN_FAIL_BAD, err);
     while (ps_scan_next(&sc)) {
-        if ((rc = split_pair(&sc, name, &nl, value, &vl, err)))
+        if ((rc = split_pair(&sc, name, &nl, NULL, NULL, err)))
             break;
         ps_scan_skip(&sc, 1);
         if (nl > 0 && visit(fn, ctx, name, nl, &rc)) /* not the all-series pair */

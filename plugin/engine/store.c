@@ -1,6 +1,7 @@
 /*
- * store.c -- opening and closing a store, its fixed tables, statistics, and
- * the small key helpers the other engine files share.
+ * store.c -- opening and closing a store: options, the directory lock, the
+ * FORMAT file, the fixed tables and meta records (through schema.h), and
+ * the statistics call.
  */
 #define _GNU_SOURCE
 #include "store.h"
@@ -16,7 +17,6 @@
 #include <unistd.h>
 
 #include "error.h"
-#include "keys.h"
 #include "mem.h"
 
 /* The writer's series cache may use this much memory before it starts over. */
