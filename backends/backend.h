@@ -37,6 +37,7 @@
 #ifndef PS_BACKEND_H
 #define PS_BACKEND_H
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -170,6 +171,50 @@ struct ps_backend_methods {
 
     /* --- The methods above are in version 2. Append new ones below. --- */
 };
+
+/*
+ * --- What a backend may call (backends/support.c) ---------------------------
+ *
+ * Backends see backend.h and promstore.h and nothing of the engine: these
+ * are the only helpers they share with it. The engine builds its own error
+ * reporting on ps_backend_vfail (so there is one formatter), and installs
+ * its allocator with ps_backend_set_allocator before it opens a backend (so
+ * the allocation-failure tests reach backend allocations too). Until then
+ * the C library's allocator is used. Any thread may call any of them.
+ */
+
+#if defined(__GNUC__)
+#define PS_BACKEND_PRINTF(f, a) __attribute__((format(printf, f, a)))
+#else
+#define PS_BACKEND_PRINTF(f, a)
+#endif
+
+/*
+ * Fill *err (if not NULL) with status and a printf-style message, cut to fit
+ * and then ending in "..."; returns status, so that a failing path is
+ * `return ps_backend_fail(err, PROMSTORE_E_IO, "...", ...);`.
+ */
+int ps_backend_fail(promstore_error *err, int status, const char *fmt, ...)
+    PS_BACKEND_PRINTF(3, 4);
+int ps_backend_vfail(promstore_error *err, int status, const char *fmt, va_list ap);
+/* Put "what: " before err->message (context added by an outer layer). */
+void ps_backend_error_prefix(promstore_error *err, const char *fmt, ...) PS_BACKEND_PRINTF(2, 3);
+void ps_backend_verror_prefix(promstore_error *err, const char *fmt, va_list ap);
+
+/* The allocator behind ps_backend_malloc and its siblings. */
+typedef struct ps_backend_allocator {
+    void *(*malloc)(size_t n);
+    void *(*calloc)(size_t count, size_t size);
+    void *(*realloc)(void *p, size_t n);
+    void (*free)(void *p);
+} ps_backend_allocator;
+
+/* Use *a (which must stay valid) from now on; NULL goes back to the C library's. */
+void ps_backend_set_allocator(const ps_backend_allocator *a);
+void *ps_backend_malloc(size_t n);
+void *ps_backend_calloc(size_t count, size_t size);
+void *ps_backend_realloc(void *p, size_t n);
+void ps_backend_free(void *p);
 
 /* The built-in backends. */
 extern const ps_backend_methods ps_lmdb_methods;

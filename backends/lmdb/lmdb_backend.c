@@ -13,7 +13,6 @@
 #include <unistd.h>
 
 #include "lmdb_internal.h"
-#include "mem.h"
 
 static int ps_lmdb_open(const char *dir, const ps_backend_config *cfg, ps_backend **out,
                         promstore_error *err);
@@ -79,9 +78,9 @@ int ps_lmdb_fail(promstore_error *err, int mrc, const char *what, const char *ta
 {
     promstore_status st = ps_lmdb_status(mrc);
     if (table != NULL)
-        return ps_fail(err, st, "lmdb: %s in table '%s': %s", what, table,
+        return ps_backend_fail(err, st, "lmdb: %s in table '%s': %s", what, table,
                        mdb_strerror(mrc));
-    return ps_fail(err, st, "lmdb: %s: %s", what, mdb_strerror(mrc));
+    return ps_backend_fail(err, st, "lmdb: %s: %s", what, mdb_strerror(mrc));
 }
 
 /*
@@ -102,7 +101,7 @@ int ps_lmdb_fail_write(const ps_lmdb *be, promstore_error *err, int mrc, const c
     uint64_t avail = (uint64_t)sv.f_bavail * sv.f_frsize;
     if (avail >= PS_LMDB_FULL_SLACK)
         return ps_lmdb_fail(err, mrc, what, table);
-    return ps_fail(err, PROMSTORE_E_FULL,
+    return ps_backend_fail(err, PROMSTORE_E_FULL,
                    "lmdb: %s%s%s%s: no space left on device (a write came back short; "
                    "%llu bytes free on the filesystem)",
                    what, table ? " in table '" : "", table ? table : "", table ? "'" : "",
@@ -140,21 +139,21 @@ static size_t ps_lmdb_map_size(const ps_backend_config *cfg)
 
 static ps_lmdb *ps_lmdb_alloc(const char *dir)
 {
-    ps_lmdb *be = ps_calloc(1, sizeof *be);
+    ps_lmdb *be = ps_backend_calloc(1, sizeof *be);
     if (be == NULL)
         return NULL;
     size_t n = strlen(dir) + sizeof "/data.mdb";
-    be->data_path = ps_malloc(n);
-    be->tables = ps_calloc(PS_LMDB_MAX_DBI, sizeof *be->tables);
-    be->buckets = ps_calloc(PS_LMDB_BUCKETS, sizeof *be->buckets);
-    be->pending = ps_calloc(PS_LMDB_MAX_DBI, sizeof *be->pending);
+    be->data_path = ps_backend_malloc(n);
+    be->tables = ps_backend_calloc(PS_LMDB_MAX_DBI, sizeof *be->tables);
+    be->buckets = ps_backend_calloc(PS_LMDB_BUCKETS, sizeof *be->buckets);
+    be->pending = ps_backend_calloc(PS_LMDB_MAX_DBI, sizeof *be->pending);
     if (be->data_path == NULL || be->tables == NULL || be->buckets == NULL ||
         be->pending == NULL || pthread_mutex_init(&be->lock, NULL) != 0) {
-        ps_free(be->data_path);
-        ps_free(be->tables);
-        ps_free(be->buckets);
-        ps_free(be->pending);
-        ps_free(be);
+        ps_backend_free(be->data_path);
+        ps_backend_free(be->tables);
+        ps_backend_free(be->buckets);
+        ps_backend_free(be->pending);
+        ps_backend_free(be);
         return NULL;
     }
     snprintf(be->data_path, n, "%s/data.mdb", dir);
@@ -165,11 +164,11 @@ static ps_lmdb *ps_lmdb_alloc(const char *dir)
 static void ps_lmdb_free(ps_lmdb *be)
 {
     pthread_mutex_destroy(&be->lock);
-    ps_free(be->data_path);
-    ps_free(be->tables);
-    ps_free(be->buckets);
-    ps_free(be->pending);
-    ps_free(be);
+    ps_backend_free(be->data_path);
+    ps_backend_free(be->tables);
+    ps_backend_free(be->buckets);
+    ps_backend_free(be->pending);
+    ps_backend_free(be);
 }
 
 /*
@@ -197,7 +196,7 @@ static int ps_lmdb_reserve_readers(const char *dir, promstore_error *err)
     int e = fstat(fd, &st) == 0 && st.st_size > 0 ? posix_fallocate(fd, 0, st.st_size) : 0;
     close(fd);
     if (e == ENOSPC || e == EDQUOT)
-        return ps_fail(err, PROMSTORE_E_FULL,
+        return ps_backend_fail(err, PROMSTORE_E_FULL,
                        "lmdb: opening '%s': cannot allocate its reader table lock.mdb "
                        "(%lld bytes): %s",
                        dir, (long long)st.st_size, strerror(e));
@@ -231,7 +230,7 @@ static int ps_lmdb_env_open(ps_lmdb *be, const char *dir, const ps_backend_confi
 fail:
     mdb_env_close(be->env); /* LMDB: required after a failed mdb_env_open too */
     be->env = NULL;
-    return ps_fail(err, ps_lmdb_status(rc), "lmdb: opening '%s': %s", dir,
+    return ps_backend_fail(err, ps_lmdb_status(rc), "lmdb: opening '%s': %s", dir,
                    mdb_strerror(rc));
 }
 
@@ -239,10 +238,10 @@ static int ps_lmdb_open(const char *dir, const ps_backend_config *cfg, ps_backen
                         promstore_error *err)
 {
     if (dir == NULL || out == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "lmdb: open: NULL argument");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "lmdb: open: NULL argument");
     ps_lmdb *be = ps_lmdb_alloc(dir);
     if (be == NULL)
-        return ps_fail(err, PROMSTORE_E_NOMEM, "lmdb: opening '%s': out of memory", dir);
+        return ps_backend_fail(err, PROMSTORE_E_NOMEM, "lmdb: opening '%s': out of memory", dir);
     int fresh = ps_lmdb_reserve_readers(dir, err);
     int rc = fresh < 0 ? fresh : ps_lmdb_env_open(be, dir, cfg, err);
     if (rc == 0 && fresh) {

@@ -13,24 +13,23 @@
 #include <string.h>
 
 #include "lmdb_internal.h"
-#include "mem.h"
 
 int ps_lmdb_cursor_open(ps_txn *txn, ps_table table, ps_cursor **out,
                         promstore_error *err)
 {
     if (txn == NULL || out == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "lmdb: cursor_open: NULL argument");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "lmdb: cursor_open: NULL argument");
     const char *name = ps_lmdb_table_name(txn->be, table);
     if (txn->failed)
-        return ps_fail(err, txn->failed,
+        return ps_backend_fail(err, txn->failed,
                        "lmdb: cursor on table '%s': transaction failed earlier", name);
-    ps_cursor *c = ps_malloc(sizeof *c);
+    ps_cursor *c = ps_backend_malloc(sizeof *c);
     if (c == NULL)
-        return ps_fail(err, PROMSTORE_E_NOMEM, "lmdb: cursor on table '%s': out of memory",
+        return ps_backend_fail(err, PROMSTORE_E_NOMEM, "lmdb: cursor on table '%s': out of memory",
                        name);
     int rc = mdb_cursor_open(txn->mt, table, &c->mc);
     if (rc) {
-        ps_free(c);
+        ps_backend_free(c);
         return ps_lmdb_txn_mark(txn, ps_lmdb_fail(err, rc, "cursor_open", name));
     }
     c->txn = txn;
@@ -67,9 +66,9 @@ static int ps_cursor_result(ps_cursor *c, int rc, const MDB_val *mk, const MDB_v
 static int ps_cursor_usable(ps_cursor *c, const char *what, promstore_error *err)
 {
     if (c == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "lmdb: %s: NULL cursor", what);
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "lmdb: %s: NULL cursor", what);
     if (c->txn->failed)
-        return ps_fail(err, c->txn->failed,
+        return ps_backend_fail(err, c->txn->failed,
                        "lmdb: %s in table '%s': transaction failed earlier", what,
                        ps_lmdb_table_name(c->txn->be, c->table));
     return 0;
@@ -82,7 +81,7 @@ int ps_lmdb_cursor_seek(ps_cursor *c, const void *key, size_t klen, const void *
     if (rc)
         return rc;
     if (key == NULL || klen == 0 || klen > PS_BACKEND_MAX_KEY)
-        return ps_fail(err, PROMSTORE_E_INVALID,
+        return ps_backend_fail(err, PROMSTORE_E_INVALID,
                        "lmdb: cursor_seek in table '%s': key of %zu bytes (1..%d allowed)",
                        ps_lmdb_table_name(c->txn->be, c->table), klen, PS_BACKEND_MAX_KEY);
     MDB_val mk = {klen, (void *)key}, mv;
@@ -128,7 +127,7 @@ int ps_lmdb_cursor_del(ps_cursor *c, promstore_error *err)
         return rc;
     const char *name = ps_lmdb_table_name(c->txn->be, c->table);
     if (!c->txn->write)
-        return ps_fail(err, PROMSTORE_E_MISUSE, "lmdb: cursor_del in table '%s': read transaction",
+        return ps_backend_fail(err, PROMSTORE_E_MISUSE, "lmdb: cursor_del in table '%s': read transaction",
                        name);
     MDB_val mk, mv;
     /*
@@ -137,7 +136,7 @@ int ps_lmdb_cursor_del(ps_cursor *c, promstore_error *err)
      */
     rc = c->positioned ? mdb_cursor_get(c->mc, &mk, &mv, MDB_GET_CURRENT) : MDB_NOTFOUND;
     if (rc == MDB_NOTFOUND || rc == EINVAL)
-        return ps_fail(err, PROMSTORE_E_MISUSE,
+        return ps_backend_fail(err, PROMSTORE_E_MISUSE,
                        "lmdb: cursor_del in table '%s': no entry under the cursor", name);
     if (rc == 0 && mk.mv_size > sizeof c->key)
         rc = MDB_BAD_VALSIZE;
@@ -159,5 +158,5 @@ void ps_lmdb_cursor_close(ps_cursor *c)
     if (c == NULL)
         return;
     mdb_cursor_close(c->mc);
-    ps_free(c);
+    ps_backend_free(c);
 }

@@ -29,7 +29,6 @@
 #include <sys/stat.h>
 
 #include "lmdb_internal.h"
-#include "mem.h"
 
 #define LMDB_METAS 2 /* LMDB's NUM_METAS: pages 0 and 1 */
 
@@ -210,7 +209,7 @@ static int audit_snapshot(audit *a, const MDB_envinfo *info, unsigned psize, pro
     uint64_t npages = (uint64_t)info->me_last_pgno + 1, nfree = 0;
     struct stat sb;
     if (stat(be->data_path, &sb) != 0)
-        return ps_fail(err, PROMSTORE_E_IO, "lmdb: integrity: stat '%s': %s", be->data_path,
+        return ps_backend_fail(err, PROMSTORE_E_IO, "lmdb: integrity: stat '%s': %s", be->data_path,
                        strerror(errno));
     if ((uint64_t)sb.st_size < npages * psize) {
         problem(a, NULL,
@@ -233,12 +232,12 @@ static int audit_snapshot(audit *a, const MDB_envinfo *info, unsigned psize, pro
         rc = walk_tables(a, &ntables);
     if (rc)
         return ps_lmdb_fail(err, rc, "integrity", NULL);
-    uint8_t *seen = ps_calloc(npages / 8 + 1, 1);
+    uint8_t *seen = ps_backend_calloc(npages / 8 + 1, 1);
     if (seen == NULL)
-        return ps_fail(err, PROMSTORE_E_NOMEM, "lmdb: integrity: no memory for %llu page bits",
+        return ps_backend_fail(err, PROMSTORE_E_NOMEM, "lmdb: integrity: no memory for %llu page bits",
                        (unsigned long long)npages);
     rc = walk_free(a, npages, seen, &nfree);
-    ps_free(seen);
+    ps_backend_free(seen);
     if (rc)
         return ps_lmdb_fail(err, rc, "integrity: free list", NULL);
     if (a->stopped)
@@ -265,9 +264,9 @@ static int audit_snapshot(audit *a, const MDB_envinfo *info, unsigned psize, pro
 int ps_lmdb_integrity(ps_txn *txn, ps_integrity_fn report, void *ctx, promstore_error *err)
 {
     if (txn == NULL || report == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "lmdb: integrity: NULL argument");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "lmdb: integrity: NULL argument");
     if (txn->write)
-        return ps_fail(err, PROMSTORE_E_MISUSE, "lmdb: integrity needs a read transaction");
+        return ps_backend_fail(err, PROMSTORE_E_MISUSE, "lmdb: integrity needs a read transaction");
     audit a = {txn, report, ctx, 0, 0, 0};
     MDB_envinfo info;
     MDB_stat est;
@@ -282,7 +281,7 @@ int ps_lmdb_integrity(ps_txn *txn, ps_integrity_fn report, void *ctx, promstore_
      * commit. The store's checker holds the directory lock, so they are.
      */
     if (info.me_last_txnid != mdb_txn_id(txn->mt))
-        return ps_fail(err, PROMSTORE_E_BUSY,
+        return ps_backend_fail(err, PROMSTORE_E_BUSY,
                        "lmdb: integrity: the store changed since the snapshot was taken "
                        "(another writer is active)");
     return audit_snapshot(&a, &info, est.ms_psize, err);

@@ -49,7 +49,6 @@
 #include <stdint.h>
 
 #include "backend.h"
-#include "error.h"
 
 #define PS_LMDB_MAX_TABLES 4096 /* mdb_env_set_maxdbs */
 #define PS_LMDB_MAX_DBI (PS_LMDB_MAX_TABLES + 2) /* LMDB adds FREE_DBI and MAIN_DBI */

@@ -75,7 +75,7 @@ static int ps_space_snapshot(ps_txn *t, MDB_envinfo *info)
 int ps_lmdb_space(ps_backend *base, ps_backend_space *out, promstore_error *err)
 {
     if (base == NULL || out == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "lmdb: space: NULL argument");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "lmdb: space: NULL argument");
     ps_lmdb *be = (ps_lmdb *)base;
     ps_txn *t;
     MDB_envinfo info;
@@ -95,7 +95,7 @@ int ps_lmdb_space(ps_backend *base, ps_backend_space *out, promstore_error *err)
     if (rc)
         return ps_lmdb_fail(err, rc, "space: counting tree pages", NULL);
     if (stat(be->data_path, &sb) != 0)
-        return ps_fail(err, PROMSTORE_E_IO, "lmdb: space: stat '%s': %s", be->data_path,
+        return ps_backend_fail(err, PROMSTORE_E_IO, "lmdb: space: stat '%s': %s", be->data_path,
                        strerror(errno));
     uint64_t pages = (uint64_t)info.me_last_pgno + 1;
     out->used_bytes = (used < pages ? used : pages) * st.ms_psize;

@@ -148,7 +148,7 @@ static int ps_table_create(ps_txn *txn, const char *name, size_t len, ps_table *
     MDB_dbi dbi;
     int rc = mdb_dbi_open(txn->mt, name, MDB_CREATE, &dbi);
     if (rc == MDB_DBS_FULL)
-        return ps_lmdb_txn_mark(txn, ps_fail(err, PROMSTORE_E_FULL,
+        return ps_lmdb_txn_mark(txn, ps_backend_fail(err, PROMSTORE_E_FULL,
                                              "lmdb: creating table '%s': more than %d tables",
                                              name, PS_LMDB_MAX_TABLES));
     if (rc)
@@ -161,7 +161,7 @@ static int ps_table_create(ps_txn *txn, const char *name, size_t len, ps_table *
     }
     pthread_mutex_unlock(&be->lock);
     if (clash)
-        return ps_lmdb_txn_mark(txn, ps_fail(err, PROMSTORE_E_CORRUPT,
+        return ps_lmdb_txn_mark(txn, ps_backend_fail(err, PROMSTORE_E_CORRUPT,
                                              "lmdb: creating table '%s': handle %u in use",
                                              name, (unsigned)dbi));
     *out = dbi;
@@ -185,16 +185,16 @@ int ps_lmdb_table_open(ps_txn *txn, const char *name, int create, ps_table *out,
                        promstore_error *err)
 {
     if (txn == NULL || name == NULL || out == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "lmdb: table_open: NULL argument");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "lmdb: table_open: NULL argument");
     size_t len = strnlen(name, PS_BACKEND_MAX_TABLE_NAME + 1);
     if (!ps_table_name_ok(name, len))
-        return ps_fail(err, PROMSTORE_E_INVALID, "lmdb: bad table name '%.*s'",
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "lmdb: bad table name '%.*s'",
                        (int)len, name);
     if (create && !txn->write)
-        return ps_fail(err, PROMSTORE_E_MISUSE,
+        return ps_backend_fail(err, PROMSTORE_E_MISUSE,
                        "lmdb: creating table '%s' needs the write transaction", name);
     if (txn->failed)
-        return ps_fail(err, txn->failed, "lmdb: table '%s': transaction failed earlier",
+        return ps_backend_fail(err, txn->failed, "lmdb: table '%s': transaction failed earlier",
                        name);
     ps_lmdb *be = txn->be;
     pthread_mutex_lock(&be->lock);
@@ -212,17 +212,17 @@ int ps_lmdb_table_open(ps_txn *txn, const char *name, int create, ps_table *out,
     }
     if (create)
         return ps_table_create(txn, name, len, out, err);
-    return ps_fail(err, PROMSTORE_E_NOT_FOUND, "lmdb: no table '%s'", name);
+    return ps_backend_fail(err, PROMSTORE_E_NOT_FOUND, "lmdb: no table '%s'", name);
 }
 
 int ps_lmdb_table_clear(ps_txn *txn, ps_table table, promstore_error *err)
 {
     const char *name = ps_lmdb_table_name(txn->be, table);
     if (!txn->write)
-        return ps_fail(err, PROMSTORE_E_MISUSE,
+        return ps_backend_fail(err, PROMSTORE_E_MISUSE,
                        "lmdb: clearing table '%s' needs the write transaction", name);
     if (txn->failed)
-        return ps_fail(err, txn->failed, "lmdb: table '%s': transaction failed earlier",
+        return ps_backend_fail(err, txn->failed, "lmdb: table '%s': transaction failed earlier",
                        name);
     /* del=0: empty it but keep the handle, which older snapshots may still use. */
     int rc = mdb_drop(txn->mt, table, 0);

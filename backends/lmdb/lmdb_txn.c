@@ -6,7 +6,6 @@
 #include <stdlib.h>
 
 #include "lmdb_internal.h"
-#include "mem.h"
 
 /* Take an idle read txn from the pool, or NULL. */
 static ps_txn *ps_idle_pop(ps_lmdb *be)
@@ -41,7 +40,7 @@ void ps_lmdb_idle_drain(ps_lmdb *be)
     ps_txn *t;
     while ((t = ps_idle_pop(be)) != NULL) {
         mdb_txn_abort(t->mt);
-        ps_free(t);
+        ps_backend_free(t);
     }
 }
 
@@ -55,9 +54,9 @@ int ps_lmdb_read_begin(ps_lmdb *be, ps_txn **out, promstore_error *err)
         if (rc)
             goto fail;
     } else {
-        t = ps_calloc(1, sizeof *t);
+        t = ps_backend_calloc(1, sizeof *t);
         if (t == NULL)
-            return ps_fail(err, PROMSTORE_E_NOMEM, "lmdb: read transaction: out of memory");
+            return ps_backend_fail(err, PROMSTORE_E_NOMEM, "lmdb: read transaction: out of memory");
         t->be = be;
         rc = mdb_txn_begin(be->env, NULL, MDB_RDONLY, &t->mt);
         if (rc)
@@ -70,7 +69,7 @@ int ps_lmdb_read_begin(ps_lmdb *be, ps_txn **out, promstore_error *err)
     return 0;
 fail:
     mdb_txn_abort(t->mt);
-    ps_free(t);
+    ps_backend_free(t);
     return ps_lmdb_fail(err, rc, "beginning a read transaction", NULL);
 }
 
@@ -80,14 +79,14 @@ void ps_lmdb_read_end(ps_txn *t)
     mdb_txn_reset(t->mt);
     if (!ps_idle_push(t->be, t)) {
         mdb_txn_abort(t->mt);
-        ps_free(t);
+        ps_backend_free(t);
     }
 }
 
 static int ps_write_begin(ps_lmdb *be, ps_txn **out, promstore_error *err)
 {
     if (__atomic_exchange_n(&be->writing, 1, __ATOMIC_ACQUIRE))
-        return ps_fail(err, PROMSTORE_E_MISUSE,
+        return ps_backend_fail(err, PROMSTORE_E_MISUSE,
                        "lmdb: a write transaction is already open");
     ps_txn *t = &be->wtxn;
     int rc = mdb_txn_begin(be->env, NULL, 0, &t->mt);
@@ -112,7 +111,7 @@ static void ps_write_done(ps_txn *t)
 int ps_lmdb_txn_begin(ps_backend *base, int write, ps_txn **out, promstore_error *err)
 {
     if (base == NULL || out == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "lmdb: txn_begin: NULL argument");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "lmdb: txn_begin: NULL argument");
     ps_lmdb *be = (ps_lmdb *)base;
     if (write)
         return ps_write_begin(be, out, err);
@@ -125,7 +124,7 @@ static int ps_write_commit(ps_txn *t, promstore_error *err)
     int failed = t->failed;
     if (failed) {
         ps_lmdb_txn_abort(t);
-        return ps_fail(err, failed,
+        return ps_backend_fail(err, failed,
                        "lmdb: commit: the transaction failed earlier and was aborted");
     }
     int rc = mdb_txn_commit(t->mt); /* frees the LMDB txn, also on failure */
@@ -142,7 +141,7 @@ static int ps_write_commit(ps_txn *t, promstore_error *err)
 int ps_lmdb_txn_commit(ps_txn *txn, promstore_error *err)
 {
     if (txn == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "lmdb: txn_commit: NULL transaction");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "lmdb: txn_commit: NULL transaction");
     if (txn->write)
         return ps_write_commit(txn, err);
     ps_lmdb_read_end(txn);
@@ -166,13 +165,13 @@ static int ps_key_ok(ps_txn *txn, ps_table table, const void *key, size_t klen,
                      const char *what, promstore_error *err)
 {
     if (txn == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "lmdb: %s: NULL transaction", what);
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "lmdb: %s: NULL transaction", what);
     if (key == NULL || klen == 0 || klen > PS_BACKEND_MAX_KEY)
-        return ps_fail(err, PROMSTORE_E_INVALID,
+        return ps_backend_fail(err, PROMSTORE_E_INVALID,
                        "lmdb: %s in table '%s': key of %zu bytes (1..%d allowed)", what,
                        ps_lmdb_table_name(txn->be, table), klen, PS_BACKEND_MAX_KEY);
     if (txn->failed)
-        return ps_fail(err, txn->failed,
+        return ps_backend_fail(err, txn->failed,
                        "lmdb: %s in table '%s': transaction failed earlier", what,
                        ps_lmdb_table_name(txn->be, table));
     return 0;
@@ -187,7 +186,7 @@ int ps_lmdb_get(ps_txn *txn, ps_table table, const void *key, size_t klen,
     MDB_val k = {klen, (void *)key}, v;
     rc = mdb_get(txn->mt, table, &k, &v);
     if (rc == MDB_NOTFOUND)
-        return ps_fail(err, PROMSTORE_E_NOT_FOUND, "lmdb: get in table '%s': no such key",
+        return ps_backend_fail(err, PROMSTORE_E_NOT_FOUND, "lmdb: get in table '%s': no such key",
                        ps_lmdb_table_name(txn->be, table));
     if (rc)
         return ps_lmdb_txn_mark(txn, ps_lmdb_fail(err, rc, "get",
@@ -204,10 +203,10 @@ int ps_lmdb_put(ps_txn *txn, ps_table table, const void *key, size_t klen,
     if (rc)
         return rc;
     if (!txn->write)
-        return ps_fail(err, PROMSTORE_E_MISUSE, "lmdb: put in table '%s': read transaction",
+        return ps_backend_fail(err, PROMSTORE_E_MISUSE, "lmdb: put in table '%s': read transaction",
                        ps_lmdb_table_name(txn->be, table));
     if (val == NULL && vlen != 0)
-        return ps_fail(err, PROMSTORE_E_INVALID, "lmdb: put in table '%s': NULL value",
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "lmdb: put in table '%s': NULL value",
                        ps_lmdb_table_name(txn->be, table));
     static const char empty[1];
     MDB_val k = {klen, (void *)key}, v = {vlen, (void *)(vlen ? val : empty)};
@@ -225,12 +224,12 @@ int ps_lmdb_del(ps_txn *txn, ps_table table, const void *key, size_t klen,
     if (rc)
         return rc;
     if (!txn->write)
-        return ps_fail(err, PROMSTORE_E_MISUSE, "lmdb: del in table '%s': read transaction",
+        return ps_backend_fail(err, PROMSTORE_E_MISUSE, "lmdb: del in table '%s': read transaction",
                        ps_lmdb_table_name(txn->be, table));
     MDB_val k = {klen, (void *)key};
     rc = mdb_del(txn->mt, table, &k, NULL);
     if (rc == MDB_NOTFOUND)
-        return ps_fail(err, PROMSTORE_E_NOT_FOUND, "lmdb: del in table '%s': no such key",
+        return ps_backend_fail(err, PROMSTORE_E_NOT_FOUND, "lmdb: del in table '%s': no such key",
                        ps_lmdb_table_name(txn->be, table));
     if (rc)
         return ps_lmdb_txn_mark(txn, ps_lmdb_fail_write(txn->be, err, rc, "del",

@@ -8,9 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 
-#include "error.h"
 #include "sqlite_int.h"
-#include "mem.h"
 
 /* ---- the table registry ------------------------------------------------ */
 
@@ -54,7 +52,7 @@ int ps_sq_intern(ps_sq_backend *be, const char *name, ps_table *out,
                  promstore_error *err)
 {
     if (name == NULL || !ps_sq_name_ok(name))
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: bad table name '%s'",
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: bad table name '%s'",
                        name ? name : "(null)");
     int rc = 0;
     pthread_mutex_lock(&be->mu);
@@ -63,12 +61,12 @@ int ps_sq_intern(ps_sq_backend *be, const char *name, ps_table *out,
         if (strcmp(ps_sq_slot(be, i), name) == 0)
             goto found;
     if (i / PS_SQ_NAMES_PER_CHUNK >= PS_SQ_MAX_CHUNKS) {
-        rc = ps_fail(err, PROMSTORE_E_LIMIT, "sqlite: table '%s': too many tables (%u)", name, i);
+        rc = ps_backend_fail(err, PROMSTORE_E_LIMIT, "sqlite: table '%s': too many tables (%u)", name, i);
         goto done;
     }
     char **chunk = &be->chunks[i / PS_SQ_NAMES_PER_CHUNK];
-    if (*chunk == NULL && (*chunk = ps_calloc(PS_SQ_NAMES_PER_CHUNK, PS_SQ_NAME_CAP)) == NULL) {
-        rc = ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory opening table '%s'", name);
+    if (*chunk == NULL && (*chunk = ps_backend_calloc(PS_SQ_NAMES_PER_CHUNK, PS_SQ_NAME_CAP)) == NULL) {
+        rc = ps_backend_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory opening table '%s'", name);
         goto done;
     }
     strcpy(ps_sq_slot(be, i), name); /* length checked by ps_sq_name_ok */
@@ -119,7 +117,7 @@ void ps_sq_pool_give(ps_sq_backend *be, ps_sq_conn *c)
 static char *ps_sq_join(const char *a, const char *b, const char *c)
 {
     size_t la = strlen(a), lb = strlen(b), lc = strlen(c);
-    char *s = ps_malloc(la + lb + lc + 1);
+    char *s = ps_backend_malloc(la + lb + lc + 1);
     if (s != NULL) {
         memcpy(s, a, la);
         memcpy(s + la, b, lb);
@@ -142,11 +140,11 @@ static void ps_sq_close(ps_backend *b)
     }
     ps_sq_conn_close(be->writer);
     for (uint32_t i = 0; i < PS_SQ_MAX_CHUNKS; i++)
-        ps_free(be->chunks[i]);
+        ps_backend_free(be->chunks[i]);
     pthread_mutex_destroy(&be->mu);
-    ps_free(be->path);
-    ps_free(be->wal_path);
-    ps_free(be);
+    ps_backend_free(be->path);
+    ps_backend_free(be->wal_path);
+    ps_backend_free(be);
 }
 
 static int ps_sq_open(const char *dir, const ps_backend_config *cfg, ps_backend **out,
@@ -156,13 +154,13 @@ static int ps_sq_open(const char *dir, const ps_backend_config *cfg, ps_backend 
     int rc;
 
     if (dir == NULL || out == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: open: NULL argument");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: open: NULL argument");
     if (!sqlite3_threadsafe())
-        return ps_fail(err, PROMSTORE_E_UNSUPPORTED,
+        return ps_backend_fail(err, PROMSTORE_E_UNSUPPORTED,
                        "sqlite: the SQLite library was built without thread support");
-    be = ps_calloc(1, sizeof *be);
+    be = ps_backend_calloc(1, sizeof *be);
     if (be == NULL)
-        return ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory opening %s", dir);
+        return ps_backend_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory opening %s", dir);
     be->base.methods = &ps_sqlite_methods;
     pthread_mutex_init(&be->mu, NULL);
     be->flags = cfg ? cfg->flags : 0;
@@ -170,7 +168,7 @@ static int ps_sq_open(const char *dir, const ps_backend_config *cfg, ps_backend 
     be->path = ps_sq_join(dir, "/", PS_SQ_FILE);
     be->wal_path = ps_sq_join(dir, "/", PS_SQ_FILE "-wal");
     if (be->path == NULL || be->wal_path == NULL) {
-        rc = ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory opening %s", dir);
+        rc = ps_backend_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory opening %s", dir);
         goto fail;
     }
     rc = ps_sq_conn_open(be, 1, &be->writer, err);
@@ -226,7 +224,7 @@ static int ps_sq_space(ps_backend *b, ps_backend_space *out, promstore_error *er
     ps_sq_conn *c = NULL;
     int64_t pages = 0, free_pages = 0;
     if (be == NULL || out == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: space: NULL argument");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: space: NULL argument");
     int rc = ps_sq_pool_take(be, &c, err);
     if (rc)
         return rc;

@@ -10,9 +10,7 @@
 #include <string.h>
 #include <sys/statvfs.h>
 
-#include "error.h"
 #include "sqlite_int.h"
-#include "mem.h"
 
 #define PS_SQ_BLOCK_MIN ((size_t)64 << 10)
 #define PS_SQ_BLOCK_MAX ((size_t)4 << 20)
@@ -76,15 +74,15 @@ int ps_sq_fail(sqlite3 *db, int rc, promstore_error *err, const char *what,
     const char *msg = db ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
     if (st == PROMSTORE_E_FULL && ps_sq_disk_full(db, rc)) {
         if (table)
-            return ps_fail(err, st, "sqlite: %s in table '%s': no space left on device "
+            return ps_backend_fail(err, st, "sqlite: %s in table '%s': no space left on device "
                                     "(%s, sqlite code %d)", what, table, msg, rc);
-        return ps_fail(err, st, "sqlite: %s: no space left on device (%s, sqlite code %d)",
+        return ps_backend_fail(err, st, "sqlite: %s: no space left on device (%s, sqlite code %d)",
                        what, msg, rc);
     }
     if (table)
-        return ps_fail(err, st, "sqlite: %s in table '%s': %s (sqlite code %d)",
+        return ps_backend_fail(err, st, "sqlite: %s in table '%s': %s (sqlite code %d)",
                        what, table, msg, rc);
-    return ps_fail(err, st, "sqlite: %s: %s (sqlite code %d)", what, msg, rc);
+    return ps_backend_fail(err, st, "sqlite: %s: %s (sqlite code %d)", what, msg, rc);
 }
 
 /* ---- running statements ------------------------------------------------ */
@@ -157,7 +155,7 @@ static int ps_sq_set_wal(ps_sq_conn *c, promstore_error *err)
     const unsigned char *mode = sqlite3_column_text(st, 0);
     rc = 0;
     if (mode == NULL || strcmp((const char *)mode, "wal") != 0)
-        rc = ps_fail(err, PROMSTORE_E_IO, "sqlite: cannot switch %s to WAL mode (got %s)",
+        rc = ps_backend_fail(err, PROMSTORE_E_IO, "sqlite: cannot switch %s to WAL mode (got %s)",
                      sqlite3_db_filename(c->db, "main"), mode ? (const char *)mode : "?");
 done:
     sqlite3_finalize(st);
@@ -231,11 +229,11 @@ int ps_sq_conn_open(ps_sq_backend *be, int writer, ps_sq_conn **out,
                     promstore_error *err)
 {
     int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE;
-    ps_sq_conn *c = ps_calloc(1, sizeof *c);
+    ps_sq_conn *c = ps_backend_calloc(1, sizeof *c);
     int rc;
 
     if (c == NULL)
-        return ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory opening %s", be->path);
+        return ps_backend_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory opening %s", be->path);
     c->writer = writer;
     c->txn.be = be;
     c->txn.conn = c;
@@ -245,7 +243,7 @@ int ps_sq_conn_open(ps_sq_backend *be, int writer, ps_sq_conn **out,
     rc = sqlite3_open_v2(be->path, &c->db, flags, NULL);
     if (rc) {
         rc = ps_sq_fail(c->db, rc, err, "open", NULL);
-        ps_error_prefix(err, "%s", be->path);
+        ps_backend_error_prefix(err, "%s", be->path);
         goto fail;
     }
     sqlite3_extended_result_codes(c->db, 1);
@@ -276,7 +274,7 @@ static ps_sq_block *ps_sq_arena_next(ps_sq_arena *a, size_t n)
                                                            : PS_SQ_BLOCK_MIN;
     if (size < n)
         size = n;
-    ps_sq_block *b = ps_malloc(sizeof *b + size);
+    ps_sq_block *b = ps_backend_malloc(sizeof *b + size);
     if (b == NULL)
         return NULL;
     b->size = size;
@@ -324,7 +322,7 @@ void ps_sq_arena_trim(ps_sq_arena *a)
     }
     while (b != NULL) {
         ps_sq_block *next = b->next;
-        ps_free(b);
+        ps_backend_free(b);
         b = next;
     }
     a->cur = NULL;
@@ -341,14 +339,14 @@ int ps_sq_tab_get(ps_sq_conn *c, ps_table t, ps_sq_tab **out, promstore_error *e
     }
     char name[PS_SQ_NAME_CAP];
     if (ps_sq_name(c->txn.be, t, name))
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: no table has handle %u", t);
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: no table has handle %u", t);
     if (t >= c->ntabs) {
         uint32_t n = c->ntabs ? c->ntabs : 16;
         while (n <= t)
             n *= 2;
-        ps_sq_tab *tabs = ps_realloc(c->tabs, n * sizeof *tabs);
+        ps_sq_tab *tabs = ps_backend_realloc(c->tabs, n * sizeof *tabs);
         if (tabs == NULL)
-            return ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory opening table '%s'", name);
+            return ps_backend_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory opening table '%s'", name);
         memset(tabs + c->ntabs, 0, (n - c->ntabs) * sizeof *tabs);
         c->tabs = tabs;
         c->ntabs = n;
@@ -409,7 +407,7 @@ int ps_sq_prepare_op(ps_sq_conn *c, ps_table t, enum ps_sq_op op,
     if (rc == SQLITE_OK)
         return 0;
     if (rc == SQLITE_ERROR && strncmp(sqlite3_errmsg(c->db), "no such table", 13) == 0)
-        return ps_fail(err, PROMSTORE_E_NOT_FOUND,
+        return ps_backend_fail(err, PROMSTORE_E_NOT_FOUND,
                        "sqlite: %s in table '%s': the table does not exist in this transaction",
                        opname[op], tab->name);
     return ps_sq_fail(c->db, rc, err, opname[op], tab->name);
@@ -505,8 +503,8 @@ void ps_sq_conn_close(ps_sq_conn *c)
         sqlite3_finalize(c->fixed[i]);
     sqlite3_close_v2(c->db);
     ps_sq_arena_trim(&c->arena);
-    ps_free(c->arena.head);
-    ps_free(c->tabs);
-    ps_free(c->created);
-    ps_free(c);
+    ps_backend_free(c->arena.head);
+    ps_backend_free(c->tabs);
+    ps_backend_free(c->created);
+    ps_backend_free(c);
 }

@@ -8,9 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
 #include "sqlite_int.h"
-#include "mem.h"
 
 enum ps_sq_cur_state {
     PS_SQ_CUR_UNSET,  /* not positioned yet, or the last move failed */
@@ -38,9 +36,9 @@ int ps_sq_cursor_open(ps_txn *txn, ps_table t, ps_cursor **out, promstore_error 
     int rc;
 
     if (txn == NULL || out == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: cursor_open: NULL argument");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: cursor_open: NULL argument");
     if (txn->failed)
-        return ps_fail(err, txn->failed, "sqlite: cursor_open: an earlier write failed; "
+        return ps_backend_fail(err, txn->failed, "sqlite: cursor_open: an earlier write failed; "
                                          "the transaction can only be aborted");
     rc = ps_sq_tab_get(txn->conn, t, &tab, err);
     if (rc) goto fail;
@@ -52,9 +50,9 @@ int ps_sq_cursor_open(ps_txn *txn, ps_table t, ps_cursor **out, promstore_error 
         rc = ps_sq_stmt(txn->conn, t, PS_SQ_CUR, &st, err);
     }
     if (rc) goto fail;
-    c = ps_calloc(1, sizeof *c);
+    c = ps_backend_calloc(1, sizeof *c);
     if (c == NULL) {
-        rc = ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: cursor_open in table '%s': out of memory",
+        rc = ps_backend_fail(err, PROMSTORE_E_NOMEM, "sqlite: cursor_open in table '%s': out of memory",
                      txn->conn->tabs[t].name);
         goto fail;
     }
@@ -83,7 +81,7 @@ void ps_sq_cursor_close(ps_cursor *c)
     else
         c->txn->conn->tabs[c->table].cur_busy = 0;
     c->txn->ncursors--;
-    ps_free(c);
+    ps_backend_free(c);
 }
 
 /* Set the outputs (any may be NULL) from the current row. */
@@ -139,9 +137,9 @@ static int ps_sq_cur_restart(ps_cursor *c, const void **k, size_t *kl, const voi
 static int ps_sq_cur_usable(ps_cursor *c, const char *what, promstore_error *err)
 {
     if (c == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: %s: NULL cursor", what);
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: %s: NULL cursor", what);
     if (c->txn->failed)
-        return ps_fail(err, c->txn->failed,
+        return ps_backend_fail(err, c->txn->failed,
                        "sqlite: %s in table '%s': an earlier write failed; the "
                        "transaction can only be aborted",
                        what, c->txn->conn->tabs[c->table].name);
@@ -187,7 +185,7 @@ int ps_sq_cursor_next(ps_cursor *c, const void **k, size_t *kl, const void **v,
     case PS_SQ_CUR_DONE:
         return PROMSTORE_DONE;
     default:
-        return ps_fail(err, PROMSTORE_E_MISUSE,
+        return ps_backend_fail(err, PROMSTORE_E_MISUSE,
                        "sqlite: cursor_next in table '%s': cursor not positioned",
                        c->txn->conn->tabs[c->table].name);
     }
@@ -206,13 +204,13 @@ int ps_sq_cursor_del(ps_cursor *c, promstore_error *err)
     if (rc)
         return rc;
     if (c->state != PS_SQ_CUR_ROW)
-        return ps_fail(err, PROMSTORE_E_MISUSE,
+        return ps_backend_fail(err, PROMSTORE_E_MISUSE,
                        "sqlite: cursor_del in table '%s': the cursor is on no entry",
                        c->txn->conn->tabs[c->table].name);
     const void *kp = sqlite3_column_blob(c->st, 0);
     size_t kn = (size_t)sqlite3_column_bytes(c->st, 0);
     if (kn == 0 || kn > sizeof c->key) /* stored by someone else; cannot re-seek */
-        return ps_fail(err, PROMSTORE_E_CORRUPT,
+        return ps_backend_fail(err, PROMSTORE_E_CORRUPT,
                        "sqlite: cursor_del in table '%s': stored key of %zu bytes",
                        c->txn->conn->tabs[c->table].name, kn);
     memmove(c->key, kp, kn);

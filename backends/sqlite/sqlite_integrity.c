@@ -15,7 +15,6 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "error.h"
 #include "sqlite_int.h"
 
 /* At most this many lines from integrity_check (SQLite's default is 100). */
@@ -155,9 +154,9 @@ static int check_tables(ps_sq_conn *c, ps_integrity_fn report, void *ctx, int *s
 int ps_sq_integrity(ps_txn *txn, ps_integrity_fn report, void *ctx, promstore_error *err)
 {
     if (txn == NULL || report == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: integrity: NULL argument");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: integrity: NULL argument");
     if (txn->write)
-        return ps_fail(err, PROMSTORE_E_MISUSE, "sqlite: integrity needs a read transaction");
+        return ps_backend_fail(err, PROMSTORE_E_MISUSE, "sqlite: integrity needs a read transaction");
     int stopped = 0;
     int rc = pragma_check(txn->conn, report, ctx, &stopped, err);
     if (rc == 0 && !stopped)

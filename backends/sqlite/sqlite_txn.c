@@ -6,9 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "error.h"
 #include "sqlite_int.h"
-#include "mem.h"
 
 /* ---- shared checks ----------------------------------------------------- */
 
@@ -30,7 +28,7 @@ static int ps_sq_check_failed(ps_txn *txn, ps_table t, const char *what,
     char buf[PS_SQ_NAME_CAP];
     if (txn->failed == 0)
         return 0;
-    return ps_fail(err, txn->failed,
+    return ps_backend_fail(err, txn->failed,
                    "sqlite: %s in table '%s': an earlier write failed; the "
                    "transaction can only be aborted",
                    what, ps_sq_label(txn, t, buf));
@@ -42,7 +40,7 @@ int ps_sq_check_key(ps_txn *txn, ps_table t, const void *key, size_t klen,
 {
     char buf[PS_SQ_NAME_CAP];
     if (key == NULL || klen == 0 || klen > PS_BACKEND_MAX_KEY)
-        return ps_fail(err, PROMSTORE_E_INVALID,
+        return ps_backend_fail(err, PROMSTORE_E_INVALID,
                        "sqlite: table '%s': key of %zu bytes (1..%d allowed)",
                        ps_sq_label(txn, t, buf), key ? klen : 0, PS_BACKEND_MAX_KEY);
     return 0;
@@ -53,7 +51,7 @@ int ps_sq_check_write(ps_txn *txn, ps_table t, const char *what, promstore_error
 {
     char buf[PS_SQ_NAME_CAP];
     if (!txn->write)
-        return ps_fail(err, PROMSTORE_E_MISUSE,
+        return ps_backend_fail(err, PROMSTORE_E_MISUSE,
                        "sqlite: %s in table '%s': a read transaction cannot write",
                        what, ps_sq_label(txn, t, buf));
     return ps_sq_check_failed(txn, t, what, err);
@@ -81,7 +79,7 @@ static int ps_sq_writer_take(ps_sq_backend *be, ps_sq_conn **out, promstore_erro
     be->writer_busy = 1;
     pthread_mutex_unlock(&be->mu);
     if (busy)
-        return ps_fail(err, PROMSTORE_E_MISUSE,
+        return ps_backend_fail(err, PROMSTORE_E_MISUSE,
                        "sqlite: a write transaction is already open");
     *out = be->writer;
     return 0;
@@ -105,7 +103,7 @@ int ps_sq_txn_begin(ps_backend *b, int write, ps_txn **out, promstore_error *err
     int rc;
 
     if (be == NULL || out == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: txn_begin: NULL argument");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: txn_begin: NULL argument");
     rc = write ? ps_sq_writer_take(be, &c, err) : ps_sq_pool_take(be, &c, err);
     if (rc)
         return rc;
@@ -155,11 +153,11 @@ static void ps_sq_txn_end(ps_txn *txn, int committed)
 int ps_sq_txn_commit(ps_txn *txn, promstore_error *err)
 {
     if (txn == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: commit: NULL transaction");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: commit: NULL transaction");
     ps_sq_conn *c = txn->conn;
     int rc = txn->failed;
     if (rc)
-        ps_fail(err, rc, "sqlite: commit refused: an earlier write failed; "
+        ps_backend_fail(err, rc, "sqlite: commit refused: an earlier write failed; "
                          "the transaction was rolled back");
     else
         rc = ps_sq_run(c, c->fixed[PS_SQ_COMMIT], err,
@@ -201,8 +199,14 @@ static int ps_sq_table_create(ps_txn *txn, ps_table t, const char *name,
 {
     ps_sq_conn *c = txn->conn;
     char sqlname[PS_SQ_SQLNAME_CAP], sql[256];
-    if (PS_GROW(c->created, c->capcreated, c->ncreated + 1))
-        return ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory creating table '%s'", name);
+    if (c->ncreated == c->capcreated) {
+        size_t cap = c->capcreated ? c->capcreated * 2 : 8;
+        uint32_t *p = ps_backend_realloc(c->created, cap * sizeof *p);
+        if (p == NULL)
+            return ps_backend_fail(err, PROMSTORE_E_NOMEM, "sqlite: out of memory creating table '%s'", name);
+        c->created = p;
+        c->capcreated = cap;
+    }
     ps_sq_sql_name(name, sqlname);
     snprintf(sql, sizeof sql,
              "CREATE TABLE \"%s\"(k BLOB PRIMARY KEY, v BLOB NOT NULL) WITHOUT ROWID", sqlname);
@@ -223,7 +227,7 @@ int ps_sq_table_open(ps_txn *txn, const char *name, int create, ps_table *out,
     int rc;
 
     if (txn == NULL || out == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: table_open: NULL argument");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: table_open: NULL argument");
     rc = ps_sq_intern(txn->be, name, &t, err);
     if (rc)
         return rc;
@@ -239,7 +243,7 @@ int ps_sq_table_open(ps_txn *txn, const char *name, int create, ps_table *out,
         if (rc)
             return rc;
         if (!exists && !create)
-            return ps_fail(err, PROMSTORE_E_NOT_FOUND, "sqlite: table '%s' does not exist", name);
+            return ps_backend_fail(err, PROMSTORE_E_NOT_FOUND, "sqlite: table '%s' does not exist", name);
         if (!exists) {
             rc = ps_sq_table_create(txn, t, name, err);
             if (rc)
@@ -258,7 +262,7 @@ int ps_sq_table_clear(ps_txn *txn, ps_table t, promstore_error *err)
     ps_sq_tab *tab;
     char sqlname[PS_SQ_SQLNAME_CAP], sql[192];
     if (txn == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: table_clear: NULL transaction");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: table_clear: NULL transaction");
     int rc = ps_sq_check_write(txn, t, "table_clear", err);
     if (rc)
         return rc;
@@ -271,7 +275,7 @@ int ps_sq_table_clear(ps_txn *txn, ps_table t, promstore_error *err)
     sqlite3_stmt *st = NULL;
     rc = sqlite3_prepare_v2(txn->conn->db, sql, -1, &st, NULL);
     if (rc == SQLITE_ERROR && strncmp(sqlite3_errmsg(txn->conn->db), "no such table", 13) == 0)
-        return ps_fail(err, PROMSTORE_E_NOT_FOUND, "sqlite: table_clear: table '%s' does not exist",
+        return ps_backend_fail(err, PROMSTORE_E_NOT_FOUND, "sqlite: table_clear: table '%s' does not exist",
                        tab->name);
     if (rc)
         return ps_sq_txn_fail(txn, rc, err, "table_clear", t);
@@ -289,7 +293,7 @@ int ps_sq_get(ps_txn *txn, ps_table t, const void *key, size_t klen,
     sqlite3_stmt *st;
     char buf[PS_SQ_NAME_CAP];
     if (txn == NULL || val == NULL || vlen == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: get: NULL argument");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: get: NULL argument");
     int rc = ps_sq_check_failed(txn, t, "get", err);
     if (rc == 0)
         rc = ps_sq_check_key(txn, t, key, klen, err);
@@ -301,7 +305,7 @@ int ps_sq_get(ps_txn *txn, ps_table t, const void *key, size_t klen,
     rc = sqlite3_step(st);
     if (rc == SQLITE_DONE) {
         sqlite3_reset(st);
-        return ps_fail(err, PROMSTORE_E_NOT_FOUND, "sqlite: get in table '%s': no such key",
+        return ps_backend_fail(err, PROMSTORE_E_NOT_FOUND, "sqlite: get in table '%s': no such key",
                        ps_sq_label(txn, t, buf));
     }
     if (rc != SQLITE_ROW) {
@@ -316,7 +320,7 @@ int ps_sq_get(ps_txn *txn, ps_table t, const void *key, size_t klen,
     const void *copy = n ? ps_sq_arena_copy(&txn->conn->arena, p, n) : "";
     sqlite3_reset(st);
     if (copy == NULL)
-        return ps_fail(err, PROMSTORE_E_NOMEM, "sqlite: get in table '%s': out of memory (%zu bytes)",
+        return ps_backend_fail(err, PROMSTORE_E_NOMEM, "sqlite: get in table '%s': out of memory (%zu bytes)",
                        ps_sq_label(txn, t, buf), n);
     *val = copy;
     *vlen = n;
@@ -329,12 +333,12 @@ int ps_sq_put(ps_txn *txn, ps_table t, const void *key, size_t klen,
     sqlite3_stmt *st;
     char buf[PS_SQ_NAME_CAP];
     if (txn == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: put: NULL transaction");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: put: NULL transaction");
     int rc = ps_sq_check_write(txn, t, "put", err);
     if (rc == 0)
         rc = ps_sq_check_key(txn, t, key, klen, err);
     if (rc == 0 && val == NULL && vlen > 0)
-        rc = ps_fail(err, PROMSTORE_E_INVALID, "sqlite: put in table '%s': NULL value",
+        rc = ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: put in table '%s': NULL value",
                      ps_sq_label(txn, t, buf));
     if (rc == 0)
         rc = ps_sq_stmt(txn->conn, t, PS_SQ_PUT, &st, err);
@@ -372,7 +376,7 @@ int ps_sq_delete_key(ps_txn *txn, ps_table t, const void *key, size_t klen,
     }
     sqlite3_reset(st);
     if (sqlite3_changes(txn->conn->db) == 0)
-        return ps_fail(err, PROMSTORE_E_NOT_FOUND, "sqlite: del in table '%s': no such key",
+        return ps_backend_fail(err, PROMSTORE_E_NOT_FOUND, "sqlite: del in table '%s': no such key",
                        ps_sq_label(txn, t, buf));
     return 0;
 }
@@ -381,7 +385,7 @@ int ps_sq_del(ps_txn *txn, ps_table t, const void *key, size_t klen,
               promstore_error *err)
 {
     if (txn == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "sqlite: del: NULL transaction");
+        return ps_backend_fail(err, PROMSTORE_E_INVALID, "sqlite: del: NULL transaction");
     int rc = ps_sq_check_write(txn, t, "del", err);
     if (rc == 0)
         rc = ps_sq_check_key(txn, t, key, klen, err);

@@ -44,9 +44,13 @@ void ps_schema_init(ps_schema *s, const ps_backend_methods *bm)
     pthread_mutex_init(&s->slot_mu, NULL);
 }
 
+/* The engine's allocator (mem.h), so that backends allocate through it too. */
+static const ps_backend_allocator engine_allocator = {ps_malloc, ps_calloc, ps_realloc, ps_free};
+
 promstore_status ps_schema_open(ps_schema *s, const char *dir, const ps_backend_config *cfg,
                                 promstore_error *err)
 {
+    ps_backend_set_allocator(&engine_allocator);
     return s->bm->open(dir, cfg, &s->be, err);
 }
 
