@@ -13,6 +13,7 @@
  * out-of-order samples; the sample cursor decodes and merges them, the chunk
  * cursor hands the stored bytes out as they are.
  */
+#define _GNU_SOURCE /* qsort_r */
 #include <stdlib.h>
 #include <string.h>
 
@@ -145,27 +146,20 @@ static promstore_status push_pending(promstore_series_iter *it, uint64_t id, con
     return PROMSTORE_OK;
 }
 
-static const uint8_t *sort_kbuf;
-
-static int cmp_pending(const void *a, const void *b)
+/* Full labels keys in byte order, which is labels.Compare order (labels.h). */
+static int cmp_pending(const void *a, const void *b, void *kbuf)
 {
     const pending *x = a, *y = b;
+    const uint8_t *k = kbuf;
     size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(sort_kbuf + x->off, sort_kbuf + y->off, n);
+    int c = memcmp(k + x->off, k + y->off, n);
     return c ? c : (x->len > y->len) - (x->len < y->len);
 }
 
-/* qsort has no context argument; the lock makes the shared pointer safe. */
-static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
-
 static void sort_pending(promstore_series_iter *it)
 {
-    if (it->n_pend < 2)
-        return;
-    pthread_mutex_lock(&sort_mu);
-    sort_kbuf = it->kbuf;
-    qsort(it->pend, it->n_pend, sizeof *it->pend, cmp_pending);
-    pthread_mutex_unlock(&sort_mu);
+    if (it->n_pend > 1)
+        qsort_r(it->pend, it->n_pend, sizeof *it->pend, cmp_pending, it->kbuf);
 }
 
 static promstore_status fetch_full_key(promstore_series_iter *it, uint64_t id, promstore_error *err)
