@@ -1,19 +1,16 @@
 /*
  * query.c -- promstore_query() and its series iterator.
  *
- * The iterator holds one read transaction (its snapshot) for its life. Series
- * come out in labels.Compare order in one of two ways, chosen by the size of
- * the selection: up to SMALL_SELECTION ids are fetched and sorted in memory;
- * a larger selection walks series_key, which the labels key already keeps in
- * that order, and skips ids not in the bitmap. Either way memory stays
- * bounded: at most SMALL_SELECTION keys, plus the chunks of one series.
+ * The iterator holds one read transaction (its snapshot) for its life. The
+ * selection's ids come out of a series set (series_set.h) in labels.Compare
+ * order; memory stays bounded: the bitmap, at most PS_SMALL_SELECTION keys,
+ * plus the chunks of one series.
  *
  * For the current series the iterator gathers the chunks overlapping
  * [mint, maxt] (sealed ones from each block in range, then the head) and its
  * out-of-order samples; the sample cursor decodes and merges them, the chunk
  * cursor hands the stored bytes out as they are.
  */
-#define _GNU_SOURCE /* qsort_r */
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,11 +18,10 @@
 #include "keys.h"
 #include "labels.h"
 #include "select.h"
+#include "series_set.h"
 #include "store.h"
 #include "xor.h"
 #include "mem.h"
-
-#define SMALL_SELECTION 4096
 
 typedef struct chunk_ref {
     int64_t mint, maxt;
@@ -38,23 +34,11 @@ typedef struct block_ref {
     ps_table table;
 } block_ref;
 
-typedef struct pending {
-    uint64_t id;
-    size_t off, len; /* full labels key in it->kbuf */
-} pending;
-
 struct promstore_series_iter {
     promstore *db;
     ps_txn *txn;
     int64_t mint, maxt;
-    ps_bitmap sel;
-    int scan_mode;
-    ps_scan scan; /* of series_key, in scan mode */
-
-    pending *pend;
-    size_t n_pend, pend_pos, pend_cap;
-    uint8_t *kbuf;
-    size_t kbuf_len, kbuf_cap;
+    ps_series_set set;
 
     block_ref *blocks; /* blocks with sealed chunks in range */
     size_t n_blocks;
@@ -63,7 +47,8 @@ struct promstore_series_iter {
 
     int has_cur;
     uint64_t cur_id;
-    ps_labelbuf lb;
+    const promstore_label *labels; /* the set's current series, for messages */
+    size_t n_labels;
     chunk_ref *chunks;
     size_t n_chunks, chunks_cap;
     uint8_t *cbuf;
@@ -130,100 +115,6 @@ static promstore_status load_blocks(promstore_series_iter *it, promstore_error *
         ps_scan_skip(&sc, 1);
     }
     return ps_scan_close(&sc);
-}
-
-/* --- candidates in label order ---------------------------------------------- */
-
-static promstore_status push_pending(promstore_series_iter *it, uint64_t id, const void *key,
-                                     size_t klen, promstore_error *err)
-{
-    if (ps_grow((void **)&it->pend, &it->pend_cap, it->n_pend + 1, sizeof *it->pend) ||
-        ps_grow((void **)&it->kbuf, &it->kbuf_cap, it->kbuf_len + klen, 1))
-        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for query keys");
-    memcpy(it->kbuf + it->kbuf_len, key, klen);
-    it->pend[it->n_pend++] = (pending){id, it->kbuf_len, klen};
-    it->kbuf_len += klen;
-    return PROMSTORE_OK;
-}
-
-/* Full labels keys in byte order, which is labels.Compare order (labels.h). */
-static int cmp_pending(const void *a, const void *b, void *kbuf)
-{
-    const pending *x = a, *y = b;
-    const uint8_t *k = kbuf;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(k + x->off, k + y->off, n);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-static void sort_pending(promstore_series_iter *it)
-{
-    if (it->n_pend > 1)
-        qsort_r(it->pend, it->n_pend, sizeof *it->pend, cmp_pending, it->kbuf);
-}
-
-static promstore_status fetch_full_key(promstore_series_iter *it, uint64_t id, promstore_error *err)
-{
-    ps_series_rec r;
-    promstore_status rc = ps_series_get(&it->db->sch, it->txn, id, &r, err);
-    if (rc == PROMSTORE_E_NOT_FOUND)
-        return PROMSTORE_OK; /* the id was never committed */
-    return rc ? rc : push_pending(it, id, r.key, r.key_len, err);
-}
-
-/* Small selection: every id, its key, sorted. */
-static promstore_status load_small(promstore_series_iter *it, promstore_error *err)
-{
-    for (uint64_t w = 0; w < (it->sel.nbits + 63) / 64; w++) {
-        for (uint64_t bits = it->sel.words[w]; bits; bits &= bits - 1) {
-            promstore_status rc = fetch_full_key(it, w * 64 + (uint64_t)__builtin_ctzll(bits), err);
-            if (rc)
-                return rc;
-        }
-    }
-    sort_pending(it);
-    return PROMSTORE_OK;
-}
-
-/*
- * Large selection: refill pending from the next series_key entries. A cut key
- * (longer than PS_SKEY_MAX) sorts by prefix and hash, so all entries sharing
- * its prefix are gathered and sorted by their full keys first.
- */
-static promstore_status refill_scan(promstore_series_iter *it, promstore_error *err)
-{
-    it->n_pend = it->pend_pos = it->kbuf_len = 0;
-    uint8_t prefix[PS_SKEY_PREFIX];
-    int in_group = 0;
-    promstore_status rc = PROMSTORE_OK;
-    while (rc == PROMSTORE_OK && ps_scan_next(&it->scan)) {
-        const ps_skey_rec *r = &ps_scan_at(&it->scan)->skey;
-        if (in_group && (!r->shared || memcmp(r->skey, prefix, PS_SKEY_PREFIX) != 0)) {
-            ps_scan_unread(&it->scan); /* the first of the next refill */
-            break;
-        }
-        /* The record's bytes stay valid across the look-ups: the scan does not move. */
-        for (size_t i = 0; i < r->n_ids && rc == PROMSTORE_OK; i++) {
-            uint64_t id = ps_skey_id(r, i);
-            if (ps_bitmap_has(&it->sel, id))
-                rc = r->shared ? fetch_full_key(it, id, err)
-                               : push_pending(it, id, r->skey, r->skey_len, err);
-        }
-        if (!r->shared) {
-            if (it->n_pend)
-                break;
-            continue;
-        }
-        if (!in_group) {
-            memcpy(prefix, r->skey, PS_SKEY_PREFIX);
-            in_group = 1;
-        }
-    }
-    if (rc == PROMSTORE_OK)
-        rc = ps_scan_err(&it->scan);
-    if (rc == PROMSTORE_OK && in_group)
-        sort_pending(it);
-    return rc;
 }
 
 /* --- the data of one series --------------------------------------------------- */
@@ -371,14 +262,9 @@ static void iter_free(promstore_series_iter *it)
 {
     if (it == NULL)
         return;
-    if (it->scan_mode)
-        ps_scan_close(&it->scan);
+    ps_series_set_close(&it->set);
     if (it->txn)
         ps_txn_abort(&it->db->sch, it->txn);
-    ps_bitmap_free(&it->sel);
-    ps_labelbuf_free(&it->lb);
-    ps_free(it->pend);
-    ps_free(it->kbuf);
     ps_free(it->blocks);
     ps_free(it->ooo_blocks);
     ps_free(it->chunks);
@@ -401,17 +287,13 @@ promstore_status ps_query_open(promstore *db, ps_matcher *m, size_t nm, int64_t 
     it->db = db;
     it->mint = mint;
     it->maxt = maxt;
+    ps_bitmap ids = {0};
     promstore_status rc = ps_txn_begin(&db->sch, 0, &it->txn, err);
     if (rc == PROMSTORE_OK)
-        rc = ps_select(db, it->txn, m, nm, &it->sel, err);
+        rc = ps_select(db, it->txn, m, nm, &ids, err);
     if (rc == PROMSTORE_OK) {
-        if (ps_bitmap_count(&it->sel) <= SMALL_SELECTION) {
-            rc = load_small(it, err);
-        } else {
-            it->scan_mode = 1;
-            ps_scan_open(&it->scan, &db->sch, it->txn, PS_T_SERIES_KEY, PS_SCAN_FAIL_BAD, err);
-            rc = ps_scan_err(&it->scan);
-        }
+        ps_series_set_open(&it->set, &db->sch, it->txn, &ids, PS_SMALL_SELECTION);
+        rc = ps_report(ps_series_set_err(&it->set), ps_series_set_error(&it->set), err);
     }
     if (rc == PROMSTORE_OK)
         rc = load_blocks(it, err);
@@ -450,23 +332,11 @@ static promstore_status abi_series_iter_next(promstore_series_iter *it, promstor
     if (it->failed)
         return ps_fail(err, it->failed, "the iterator failed earlier; close it");
     it->has_cur = 0;
-    for (;;) {
-        if (it->pend_pos == it->n_pend) {
-            if (!it->scan_mode)
-                return PROMSTORE_DONE;
-            promstore_status rc = refill_scan(it, err);
-            if (rc)
-                return fail_iter(it, rc);
-            if (it->n_pend == 0)
-                return PROMSTORE_DONE;
-        }
-        pending *p = &it->pend[it->pend_pos++];
-        it->cur_id = p->id;
-        int rc = ps_labelbuf_decode(&it->lb, it->kbuf + p->off, p->len);
-        if (rc != 0)
-            return fail_iter(it, ps_fail(err, rc == -2 ? PROMSTORE_E_NOMEM : PROMSTORE_E_CORRUPT,
-                                         "series %llu: cannot decode its labels",
-                                         (unsigned long long)p->id));
+    while (ps_series_set_next(&it->set)) {
+        const ps_series_ref *s = ps_series_set_at(&it->set);
+        it->cur_id = s->id;
+        it->labels = s->labels;
+        it->n_labels = s->n_labels;
         int any = 0;
         promstore_status st = gather_series(it, &any, err);
         if (st)
@@ -481,6 +351,10 @@ static promstore_status abi_series_iter_next(promstore_series_iter *it, promstor
         it->has_cur = 1;
         return PROMSTORE_OK;
     }
+    promstore_status rc = ps_series_set_err(&it->set);
+    if (rc)
+        return fail_iter(it, ps_report(rc, ps_series_set_error(&it->set), err));
+    return PROMSTORE_DONE;
 }
 
 promstore_status promstore_series_iter_labels_v2(promstore_series_iter *it,
@@ -493,8 +367,8 @@ promstore_status promstore_series_iter_labels_v2(promstore_series_iter *it,
         return ps_fail(err, PROMSTORE_E_MISUSE,
                        "no current series: promstore_series_iter_next has not "
                        "returned PROMSTORE_OK for one");
-    *labels = it->lb.labels;
-    *n_labels = it->lb.n;
+    *labels = it->labels;
+    *n_labels = it->n_labels;
     return PROMSTORE_OK;
 }
 
@@ -524,7 +398,7 @@ static int next_stored(promstore_series_iter *it, promstore_sample *s, promstore
         if (r < 0) {
             char desc[256];
             return ps_fail(err, PROMSTORE_E_CORRUPT, "a stored chunk of series %s does not decode",
-                           ps_labels_format(it->lb.labels, it->lb.n, desc, sizeof desc));
+                           ps_labels_format(it->labels, it->n_labels, desc, sizeof desc));
         }
         if (r == 0 || s->timestamp_ms > it->maxt) {
             it->xit_on = 0;
