@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "error.h"
 #include "select.h"
 #include "series_merge.h"
@@ -59,8 +60,8 @@ void promstore_series_iter_close(promstore_series_iter *it)
     iter_free(it);
 }
 
-promstore_status ps_query_open(promstore *db, ps_matcher *m, size_t nm, int64_t mint,
-                               int64_t maxt, promstore_series_iter **out, promstore_error *err)
+promstore_status ps_query_open(promstore *db, ps_selector *sel, int64_t mint, int64_t maxt,
+                               promstore_series_iter **out, promstore_error *err)
 {
     promstore_series_iter *it = ps_calloc(1, sizeof *it);
     if (it == NULL)
@@ -69,7 +70,7 @@ promstore_status ps_query_open(promstore *db, ps_matcher *m, size_t nm, int64_t 
     ps_bitmap ids = {0};
     promstore_status rc = ps_txn_begin(&db->sch, 0, &it->txn, err);
     if (rc == PROMSTORE_OK)
-        rc = ps_select(db, it->txn, m, nm, &ids, err);
+        rc = ps_select(db, it->txn, sel->m, sel->n, &ids, err);
     if (rc == PROMSTORE_OK) {
         ps_series_set_open(&it->set, &db->sch, it->txn, &ids, PS_SMALL_SELECTION);
         rc = ps_report(ps_series_set_err(&it->set), ps_series_set_error(&it->set), err);
@@ -95,12 +96,12 @@ static promstore_status abi_query(promstore *db, const promstore_matcher *matche
     if (mint > maxt)
         return ps_fail(err, PROMSTORE_E_INVALID, "query range is empty: mint %lld > maxt %lld",
                        (long long)mint, (long long)maxt);
-    ps_matcher *m = NULL;
-    promstore_status rc = ps_matchers_compile(matchers, n_matchers, &m, err);
+    ps_selector *sel = NULL;
+    promstore_status rc = ps_selector_compile(matchers, n_matchers, &sel, err);
     if (rc)
         return rc;
-    rc = ps_query_open(db, m, n_matchers, mint, maxt, out, err);
-    ps_matchers_free(m, n_matchers);
+    rc = ps_query_open(db, sel, mint, maxt, out, err);
+    ps_selector_free(sel);
     return rc;
 }
 
