@@ -44,6 +44,7 @@
 #include <snappy-c.h>
 
 #include "crc32c.h"
+#include "engine.h"
 #include "error.h"
 #include "promstore.h"
 #include "protocol.h"
@@ -76,8 +77,10 @@ struct promstore_reader {
     rr_mode mode;
     Prometheus__ReadRequest *req;
     ps_pb_alloc pa;        /* req was decoded from it and is freed through it */
-    promstore_matcher *mt; /* matchers of the query being opened */
+    promstore_matcher *mt; /* matchers of the query being checked */
     size_t mt_cap;
+    ps_selector **sel; /* each query's, compiled when checked, freed once opened */
+    size_t n_sel;
     promstore_status failed; /* sticky error: the body is cut */
     int done;
 
@@ -258,14 +261,14 @@ static promstore_status query_matchers(promstore_reader *r, const Prometheus__Qu
 
 /*
  * Check one query as promstore_query() would, without opening a snapshot:
- * the range, at least one matcher, and every matcher compiled. Opening a
- * snapshot per query just to check it would let one request hold as many
- * read transactions as it has queries.
+ * the range, at least one matcher, and every matcher compiled, into the
+ * selector the query is opened with later. Opening a snapshot per query just
+ * to check it would let one request hold as many read transactions as it
+ * has queries.
  */
 static promstore_status check_query(promstore_reader *r, size_t i, promstore_error *err)
 {
     const Prometheus__Query *q = r->req->queries[i];
-    ps_matcher *pm = NULL;
     if (q->start_timestamp_ms > q->end_timestamp_ms)
         return ps_fail(err, PROMSTORE_E_INVALID, "query %zu: start %lld is after end %lld", i,
                        (long long)q->start_timestamp_ms, (long long)q->end_timestamp_ms);
@@ -277,26 +280,22 @@ static promstore_status check_query(promstore_reader *r, size_t i, promstore_err
     if (q->n_matchers == 0)
         return ps_fail(err, PROMSTORE_E_INVALID, "query %zu has no matchers", i);
     promstore_status rc = query_matchers(r, q, err);
+    if (rc == PROMSTORE_OK)
+        rc = ps_selector_compile(r->mt, q->n_matchers, &r->sel[i], err);
     if (rc)
-        goto fail;
-    rc = ps_matchers_compile(r->mt, q->n_matchers, &pm, err);
-    if (rc)
-        goto fail;
-    ps_matchers_free(pm, q->n_matchers);
-    return PROMSTORE_OK;
-fail:
-    ps_error_prefix(err, "query %zu", i);
+        ps_error_prefix(err, "query %zu", i);
     return rc;
 }
 
+/* Open query i with the selector check_query compiled; it is not needed again. */
 static promstore_status open_query(promstore_reader *r, size_t i, promstore_series_iter **it,
                                    promstore_error *err)
 {
     const Prometheus__Query *q = r->req->queries[i];
-    promstore_status rc = query_matchers(r, q, err);
-    if (rc == PROMSTORE_OK)
-        rc = promstore_query(r->db, r->mt, q->n_matchers, q->start_timestamp_ms,
-                             q->end_timestamp_ms, it, err);
+    promstore_status rc =
+        ps_query_open(r->db, r->sel[i], q->start_timestamp_ms, q->end_timestamp_ms, it, err);
+    ps_selector_free(r->sel[i]);
+    r->sel[i] = NULL;
     if (rc)
         ps_error_prefix(err, "query %zu", i);
     return rc;
@@ -606,6 +605,9 @@ static void reader_free(promstore_reader *r)
     promstore_series_iter_close(r->it);
     ps_pb_alloc_release(&r->pa); /* also after a failed unpack */
     ps_free(r->mt);
+    for (size_t i = 0; i < r->n_sel; i++)
+        ps_selector_free(r->sel[i]);
+    ps_free(r->sel);
     ps_free(r->body);
     ps_buf_free(&r->frame);
     slot_give(r->db);
@@ -660,8 +662,16 @@ static int check_request(promstore_reader *r, promstore_http_response *resp)
                       r->req->n_accepted_response_types);
         return -1;
     }
-    for (size_t i = 0; i < r->req->n_queries; i++) {
-        promstore_error e;
+    promstore_error e;
+    size_t n = r->req->n_queries;
+    r->sel = ps_calloc(n ? n : 1, sizeof *r->sel);
+    if (r->sel == NULL) {
+        ps_fail(&e, PROMSTORE_E_NOMEM, "no memory for %zu queries", n);
+        ps_resp_engine_error(resp, &e);
+        return -1;
+    }
+    r->n_sel = n;
+    for (size_t i = 0; i < n; i++) {
         if (check_query(r, i, &e)) {
             ps_resp_engine_error(resp, &e);
             return -1;
