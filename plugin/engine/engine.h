@@ -19,6 +19,43 @@
 
 #include "promstore.h"
 
+/* --- the handle ---------------------------------------------------------------------- */
+
+/*
+ * 1 if db is a handle promstore_open returned and promstore_close has not
+ * closed: the check at every ABI boundary. (It reads a magic number, so a
+ * handle already freed cannot be told reliably, as with SQLite's check.)
+ */
+int ps_engine_handle_ok(const promstore *db);
+
+/* The store's limits on remote requests: promstore_options, defaults applied. */
+typedef struct ps_remote_limits {
+    uint64_t max_request_bytes;    /* a request body as received */
+    uint64_t max_decoded_bytes;    /* a request body decompressed; a SAMPLES response */
+    uint64_t read_frame_bytes;     /* a streamed frame's target; a piece of a SAMPLES body */
+    uint32_t max_concurrent_reads; /* remote reads under way at once */
+} ps_remote_limits;
+
+/* Fixed when the store opens: the pointer is valid for the handle's life. */
+const ps_remote_limits *ps_engine_remote_limits(const promstore *db);
+
+/*
+ * Validate and normalise one label set in place with the store's own name
+ * rules, exactly as promstore_append does (ps_labels_normalize, labels.h),
+ * so that a protocol can refuse a bad series before it appends anything.
+ */
+promstore_status ps_engine_labels_normalize(const promstore *db, promstore_label *labels,
+                                            size_t *n, promstore_error *err);
+
+/* --- remote read slots ------------------------------------------------------------------ */
+
+/*
+ * Take one of the max_concurrent_reads slots: 1, or 0 when all are taken.
+ * Any thread; every slot taken must be given back once.
+ */
+int ps_engine_read_slot_take(promstore *db);
+void ps_engine_read_slot_give(promstore *db);
+
 /* --- queries with compiled matchers ------------------------------------------------ */
 
 /*

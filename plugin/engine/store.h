@@ -22,6 +22,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "engine.h"
 #include "labels.h"
 #include "promstore.h"
 #include "schema.h"
@@ -61,10 +62,8 @@ struct promstore {
     uint32_t flags;
     ps_name_rules name_rules;
 
-    /* Remote protocol limits (remote_write.c, remote_read.c). */
-    uint32_t max_concurrent_reads;
-    uint64_t max_request_bytes, max_decoded_bytes, read_frame_bytes;
-    pthread_mutex_t reads_mu;
+    ps_remote_limits remote;  /* what the protocol applies (engine.h) */
+    pthread_mutex_t reads_mu; /* guards reads_active, the read slots taken */
     uint32_t reads_active;
 
     /* Everything below belongs to the writer and is guarded by write_mu. */

@@ -35,7 +35,6 @@
  * docs/PROTOCOL.md 3.4).
  * The request is decoded with the generated protobuf-c code.
  */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,8 +48,6 @@
 #include "promstore.h"
 #include "protocol.h"
 #include "remote.pb-c.h"
-#include "select.h"
-#include "store.h"
 #include "mem.h"
 
 #define CT_STREAMED "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse"
@@ -74,6 +71,7 @@ typedef ps_buf rr_buf;
 
 struct promstore_reader {
     promstore *db;
+    const ps_remote_limits *lim;
     rr_mode mode;
     Prometheus__ReadRequest *req;
     ps_pb_alloc pa;        /* req was decoded from it and is freed through it */
@@ -184,28 +182,6 @@ static void put_labels(rr_buf *b, int field, const promstore_label *ls, size_t n
         put_str_field(b, 1, ls[i].name, ls[i].name_len);
         put_str_field(b, 2, ls[i].value, ls[i].value_len);
     }
-}
-
-/* --- the reader slot (max_concurrent_reads) ------------------------------- */
-
-static int slot_take(promstore *db)
-{
-    int ok = 0;
-    pthread_mutex_lock(&db->reads_mu);
-    if (db->reads_active < db->max_concurrent_reads) {
-        db->reads_active++;
-        ok = 1;
-    }
-    pthread_mutex_unlock(&db->reads_mu);
-    return ok;
-}
-
-static void slot_give(promstore *db)
-{
-    pthread_mutex_lock(&db->reads_mu);
-    if (db->reads_active > 0)
-        db->reads_active--;
-    pthread_mutex_unlock(&db->reads_mu);
 }
 
 /* --- request checks and decoding ------------------------------------------ */
@@ -386,11 +362,11 @@ static promstore_status encode_result(promstore_reader *r, size_t i, rr_buf *out
         put_varint(out, ts->len);
         put_bytes(out, ts->data, ts->len);
         /* SAMPLES is built in memory: bound it, as the header promises. */
-        if (out->len > r->db->max_decoded_bytes) {
+        if (out->len > r->lim->max_decoded_bytes) {
             rc = ps_fail(err, PROMSTORE_E_LIMIT,
                          "remote read: the SAMPLES response of query %zu exceeds %llu bytes "
                          "(max_decoded_bytes); narrow the query or accept STREAMED_XOR_CHUNKS",
-                         i, (unsigned long long)r->db->max_decoded_bytes);
+                         i, (unsigned long long)r->lim->max_decoded_bytes);
             goto fail;
         }
     }
@@ -552,7 +528,7 @@ static promstore_status fill_chunks(promstore_reader *r, size_t *added, promstor
                 return rc;
         }
         size_t need = len_field_size(chunk_body_size(&c));
-        if (*added && f->len + need + FRAME_OVERHEAD - FRAME_HEAD > r->db->read_frame_bytes) {
+        if (*added && f->len + need + FRAME_OVERHEAD - FRAME_HEAD > r->lim->read_frame_bytes) {
             /* c points into the iterator, untouched until we call it again. */
             r->pending = c;
             r->have_pending = 1;
@@ -610,7 +586,7 @@ static void reader_free(promstore_reader *r)
     ps_free(r->sel);
     ps_free(r->body);
     ps_buf_free(&r->frame);
-    slot_give(r->db);
+    ps_engine_read_slot_give(r->db);
     ps_free(r);
 }
 
@@ -728,20 +704,21 @@ static promstore_status abi_open(promstore *db, const promstore_http_request *re
     if (ps_proto_check_encoding(req, resp) || check_content_type(req, resp))
         return PROMSTORE_OK;
     /* Taken before the body is decoded: the limit is there to bound memory. */
-    if (!slot_take(db)) {
+    if (!ps_engine_read_slot_take(db)) {
         ps_resp_error(resp, 503, "too many remote reads at once (max_concurrent_reads is %u)",
-                      (unsigned)db->max_concurrent_reads);
+                      (unsigned)ps_engine_remote_limits(db)->max_concurrent_reads);
         ps_resp_header(resp, "Retry-After", "1");
         return PROMSTORE_OK;
     }
     promstore_reader *r = ps_calloc(1, sizeof *r);
     if (r == NULL) {
-        slot_give(db);
+        ps_engine_read_slot_give(db);
         ps_resp_error(resp, 503, "no memory for a remote read");
         ps_resp_header(resp, "Retry-After", "1");
         return PROMSTORE_OK;
     }
     r->db = db;
+    r->lim = ps_engine_remote_limits(db);
     if (decode_request(r, req, resp) || check_request(r, resp) || start_body(r, resp))
         goto answered;
     *out = r;
@@ -757,8 +734,8 @@ static promstore_status next_samples(promstore_reader *r, const uint8_t **data, 
     if (r->body_pos == r->body_len)
         return PROMSTORE_DONE;
     size_t n = r->body_len - r->body_pos;
-    if (n > r->db->read_frame_bytes)
-        n = (size_t)r->db->read_frame_bytes;
+    if (n > r->lim->read_frame_bytes)
+        n = (size_t)r->lim->read_frame_bytes;
     *data = r->body + r->body_pos;
     *len = n;
     r->body_pos += n;
