@@ -63,9 +63,13 @@ static promstore_status load_small(ps_series_set *ss)
 }
 
 /*
- * Large selection: refill pend from the next series_key entries: one entry
- * with selected ids, or the whole group of entries sharing a cut key's
- * prefix (series_set.h, note 1).
+ * Large selection: refill pend from the next series_key entries, until they
+ * yield a selected id or the walk ends. An entry is handed out on its own,
+ * unless its key is longer than PS_SKEY_PREFIX: then it and the entries
+ * after it sharing those first bytes, and as long, are gathered and sorted
+ * by their full keys, because a cut key among them sorts by its hash
+ * (series_set.h, note 1). A whole key of such a group (not cut, so not
+ * shared) is its own full key.
  */
 static promstore_status refill_walk(ps_series_set *ss)
 {
@@ -75,9 +79,13 @@ static promstore_status refill_walk(ps_series_set *ss)
     promstore_status rc = PROMSTORE_OK;
     while (rc == PROMSTORE_OK && ps_scan_next(&ss->scan)) {
         const ps_skey_rec *r = &ps_scan_at(&ss->scan)->skey;
-        if (in_group && (!r->shared || memcmp(r->skey, prefix, PS_SKEY_PREFIX) != 0)) {
-            ps_scan_unread(&ss->scan); /* the first of the next refill */
-            break;
+        int long_key = r->skey_len > PS_SKEY_PREFIX;
+        if (in_group && (!long_key || memcmp(r->skey, prefix, PS_SKEY_PREFIX) != 0)) {
+            if (ss->n_pend) {
+                ps_scan_unread(&ss->scan); /* the first of the next refill */
+                break;
+            }
+            in_group = 0; /* nothing of the group was selected: go on from here */
         }
         /* The record's bytes stay valid across the look-ups: the scan does not move. */
         for (size_t i = 0; i < r->n_ids && rc == PROMSTORE_OK; i++) {
@@ -85,14 +93,11 @@ static promstore_status refill_walk(ps_series_set *ss)
             if (ps_bitmap_has(&ss->sel, id))
                 rc = r->shared ? fetch_full_key(ss, id) : push_key(ss, id, r->skey, r->skey_len);
         }
-        if (!r->shared) {
-            if (ss->n_pend)
-                break;
-            continue;
-        }
-        if (!in_group) {
+        if (long_key && !in_group) {
             memcpy(prefix, r->skey, PS_SKEY_PREFIX);
             in_group = 1;
+        } else if (!in_group && ss->n_pend) {
+            break;
         }
     }
     if (rc == PROMSTORE_OK)

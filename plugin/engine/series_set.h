@@ -13,10 +13,12 @@
  *    labels key sorts as labels.Compare does, labels.h), and keeps the ids
  *    the bitmap holds. Sorting millions of keys would hold them all; the
  *    walk holds one entry's worth. A key cut to PS_SKEY_PREFIX bytes and a
- *    hash sorts by prefix and hash, not by its full key, so the entries
- *    sharing a cut prefix are gathered and sorted by their full keys first.
+ *    hash sorts by prefix and hash, not by its full key, and so among every
+ *    key longer than PS_SKEY_PREFIX that shares its prefix, cut or whole:
+ *    such a run of entries is gathered and sorted by full keys first. A run
+ *    with nothing selected is passed over, and the walk goes on after it.
  *    Memory is therefore the bitmap plus at most small_max keys (or one
- *    group of cut keys), never the number of series matched.
+ *    such run), never the number of series matched.
  *
  * 2. The shape of Prometheus's SeriesSet and of ps_scan (schema.h): next()
  *    advances and returns 1 or 0; at() is the current series; err() is the

@@ -11,7 +11,9 @@
  * walk on a small store, and the set says which mode it took), and checks:
  *   - the same order either way, the test's own labels.Compare's, on a set
  *     built to break a naive order, with keys long enough to be cut in
- *     series_key so that the walk must gather and sort a group of them;
+ *     series_key so that the walk must gather and sort a group of them, a
+ *     whole key the group's hashes sort around, and a selection that leaves
+ *     the whole group out (the walk must go on past it);
  *   - ids the selection holds that were never committed are skipped;
  *   - the default threshold: PS_SMALL_SELECTION ids sort in memory, one
  *     more walks;
@@ -137,7 +139,7 @@ static void assert_both_modes(promstore *db, const promstore_matcher *m, size_t 
 /* The data: an order to get wrong, and keys series_key cuts                */
 /* ------------------------------------------------------------------------ */
 
-#define N_DATA 24
+#define N_DATA 26
 #define LONG 450 /* a value this long makes a key longer than PS_SKEY_MAX */
 
 /* Values of n 'x' and a tail, in buf (static: tu_lset keeps pointers). */
@@ -148,7 +150,7 @@ static const char *xs(char *buf, size_t n, const char *tail)
     return buf;
 }
 
-static char g_long[8][LONG + 8];
+static char g_long[10][LONG + 8];
 
 /* The data set as appended, and normalised in the expected order. */
 typedef struct dataset {
@@ -187,7 +189,10 @@ static void load_data(promstore *db, dataset *d)
      * PS_SKEY_MAX: cut, these share one prefix and sort by hash in
      * series_key, whatever their full order. A value of 424 bytes makes a
      * whole key of exactly PS_SKEY_MAX, which may equal a cut key and so
-     * joins the group. One value differs inside the prefix: a group alone.
+     * joins the group. So does a whole key shorter than that but longer
+     * than the prefix, which sorts among the cut keys by bytes their hash
+     * decides. One value differs inside the prefix: a group alone; another
+     * sorts before the group (its 'a' inside the prefix).
      */
     size_t first_cut = n;
     sets[n++] = LS("__name__", "cut", "a", xs(g_long[0], LONG, ""), NULL);
@@ -199,6 +204,9 @@ static void load_data(promstore *db, dataset *d)
     sets[n++] = LS("__name__", "cut", "a", xs(g_long[6], LONG, "\x01"), NULL);
     sets[n++] = LS("__name__", "cut", "a",
                    xs(g_long[7], 400, "y" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"), NULL);
+    sets[n++] = LS("__name__", "cut", "a", xs(g_long[8], 420, "y"), NULL);
+    sets[n++] = LS("__name__", "cut", "a",
+                   xs(g_long[9], 400, "a" "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"), NULL);
     d->n_cut = n - first_cut;
     d->n = n;
     assert_int_equal(n, N_DATA);
@@ -207,7 +215,7 @@ static void load_data(promstore *db, dataset *d)
     promstore_sample smp[1] = {SMP(TU_T0, 1)};
     promstore_series batch[N_DATA];
     for (size_t i = 0; i < n; i++)
-        batch[i] = SER(&sets[(i * 7) % n], smp, 1); /* 7 is prime to 24 */
+        batch[i] = SER(&sets[(i * 7) % n], smp, 1); /* 7 is prime to 26 */
     tu_append_ok(db, batch, 11);
     tu_append_ok(db, batch + 11, n - 11);
 
@@ -239,9 +247,14 @@ static int is_cut(const tu_lset *s)
     return strcmp(name_of(s), "cut") == 0;
 }
 
+static int is_m(const tu_lset *s)
+{
+    return name_of(s)[0] == 'm';
+}
+
 static int is_m_or_cut(const tu_lset *s)
 {
-    return name_of(s)[0] == 'm' || is_cut(s);
+    return is_m(s) || is_cut(s);
 }
 
 /* ------------------------------------------------------------------------ */
@@ -269,6 +282,12 @@ static void test_order_in_both_modes(void **state)
     k = subset(d, is_m_or_cut, want);
     assert_int_equal(k, 8 + d->n_cut);
     assert_both_modes(f->db, &some, 1, want, k);
+
+    /* Past a group with nothing selected, the walk goes on. */
+    promstore_matcher m_only = MT(PROMSTORE_MATCH_RE, "__name__", "m.*");
+    k = subset(d, is_m, want);
+    assert_int_equal(k, 8);
+    assert_both_modes(f->db, &m_only, 1, want, k);
 
     /* Nothing selected: nothing handed out, no error, in either mode. */
     promstore_matcher none = MT(PROMSTORE_MATCH_EQ, "__name__", "absent");
