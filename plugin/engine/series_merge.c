@@ -199,57 +199,24 @@ promstore_status ps_series_merge_load(ps_series_merge *m, uint64_t id,
 
 /* --- the cursors ------------------------------------------------------------------ */
 
-/* The next stored sample in range: 1, 0 at the end, or a negative status. */
-static int next_stored(ps_series_merge *m, promstore_sample *s, promstore_error *err)
+int ps_series_merge_open_stored(ps_series_merge *m, promstore_error *err)
 {
-    for (;;) {
-        if (!m->xit_on) {
-            while (m->s_chunk < m->n_chunks && m->chunks[m->s_chunk].is_ooo)
-                m->s_chunk++;
-            if (m->s_chunk == m->n_chunks)
-                return 0;
-            const ps_merge_chunk *c = &m->chunks[m->s_chunk++];
-            if (ps_xor_iter_init(&m->xit, m->bytes.data + c->off, c->len) != 0)
-                return ps_fail(err, PROMSTORE_E_CORRUPT, "a chunk of series %s is truncated",
-                               "(current)");
-            m->xit_on = 1;
-        }
-        int r = ps_xor_iter_next(&m->xit, &s->timestamp_ms, &s->value_bits);
-        if (r < 0) {
-            char desc[256];
-            return ps_fail(err, PROMSTORE_E_CORRUPT, "a stored chunk of series %s does not decode",
-                           ps_labels_format(m->labels, m->n_labels, desc, sizeof desc));
-        }
-        if (r == 0 || s->timestamp_ms > m->maxt) {
-            m->xit_on = 0;
-            continue;
-        }
-        if (s->timestamp_ms >= m->mint)
-            return 1;
-    }
+    while (m->s_chunk < m->n_chunks && m->chunks[m->s_chunk].is_ooo)
+        m->s_chunk++;
+    if (m->s_chunk == m->n_chunks)
+        return 0;
+    const ps_merge_chunk *c = &m->chunks[m->s_chunk++];
+    if (ps_xor_iter_init(&m->xit, m->bytes.data + c->off, c->len) != 0)
+        return ps_fail(err, PROMSTORE_E_CORRUPT, "a chunk of series %s is truncated", "(current)");
+    m->xit_on = 1;
+    return 1;
 }
 
-promstore_status ps_series_merge_sample(ps_series_merge *m, promstore_sample *out,
-                                        promstore_error *err)
+promstore_status ps_series_merge_bad_chunk(const ps_series_merge *m, promstore_error *err)
 {
-    if (!m->have_peek) {
-        int r = next_stored(m, &m->peek, err);
-        if (r < 0)
-            return r;
-        m->have_peek = r;
-    }
-    int have_ooo = m->s_ooo < m->n_ooo;
-    if (!m->have_peek && !have_ooo)
-        return PROMSTORE_DONE;
-    if (m->have_peek && (!have_ooo || m->peek.timestamp_ms <= m->ooo[m->s_ooo].timestamp_ms)) {
-        if (have_ooo && m->peek.timestamp_ms == m->ooo[m->s_ooo].timestamp_ms)
-            m->s_ooo++; /* the same instant twice: the in-order sample wins */
-        *out = m->peek;
-        m->have_peek = 0;
-    } else {
-        *out = m->ooo[m->s_ooo++];
-    }
-    return PROMSTORE_OK;
+    char desc[256];
+    return ps_fail(err, PROMSTORE_E_CORRUPT, "a stored chunk of series %s does not decode",
+                   ps_labels_format(m->labels, m->n_labels, desc, sizeof desc));
 }
 
 promstore_status ps_series_merge_chunk(ps_series_merge *m, promstore_chunk *out)

@@ -100,11 +100,70 @@ promstore_status ps_series_merge_load(ps_series_merge *m, uint64_t id,
                                       const promstore_label *labels, size_t n_labels,
                                       int *has_samples, promstore_error *err);
 /* The next sample in time order: PROMSTORE_OK, PROMSTORE_DONE, or an error. */
-promstore_status ps_series_merge_sample(ps_series_merge *m, promstore_sample *out,
-                                        promstore_error *err);
+static inline promstore_status ps_series_merge_sample(ps_series_merge *m, promstore_sample *out,
+                                                      promstore_error *err);
 /* The next chunk by min time: PROMSTORE_OK or PROMSTORE_DONE. */
 promstore_status ps_series_merge_chunk(ps_series_merge *m, promstore_chunk *out);
 /* Free what the merge holds; a zeroed merge may be closed. */
 void ps_series_merge_close(ps_series_merge *m);
+
+/*
+ * The sample cursor runs once per sample, so its common step is inline: as a
+ * function of its own, calling the decoder, it took a quarter more
+ * instructions per sample (callgrind, a full read) than when it was part of
+ * the iterator, in the prologue and epilogue of one more call level. The
+ * rare steps -- starting the next stored chunk, a chunk that does not
+ * decode -- are series_merge.c's.
+ */
+
+/* Start decoding the next stored chunk: 1, 0 when there is none, or an error. */
+int ps_series_merge_open_stored(ps_series_merge *m, promstore_error *err);
+/* PROMSTORE_E_CORRUPT for the chunk being decoded, naming the series. */
+promstore_status ps_series_merge_bad_chunk(const ps_series_merge *m, promstore_error *err);
+
+/* The next stored sample in range: 1, 0 at the end, or a negative status. */
+static inline int ps_series_merge_next_stored(ps_series_merge *m, promstore_sample *s,
+                                              promstore_error *err)
+{
+    for (;;) {
+        if (!m->xit_on) {
+            int r = ps_series_merge_open_stored(m, err);
+            if (r <= 0)
+                return r;
+        }
+        int r = ps_xor_iter_next(&m->xit, &s->timestamp_ms, &s->value_bits);
+        if (r < 0)
+            return ps_series_merge_bad_chunk(m, err);
+        if (r == 0 || s->timestamp_ms > m->maxt) {
+            m->xit_on = 0;
+            continue;
+        }
+        if (s->timestamp_ms >= m->mint)
+            return 1;
+    }
+}
+
+static inline promstore_status ps_series_merge_sample(ps_series_merge *m, promstore_sample *out,
+                                                      promstore_error *err)
+{
+    if (!m->have_peek) {
+        int r = ps_series_merge_next_stored(m, &m->peek, err);
+        if (r < 0)
+            return r;
+        m->have_peek = r;
+    }
+    int have_ooo = m->s_ooo < m->n_ooo;
+    if (!m->have_peek && !have_ooo)
+        return PROMSTORE_DONE;
+    if (m->have_peek && (!have_ooo || m->peek.timestamp_ms <= m->ooo[m->s_ooo].timestamp_ms)) {
+        if (have_ooo && m->peek.timestamp_ms == m->ooo[m->s_ooo].timestamp_ms)
+            m->s_ooo++; /* the same instant twice: the in-order sample wins */
+        *out = m->peek;
+        m->have_peek = 0;
+    } else {
+        *out = m->ooo[m->s_ooo++];
+    }
+    return PROMSTORE_OK;
+}
 
 #endif
