@@ -7,6 +7,9 @@
 #   ps_component(NAME
 #     SOURCES  files...
 #     SEES     folders whose headers it may include (its own folder first)
+#     HIDES    headers of those folders it may not include after all: the
+#              inside of a component it sees only through one header...
+#     FACE     ...which is this one, named in the message
 #     USES     third-party headers it may include: lmdb sqlite3 pcre2
 #              protobuf-c snappy microhttpd yaml
 #     LIBS     what it links)
@@ -19,6 +22,13 @@
 #
 # ps_walls(TARGET USES ...) puts the same decoys in front of any other target
 # (the server, the benchmark programs).
+#
+# HIDES works the same way for headers of a folder the component does see:
+# each hidden header gets a decoy in the component's own walls folder, first
+# on its include path, so `#include "store.h"` in plugin/protocol/ fails with
+# "store.h is the inside of plugin/engine/: use engine.h". It holds only
+# against includes from other folders -- #include "x.h" looks next to the
+# including file first -- so the face itself must not include what is hidden.
 
 set(PS_WALLS_DIR ${CMAKE_BINARY_DIR}/walls)
 # library name | header path under the include root | the only place allowed
@@ -50,10 +60,34 @@ function(ps_walls target)
   endforeach()
 endfunction()
 
+# Decoys for the headers `hidden` of the folders `sees`, in front of target.
+function(ps_hide target face sees hidden)
+  set(dir ${PS_WALLS_DIR}/hides/${target})
+  file(REMOVE_RECURSE ${dir}) # a header no longer hidden leaves no decoy behind
+  foreach(header ${hidden})
+    set(owner "")
+    foreach(folder ${sees})
+      if(EXISTS ${folder}/${header})
+        file(RELATIVE_PATH owner ${CMAKE_SOURCE_DIR} ${folder})
+        break()
+      endif()
+    endforeach()
+    if(owner STREQUAL "")
+      message(FATAL_ERROR "${target} HIDES ${header}, which no folder it SEES holds")
+    endif()
+    file(WRITE ${dir}/${header}
+         "#error \"${header} is the inside of ${owner}/: use ${face} (cmake/components.cmake)\"\n")
+  endforeach()
+  target_include_directories(${target} BEFORE PRIVATE ${dir})
+endfunction()
+
 function(ps_component name)
-  cmake_parse_arguments(C "" "" "SOURCES;SEES;USES;LIBS" ${ARGN})
+  cmake_parse_arguments(C "" "FACE" "SOURCES;SEES;HIDES;USES;LIBS" ${ARGN})
   add_library(${name} OBJECT ${C_SOURCES})
   target_include_directories(${name} PRIVATE ${PS_ABI_DIR} ${C_SEES})
+  if(C_HIDES)
+    ps_hide(${name} "${C_FACE}" "${C_SEES}" "${C_HIDES}")
+  endif()
   target_compile_definitions(${name} PRIVATE PROMSTORE_BUILDING)
   ps_walls(${name} USES ${C_USES})
   if(C_LIBS)

@@ -52,6 +52,13 @@ typedef struct batch {
 
 /* --- validation ----------------------------------------------------------- */
 
+/* The rules are the store's; remote write validates a whole request with them first. */
+promstore_status ps_engine_labels_normalize(const promstore *db, promstore_label *labels,
+                                            size_t *n, promstore_error *err)
+{
+    return ps_labels_normalize(labels, n, db->name_rules, err);
+}
+
 static promstore_status prepare_batch(promstore *db, const promstore_series *series, size_t n,
                                       prepared *out, promstore_label **labels_mem,
                                       uint8_t **keys_mem, promstore_error *err)
@@ -72,7 +79,7 @@ static promstore_status prepare_batch(promstore *db, const promstore_series *ser
     for (size_t i = 0; i < n; i++) {
         memcpy(labels, series[i].labels, series[i].n_labels * sizeof *labels);
         size_t nl = series[i].n_labels;
-        promstore_status rc = ps_labels_normalize(labels, &nl, db->name_rules, err);
+        promstore_status rc = ps_engine_labels_normalize(db, labels, &nl, err);
         if (rc)
             return rc;
         for (size_t j = 0; j < nl; j++) {

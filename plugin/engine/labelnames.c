@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "error.h"
 #include "select.h"
 #include "store.h"
@@ -109,11 +110,11 @@ static promstore_status collect_from_series(promstore *db, promstore_string_iter
                                             const promstore_matcher *matchers, size_t nm,
                                             int64_t mint, int64_t maxt, promstore_error *err)
 {
-    ps_matcher *m = NULL;
+    ps_selector *sel = NULL;
     promstore_series_iter *q = NULL;
-    promstore_status rc = ps_matchers_compile(matchers, nm, &m, err);
+    promstore_status rc = ps_selector_compile(matchers, nm, &sel, err);
     if (rc == PROMSTORE_OK)
-        rc = ps_query_open(db, m, nm, mint, maxt, &q, err);
+        rc = ps_query_open(db, sel, mint, maxt, &q, err);
     while (rc == PROMSTORE_OK && (rc = promstore_series_iter_next(q, err)) == PROMSTORE_OK) {
         const promstore_label *l;
         size_t n;
@@ -131,7 +132,7 @@ static promstore_status collect_from_series(promstore *db, promstore_string_iter
     if (rc == PROMSTORE_DONE)
         rc = PROMSTORE_OK;
     promstore_series_iter_close(q);
-    ps_matchers_free(m, nm);
+    ps_selector_free(sel);
     return rc == PROMSTORE_OK ? sort_strings(out, err) : rc;
 }
 

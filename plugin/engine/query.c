@@ -1,82 +1,36 @@
 /*
- * query.c -- promstore_query() and its series iterator.
+ * query.c -- promstore_query() and its series iterator, composed of the read
+ * path's three objects:
  *
- * The iterator holds one read transaction (its snapshot) for its life. Series
- * come out in labels.Compare order in one of two ways, chosen by the size of
- * the selection: up to SMALL_SELECTION ids are fetched and sorted in memory;
- * a larger selection walks series_key, which the labels key already keeps in
- * that order, and skips ids not in the bitmap. Either way memory stays
- * bounded: at most SMALL_SELECTION keys, plus the chunks of one series.
+ *   selection     matchers -> postings -> a bitmap of ids      select.h
+ *   series set    those ids in labels.Compare order, labels   series_set.h
+ *   series merge  one series' chunks and samples in range     series_merge.h
  *
- * For the current series the iterator gathers the chunks overlapping
- * [mint, maxt] (sealed ones from each block in range, then the head) and its
- * out-of-order samples; the sample cursor decodes and merges them, the chunk
- * cursor hands the stored bytes out as they are.
+ * The iterator holds what ties them together: one read transaction (the
+ * snapshot all three read, for the iterator's life), the per-query limits
+ * counted as it advances, and whether there is a current series. It skips
+ * series with no sample in range, so every series it hands out has some.
+ * Memory stays what the parts bound: the bitmap (while the set walks),
+ * at most PS_SMALL_SELECTION keys, and one series' chunks.
  */
 #include <stdlib.h>
 #include <string.h>
 
+#include "engine.h"
 #include "error.h"
-#include "keys.h"
-#include "labels.h"
 #include "select.h"
+#include "series_merge.h"
+#include "series_set.h"
 #include "store.h"
 #include "xor.h"
 #include "mem.h"
 
-#define SMALL_SELECTION 4096
-
-typedef struct chunk_ref {
-    int64_t mint, maxt;
-    size_t off, len; /* in it->cbuf */
-    int is_ooo;      /* made from out-of-order samples, not stored as a chunk */
-} chunk_ref;
-
-typedef struct block_ref {
-    int64_t blk;
-    ps_table table;
-} block_ref;
-
-typedef struct pending {
-    uint64_t id;
-    size_t off, len; /* full labels key in it->kbuf */
-} pending;
-
 struct promstore_series_iter {
     promstore *db;
     ps_txn *txn;
-    int64_t mint, maxt;
-    ps_bitmap sel;
-    int scan_mode;
-    ps_scan scan; /* of series_key, in scan mode */
-
-    pending *pend;
-    size_t n_pend, pend_pos, pend_cap;
-    uint8_t *kbuf;
-    size_t kbuf_len, kbuf_cap;
-
-    block_ref *blocks; /* blocks with sealed chunks in range */
-    size_t n_blocks;
-    int64_t *ooo_blocks; /* blocks with out-of-order samples in range */
-    size_t n_ooo_blocks;
-
-    int has_cur;
-    uint64_t cur_id;
-    ps_labelbuf lb;
-    chunk_ref *chunks;
-    size_t n_chunks, chunks_cap;
-    uint8_t *cbuf;
-    size_t cbuf_len, cbuf_cap;
-    promstore_sample *ooo;
-    size_t n_ooo, ooo_cap;
-
-    size_t chunk_pos;       /* chunk cursor */
-    size_t s_chunk, s_ooo;  /* sample cursor */
-    ps_xor_iter xit;
-    int xit_on;
-    int have_peek;
-    promstore_sample peek;
-
+    ps_series_set set;
+    ps_series_merge merge;
+    int has_cur; /* the set's current series is the iterator's */
     uint64_t n_series, n_samples, n_bytes;
     promstore_status failed;
 };
@@ -88,311 +42,16 @@ static promstore_status fail_iter(promstore_series_iter *it, promstore_status rc
     return rc;
 }
 
-/* --- the blocks in range ----------------------------------------------------- */
-
-static promstore_status load_blocks(promstore_series_iter *it, promstore_error *err)
-{
-    promstore *db = it->db;
-    ps_schema *s = &db->sch;
-    int64_t bmin = ps_block_of(it->mint, db->block_ms), bmax = ps_block_of(it->maxt, db->block_ms);
-    size_t cap = 0;
-    ps_scan sc;
-    ps_scan_open(&sc, s, it->txn, PS_T_BLOCKS, PS_SCAN_END_AT_BAD, err);
-    ps_scan_seek(&sc, &(ps_rec){.block = {.blk = bmin}}, 0);
-    while (ps_scan_next(&sc) && ps_scan_at(&sc)->block.blk <= bmax) {
-        if (PS_GROW(it->blocks, cap, it->n_blocks + 1)) {
-            ps_scan_close(&sc);
-            return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-        }
-        it->blocks[it->n_blocks].blk = ps_scan_at(&sc)->block.blk;
-        it->blocks[it->n_blocks++].table = ps_scan_at(&sc)->block.slot; /* slot for now */
-    }
-    promstore_status rc = ps_scan_close(&sc);
-    if (rc)
-        return rc;
-    for (size_t i = 0; i < it->n_blocks; i++) {
-        ps_table t;
-        if ((rc = ps_blk_table(s, it->txn, it->blocks[i].table, 0, &t, err)))
-            return rc;
-        it->blocks[i].table = t;
-    }
-    /* Out-of-order blocks: skip-scan the distinct blocks of ooo (only keys matter). */
-    cap = 0;
-    ps_scan_open(&sc, s, it->txn, PS_T_OOO, PS_SCAN_END_AT_BAD_KEY, err);
-    ps_scan_seek(&sc, &(ps_rec){.ooo = {bmin, 0, INT64_MIN, 0}}, 0);
-    while (ps_scan_next(&sc) && ps_scan_at(&sc)->ooo.blk <= bmax) {
-        if (PS_GROW(it->ooo_blocks, cap, it->n_ooo_blocks + 1)) {
-            ps_scan_close(&sc);
-            return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-        }
-        it->ooo_blocks[it->n_ooo_blocks++] = ps_scan_at(&sc)->ooo.blk;
-        ps_scan_skip(&sc, 1);
-    }
-    return ps_scan_close(&sc);
-}
-
-/* --- candidates in label order ---------------------------------------------- */
-
-static promstore_status push_pending(promstore_series_iter *it, uint64_t id, const void *key,
-                                     size_t klen, promstore_error *err)
-{
-    if (ps_grow((void **)&it->pend, &it->pend_cap, it->n_pend + 1, sizeof *it->pend) ||
-        ps_grow((void **)&it->kbuf, &it->kbuf_cap, it->kbuf_len + klen, 1))
-        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for query keys");
-    memcpy(it->kbuf + it->kbuf_len, key, klen);
-    it->pend[it->n_pend++] = (pending){id, it->kbuf_len, klen};
-    it->kbuf_len += klen;
-    return PROMSTORE_OK;
-}
-
-static const uint8_t *sort_kbuf;
-
-static int cmp_pending(const void *a, const void *b)
-{
-    const pending *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(sort_kbuf + x->off, sort_kbuf + y->off, n);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
-/* qsort has no context argument; the lock makes the shared pointer safe. */
-static pthread_mutex_t sort_mu = PTHREAD_MUTEX_INITIALIZER;
-
-static void sort_pending(promstore_series_iter *it)
-{
-    if (it->n_pend < 2)
-        return;
-    pthread_mutex_lock(&sort_mu);
-    sort_kbuf = it->kbuf;
-    qsort(it->pend, it->n_pend, sizeof *it->pend, cmp_pending);
-    pthread_mutex_unlock(&sort_mu);
-}
-
-static promstore_status fetch_full_key(promstore_series_iter *it, uint64_t id, promstore_error *err)
-{
-    ps_series_rec r;
-    promstore_status rc = ps_series_get(&it->db->sch, it->txn, id, &r, err);
-    if (rc == PROMSTORE_E_NOT_FOUND)
-        return PROMSTORE_OK; /* the id was never committed */
-    return rc ? rc : push_pending(it, id, r.key, r.key_len, err);
-}
-
-/* Small selection: every id, its key, sorted. */
-static promstore_status load_small(promstore_series_iter *it, promstore_error *err)
-{
-    for (uint64_t w = 0; w < (it->sel.nbits + 63) / 64; w++) {
-        for (uint64_t bits = it->sel.words[w]; bits; bits &= bits - 1) {
-            promstore_status rc = fetch_full_key(it, w * 64 + (uint64_t)__builtin_ctzll(bits), err);
-            if (rc)
-                return rc;
-        }
-    }
-    sort_pending(it);
-    return PROMSTORE_OK;
-}
-
-/*
- * Large selection: refill pending from the next series_key entries. A cut key
- * (longer than PS_SKEY_MAX) sorts by prefix and hash, so all entries sharing
- * its prefix are gathered and sorted by their full keys first.
- */
-static promstore_status refill_scan(promstore_series_iter *it, promstore_error *err)
-{
-    it->n_pend = it->pend_pos = it->kbuf_len = 0;
-    uint8_t prefix[PS_SKEY_PREFIX];
-    int in_group = 0;
-    promstore_status rc = PROMSTORE_OK;
-    while (rc == PROMSTORE_OK && ps_scan_next(&it->scan)) {
-        const ps_skey_rec *r = &ps_scan_at(&it->scan)->skey;
-        if (in_group && (!r->shared || memcmp(r->skey, prefix, PS_SKEY_PREFIX) != 0)) {
-            ps_scan_unread(&it->scan); /* the first of the next refill */
-            break;
-        }
-        /* The record's bytes stay valid across the look-ups: the scan does not move. */
-        for (size_t i = 0; i < r->n_ids && rc == PROMSTORE_OK; i++) {
-            uint64_t id = ps_skey_id(r, i);
-            if (ps_bitmap_has(&it->sel, id))
-                rc = r->shared ? fetch_full_key(it, id, err)
-                               : push_pending(it, id, r->skey, r->skey_len, err);
-        }
-        if (!r->shared) {
-            if (it->n_pend)
-                break;
-            continue;
-        }
-        if (!in_group) {
-            memcpy(prefix, r->skey, PS_SKEY_PREFIX);
-            in_group = 1;
-        }
-    }
-    if (rc == PROMSTORE_OK)
-        rc = ps_scan_err(&it->scan);
-    if (rc == PROMSTORE_OK && in_group)
-        sort_pending(it);
-    return rc;
-}
-
-/* --- the data of one series --------------------------------------------------- */
-
-static promstore_status add_chunk(promstore_series_iter *it, int64_t mint, int64_t maxt,
-                                  const void *data, size_t len, promstore_error *err)
-{
-    if (ps_grow((void **)&it->chunks, &it->chunks_cap, it->n_chunks + 1, sizeof *it->chunks) ||
-        ps_grow((void **)&it->cbuf, &it->cbuf_cap, it->cbuf_len + len, 1))
-        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for chunks");
-    memcpy(it->cbuf + it->cbuf_len, data, len);
-    it->chunks[it->n_chunks++] = (chunk_ref){mint, maxt, it->cbuf_len, len, 0};
-    it->cbuf_len += len;
-    return PROMSTORE_OK;
-}
-
-static promstore_status gather_sealed(promstore_series_iter *it, const block_ref *b,
-                                      promstore_error *err)
-{
-    ps_scan sc;
-    promstore_status rc = PROMSTORE_OK;
-    /* A chunk whose key is bad ends the series' chunks; one whose value is bad is corrupt. */
-    ps_scan_open_blk(&sc, &it->db->sch, it->txn, b->table, PS_SCAN_END_AT_BAD_KEY, err);
-    ps_scan_seek(&sc, &(ps_rec){.chunk = {.id = it->cur_id, .mint = INT64_MIN}}, 1);
-    while (rc == PROMSTORE_OK && ps_scan_next(&sc)) {
-        const ps_chunk_rec *c = &ps_scan_at(&sc)->chunk;
-        if (c->mint > it->maxt)
-            break;
-        if (ps_scan_bad(&sc))
-            rc = ps_fail(err, PROMSTORE_E_CORRUPT, "%s", ps_scan_bad(&sc)->why);
-        else if (c->maxt >= it->mint)
-            rc = add_chunk(it, c->mint, c->maxt, c->data, c->len, err);
-    }
-    promstore_status closed = ps_scan_close(&sc);
-    return rc ? rc : closed;
-}
-
-static promstore_status gather_head(promstore_series_iter *it, promstore_error *err)
-{
-    ps_head_rec h;
-    promstore_status rc = ps_head_get(&it->db->sch, it->txn, it->cur_id, &h, err);
-    if (rc == PROMSTORE_E_NOT_FOUND)
-        return PROMSTORE_OK;
-    if (rc)
-        return rc;
-    if (h.maxt < it->mint || h.mint > it->maxt)
-        return PROMSTORE_OK;
-    return add_chunk(it, h.mint, h.maxt, h.chunk, h.chunk_len, err);
-}
-
-static promstore_status gather_ooo(promstore_series_iter *it, int64_t blk, promstore_error *err)
-{
-    ps_scan sc;
-    ps_scan_open(&sc, &it->db->sch, it->txn, PS_T_OOO, PS_SCAN_END_AT_BAD, err);
-    ps_scan_seek(&sc, &(ps_rec){.ooo = {blk, it->cur_id, it->mint, 0}}, 2);
-    while (ps_scan_next(&sc)) {
-        const ps_ooo_rec *o = &ps_scan_at(&sc)->ooo;
-        if (o->t > it->maxt)
-            break;
-        if (PS_GROW(it->ooo, it->ooo_cap, it->n_ooo + 1)) {
-            ps_scan_close(&sc);
-            return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
-        }
-        it->ooo[it->n_ooo++] = (promstore_sample){o->t, o->value};
-    }
-    return ps_scan_close(&sc);
-}
-
-/* Encode the series' out-of-order samples as extra chunks, for the chunk cursor. */
-static promstore_status ooo_chunks(promstore_series_iter *it, promstore_error *err)
-{
-    uint8_t buf[PS_CHUNK_CAP];
-    ps_xor_appender a;
-    size_t i = 0;
-    while (i < it->n_ooo) {
-        ps_xor_appender_init(&a, buf, sizeof buf);
-        int64_t mint = it->ooo[i].timestamp_ms, maxt = mint;
-        while (i < it->n_ooo && a.n < PS_CHUNK_SAMPLES &&
-               ps_xor_append(&a, it->ooo[i].timestamp_ms, it->ooo[i].value_bits) == 0)
-            maxt = it->ooo[i++].timestamp_ms;
-        promstore_status rc = add_chunk(it, mint, maxt, buf, a.len, err);
-        if (rc)
-            return rc;
-        it->chunks[it->n_chunks - 1].is_ooo = 1;
-    }
-    return PROMSTORE_OK;
-}
-
-/*
- * Does a chunk hold a sample in range? Its first and last samples are at mint
- * and maxt, so only a chunk straddling the whole range needs decoding.
- */
-static int chunk_has_sample_in(const promstore_series_iter *it, const chunk_ref *c)
-{
-    if ((c->mint >= it->mint && c->mint <= it->maxt) || (c->maxt >= it->mint && c->maxt <= it->maxt))
-        return 1;
-    ps_xor_iter x;
-    int64_t t;
-    uint64_t v;
-    if (ps_xor_iter_init(&x, it->cbuf + c->off, c->len) != 0)
-        return 1; /* let the sample cursor report the corruption */
-    int r;
-    while ((r = ps_xor_iter_next(&x, &t, &v)) == 1) {
-        if (t > it->maxt)
-            return 0;
-        if (t >= it->mint)
-            return 1;
-    }
-    return r < 0;
-}
-
-static int cmp_chunk(const void *a, const void *b)
-{
-    const chunk_ref *x = a, *y = b;
-    return (x->mint > y->mint) - (x->mint < y->mint);
-}
-
-/* Load the data of series cur_id in range; *any = whether it has some. */
-static promstore_status gather_series(promstore_series_iter *it, int *any, promstore_error *err)
-{
-    it->n_chunks = it->cbuf_len = it->n_ooo = 0;
-    it->chunk_pos = it->s_chunk = it->s_ooo = 0;
-    it->xit_on = it->have_peek = 0;
-    promstore_status rc = PROMSTORE_OK;
-    for (size_t i = 0; rc == PROMSTORE_OK && i < it->n_blocks; i++)
-        rc = gather_sealed(it, &it->blocks[i], err);
-    if (rc == PROMSTORE_OK)
-        rc = gather_head(it, err);
-    size_t stored = it->n_chunks;
-    for (size_t i = 0; rc == PROMSTORE_OK && i < it->n_ooo_blocks; i++)
-        rc = gather_ooo(it, it->ooo_blocks[i], err);
-    if (rc == PROMSTORE_OK && it->n_ooo)
-        rc = ooo_chunks(it, err);
-    if (rc)
-        return rc;
-    /* Stored chunks are already in time order; merge in the out-of-order ones. */
-    if (it->n_chunks > stored)
-        qsort(it->chunks, it->n_chunks, sizeof *it->chunks, cmp_chunk);
-    *any = it->n_ooo > 0;
-    for (size_t i = 0; !*any && i < it->n_chunks; i++)
-        *any = chunk_has_sample_in(it, &it->chunks[i]);
-    return PROMSTORE_OK;
-}
-
 /* --- the ABI ---------------------------------------------------------------------- */
 
 static void iter_free(promstore_series_iter *it)
 {
     if (it == NULL)
         return;
-    if (it->scan_mode)
-        ps_scan_close(&it->scan);
+    ps_series_set_close(&it->set);
+    ps_series_merge_close(&it->merge);
     if (it->txn)
         ps_txn_abort(&it->db->sch, it->txn);
-    ps_bitmap_free(&it->sel);
-    ps_labelbuf_free(&it->lb);
-    ps_free(it->pend);
-    ps_free(it->kbuf);
-    ps_free(it->blocks);
-    ps_free(it->ooo_blocks);
-    ps_free(it->chunks);
-    ps_free(it->cbuf);
-    ps_free(it->ooo);
     ps_free(it);
 }
 
@@ -401,29 +60,23 @@ void promstore_series_iter_close(promstore_series_iter *it)
     iter_free(it);
 }
 
-promstore_status ps_query_open(promstore *db, ps_matcher *m, size_t nm, int64_t mint,
-                               int64_t maxt, promstore_series_iter **out, promstore_error *err)
+promstore_status ps_query_open(promstore *db, ps_selector *sel, int64_t mint, int64_t maxt,
+                               promstore_series_iter **out, promstore_error *err)
 {
     promstore_series_iter *it = ps_calloc(1, sizeof *it);
     if (it == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a query");
     it->db = db;
-    it->mint = mint;
-    it->maxt = maxt;
+    ps_bitmap ids = {0};
     promstore_status rc = ps_txn_begin(&db->sch, 0, &it->txn, err);
     if (rc == PROMSTORE_OK)
-        rc = ps_select(db, it->txn, m, nm, &it->sel, err);
+        rc = ps_select(db, it->txn, sel->m, sel->n, &ids, err);
     if (rc == PROMSTORE_OK) {
-        if (ps_bitmap_count(&it->sel) <= SMALL_SELECTION) {
-            rc = load_small(it, err);
-        } else {
-            it->scan_mode = 1;
-            ps_scan_open(&it->scan, &db->sch, it->txn, PS_T_SERIES_KEY, PS_SCAN_FAIL_BAD, err);
-            rc = ps_scan_err(&it->scan);
-        }
+        ps_series_set_open(&it->set, &db->sch, it->txn, &ids, PS_SMALL_SELECTION);
+        rc = ps_report(ps_series_set_err(&it->set), ps_series_set_error(&it->set), err);
     }
     if (rc == PROMSTORE_OK)
-        rc = load_blocks(it, err);
+        rc = ps_series_merge_open(&it->merge, &db->sch, it->txn, db->block_ms, mint, maxt, err);
     if (rc) {
         iter_free(it);
         return rc;
@@ -443,12 +96,12 @@ static promstore_status abi_query(promstore *db, const promstore_matcher *matche
     if (mint > maxt)
         return ps_fail(err, PROMSTORE_E_INVALID, "query range is empty: mint %lld > maxt %lld",
                        (long long)mint, (long long)maxt);
-    ps_matcher *m = NULL;
-    promstore_status rc = ps_matchers_compile(matchers, n_matchers, &m, err);
+    ps_selector *sel = NULL;
+    promstore_status rc = ps_selector_compile(matchers, n_matchers, &sel, err);
     if (rc)
         return rc;
-    rc = ps_query_open(db, m, n_matchers, mint, maxt, out, err);
-    ps_matchers_free(m, n_matchers);
+    rc = ps_query_open(db, sel, mint, maxt, out, err);
+    ps_selector_free(sel);
     return rc;
 }
 
@@ -459,28 +112,14 @@ static promstore_status abi_series_iter_next(promstore_series_iter *it, promstor
     if (it->failed)
         return ps_fail(err, it->failed, "the iterator failed earlier; close it");
     it->has_cur = 0;
-    for (;;) {
-        if (it->pend_pos == it->n_pend) {
-            if (!it->scan_mode)
-                return PROMSTORE_DONE;
-            promstore_status rc = refill_scan(it, err);
-            if (rc)
-                return fail_iter(it, rc);
-            if (it->n_pend == 0)
-                return PROMSTORE_DONE;
-        }
-        pending *p = &it->pend[it->pend_pos++];
-        it->cur_id = p->id;
-        int rc = ps_labelbuf_decode(&it->lb, it->kbuf + p->off, p->len);
-        if (rc != 0)
-            return fail_iter(it, ps_fail(err, rc == -2 ? PROMSTORE_E_NOMEM : PROMSTORE_E_CORRUPT,
-                                         "series %llu: cannot decode its labels",
-                                         (unsigned long long)p->id));
-        int any = 0;
-        promstore_status st = gather_series(it, &any, err);
-        if (st)
-            return fail_iter(it, st);
-        if (!any)
+    while (ps_series_set_next(&it->set)) {
+        const ps_series_ref *s = ps_series_set_at(&it->set);
+        int has_samples = 0;
+        promstore_status rc =
+            ps_series_merge_load(&it->merge, s->id, s->labels, s->n_labels, &has_samples, err);
+        if (rc)
+            return fail_iter(it, rc);
+        if (!has_samples)
             continue;
         if (it->db->max_series && ++it->n_series > it->db->max_series)
             return fail_iter(it, ps_fail(err, PROMSTORE_E_LIMIT,
@@ -490,6 +129,10 @@ static promstore_status abi_series_iter_next(promstore_series_iter *it, promstor
         it->has_cur = 1;
         return PROMSTORE_OK;
     }
+    promstore_status rc = ps_series_set_err(&it->set);
+    if (rc)
+        return fail_iter(it, ps_report(rc, ps_series_set_error(&it->set), err));
+    return PROMSTORE_DONE;
 }
 
 promstore_status promstore_series_iter_labels_v2(promstore_series_iter *it,
@@ -502,8 +145,8 @@ promstore_status promstore_series_iter_labels_v2(promstore_series_iter *it,
         return ps_fail(err, PROMSTORE_E_MISUSE,
                        "no current series: promstore_series_iter_next has not "
                        "returned PROMSTORE_OK for one");
-    *labels = it->lb.labels;
-    *n_labels = it->lb.n;
+    *labels = ps_series_set_at(&it->set)->labels;
+    *n_labels = ps_series_set_at(&it->set)->n_labels;
     return PROMSTORE_OK;
 }
 
@@ -512,36 +155,6 @@ promstore_status promstore_series_iter_labels(promstore_series_iter *it,
                                               const promstore_label **labels, size_t *n_labels)
 {
     return promstore_series_iter_labels_v2(it, labels, n_labels, NULL);
-}
-
-/* The next stored sample in range: 1, 0 at the end, or a negative status. */
-static int next_stored(promstore_series_iter *it, promstore_sample *s, promstore_error *err)
-{
-    for (;;) {
-        if (!it->xit_on) {
-            while (it->s_chunk < it->n_chunks && it->chunks[it->s_chunk].is_ooo)
-                it->s_chunk++;
-            if (it->s_chunk == it->n_chunks)
-                return 0;
-            const chunk_ref *c = &it->chunks[it->s_chunk++];
-            if (ps_xor_iter_init(&it->xit, it->cbuf + c->off, c->len) != 0)
-                return ps_fail(err, PROMSTORE_E_CORRUPT, "a chunk of series %s is truncated",
-                               "(current)");
-            it->xit_on = 1;
-        }
-        int r = ps_xor_iter_next(&it->xit, &s->timestamp_ms, &s->value_bits);
-        if (r < 0) {
-            char desc[256];
-            return ps_fail(err, PROMSTORE_E_CORRUPT, "a stored chunk of series %s does not decode",
-                           ps_labels_format(it->lb.labels, it->lb.n, desc, sizeof desc));
-        }
-        if (r == 0 || s->timestamp_ms > it->maxt) {
-            it->xit_on = 0;
-            continue;
-        }
-        if (s->timestamp_ms >= it->mint)
-            return 1;
-    }
 }
 
 static promstore_status abi_series_iter_sample(promstore_series_iter *it, promstore_sample *out,
@@ -553,24 +166,11 @@ static promstore_status abi_series_iter_sample(promstore_series_iter *it, promst
         return ps_fail(err, it->failed, "the iterator failed earlier; close it");
     if (!it->has_cur)
         return ps_fail(err, PROMSTORE_E_MISUSE, "no current series: call promstore_series_iter_next");
-    if (!it->have_peek) {
-        int r = next_stored(it, &it->peek, err);
-        if (r < 0)
-            return fail_iter(it, r);
-        it->have_peek = r;
-    }
-    int have_ooo = it->s_ooo < it->n_ooo;
-    if (!it->have_peek && !have_ooo)
-        return PROMSTORE_DONE;
-    if (it->have_peek &&
-        (!have_ooo || it->peek.timestamp_ms <= it->ooo[it->s_ooo].timestamp_ms)) {
-        if (have_ooo && it->peek.timestamp_ms == it->ooo[it->s_ooo].timestamp_ms)
-            it->s_ooo++; /* the same instant twice: the in-order sample wins */
-        *out = it->peek;
-        it->have_peek = 0;
-    } else {
-        *out = it->ooo[it->s_ooo++];
-    }
+    promstore_status rc = ps_series_merge_sample(&it->merge, out, err);
+    if (rc == PROMSTORE_DONE)
+        return rc;
+    if (rc)
+        return fail_iter(it, rc);
     if (it->db->max_samples && ++it->n_samples > it->db->max_samples)
         return fail_iter(it, ps_fail(err, PROMSTORE_E_LIMIT,
                                      "query returned more than %llu samples "
@@ -588,25 +188,22 @@ static promstore_status abi_series_iter_chunk(promstore_series_iter *it, promsto
         return ps_fail(err, it->failed, "the iterator failed earlier; close it");
     if (!it->has_cur)
         return ps_fail(err, PROMSTORE_E_MISUSE, "no current series: call promstore_series_iter_next");
-    if (it->chunk_pos == it->n_chunks)
+    promstore_chunk c;
+    if (ps_series_merge_chunk(&it->merge, &c) == PROMSTORE_DONE)
         return PROMSTORE_DONE;
-    const chunk_ref *c = &it->chunks[it->chunk_pos++];
-    it->n_bytes += c->len;
+    it->n_bytes += c.data_len;
     if (it->db->max_bytes && it->n_bytes > it->db->max_bytes)
         return fail_iter(it, ps_fail(err, PROMSTORE_E_LIMIT,
                                      "query returned more than %llu bytes of chunks "
                                      "(max_bytes_per_query)",
                                      (unsigned long long)it->db->max_bytes));
-    int n = ps_xor_num_samples(it->cbuf + c->off, c->len);
+    int n = ps_xor_num_samples(c.data, c.data_len);
     if (it->db->max_samples && n > 0 && (it->n_samples += (uint64_t)n) > it->db->max_samples)
         return fail_iter(it, ps_fail(err, PROMSTORE_E_LIMIT,
                                      "query returned more than %llu samples "
                                      "(max_samples_per_query)",
                                      (unsigned long long)it->db->max_samples));
-    out->min_time_ms = c->mint;
-    out->max_time_ms = c->maxt;
-    out->data = it->cbuf + c->off;
-    out->data_len = c->len;
+    *out = c;
     return PROMSTORE_OK;
 }
 

@@ -191,7 +191,7 @@ size_t ps_skey_encode(const uint8_t *key, size_t klen, uint8_t *out)
     }
     /*
      * Cut long keys: order among keys that share the prefix is repaired by the
-     * reader (query.c), and look-ups compare the full key stored in `series`.
+     * reader (series_set.c), and look-ups compare the full key stored in `series`.
      */
     memcpy(out, key, PS_SKEY_PREFIX);
     ps_put_u64(out + PS_SKEY_PREFIX, ps_hash64(key, klen));

@@ -11,9 +11,10 @@
  *    the format version. docs/format/ draws each layout field by field, with
  *    widths; this header names the records and what the code promises about
  *    them, and does not draw them again. The rest of the engine (store.c,
- *    append.c, query.c, select.c, labelnames.c, retention.c) and the checker
- *    (check/) handle the records below and reach the backend only through
- *    this layer: no other file calls a ps_backend_methods function.
+ *    append.c, select.c, series_set.c, series_merge.c, labelnames.c,
+ *    retention.c) and the checker (check/) handle the records below and
+ *    reach the backend only through this layer: no other file calls a
+ *    ps_backend_methods function.
  *
  * 2. Why records, not bytes. When each file builds its keys by hand, one
  *    layout is written many times over (the 28-byte blocks record was decoded

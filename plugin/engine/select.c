@@ -38,23 +38,50 @@ static void bitmap_set(ps_bitmap *b, uint64_t id)
         b->words[id >> 6] |= UINT64_C(1) << (id & 63);
 }
 
+/* The ABI allows NULL matchers only with none of them. */
+static promstore_status matchers_given(const promstore_matcher *src, size_t n,
+                                       promstore_error *err)
+{
+    if (n && src == NULL)
+        return ps_fail(err, PROMSTORE_E_INVALID, "matchers is NULL with n_matchers %zu", n);
+    return PROMSTORE_OK;
+}
+
+static void free_each(ps_matcher *m, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        ps_matcher_free(&m[i]);
+}
+
+/* Compile src[0..n) into m[0..n): all of them, or none (m then holds nothing to free). */
+static promstore_status compile_into(ps_matcher *m, const promstore_matcher *src, size_t n,
+                                     promstore_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        promstore_status rc = ps_matcher_compile(&m[i], &src[i], err);
+        if (rc) {
+            free_each(m, i);
+            return rc;
+        }
+    }
+    return PROMSTORE_OK;
+}
+
 promstore_status ps_matchers_compile(const promstore_matcher *src, size_t n, ps_matcher **out,
                                      promstore_error *err)
 {
     *out = NULL;
     if (n == 0)
         return PROMSTORE_OK;
-    if (src == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "matchers is NULL with n_matchers %zu", n);
+    promstore_status rc = matchers_given(src, n, err);
+    if (rc)
+        return rc;
     ps_matcher *m = ps_calloc(n, sizeof *m);
     if (m == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for matchers");
-    for (size_t i = 0; i < n; i++) {
-        promstore_status rc = ps_matcher_compile(&m[i], &src[i], err);
-        if (rc) {
-            ps_matchers_free(m, i);
-            return rc;
-        }
+    if ((rc = compile_into(m, src, n, err))) {
+        ps_free(m);
+        return rc;
     }
     *out = m;
     return PROMSTORE_OK;
@@ -62,9 +89,38 @@ promstore_status ps_matchers_compile(const promstore_matcher *src, size_t n, ps_
 
 void ps_matchers_free(ps_matcher *m, size_t n)
 {
-    for (size_t i = 0; m && i < n; i++)
-        ps_matcher_free(&m[i]);
+    if (m)
+        free_each(m, n);
     ps_free(m);
+}
+
+promstore_status ps_selector_compile(const promstore_matcher *src, size_t n, ps_selector **out,
+                                     promstore_error *err)
+{
+    *out = NULL;
+    promstore_status rc = matchers_given(src, n, err);
+    if (rc)
+        return rc;
+    /* The header and the matchers in one allocation. */
+    ps_selector *sel = NULL;
+    if (n <= (SIZE_MAX - sizeof *sel) / sizeof sel->m[0])
+        sel = ps_calloc(1, sizeof *sel + n * sizeof sel->m[0]);
+    if (sel == NULL)
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for matchers");
+    if ((rc = compile_into(sel->m, src, n, err))) {
+        ps_free(sel);
+        return rc;
+    }
+    sel->n = n;
+    *out = sel;
+    return PROMSTORE_OK;
+}
+
+void ps_selector_free(ps_selector *sel)
+{
+    if (sel)
+        free_each(sel->m, sel->n);
+    ps_free(sel);
 }
 
 /* Set the ids of every postings entry of the pair (name, value). */

@@ -1,7 +1,8 @@
 /*
  * store.c -- opening and closing a store: options, the directory lock, the
- * FORMAT file, the fixed tables and meta records (through schema.h), and
- * the statistics call.
+ * FORMAT file, the fixed tables and meta records (through schema.h), the
+ * statistics call, and what engine.h says of the handle: its check, its
+ * remote limits and its read slots.
  */
 #define _GNU_SOURCE
 #include "store.h"
@@ -144,10 +145,11 @@ static promstore_status read_options(promstore *db, const promstore_options *in,
     db->max_samples = o.max_samples_per_query;
     db->max_bytes = o.max_bytes_per_query;
     db->flags = o.flags;
-    db->max_concurrent_reads = o.max_concurrent_reads ? o.max_concurrent_reads : 10;
-    db->max_request_bytes = o.max_request_bytes ? o.max_request_bytes : (uint64_t)32 << 20;
-    db->max_decoded_bytes = o.max_decoded_bytes ? o.max_decoded_bytes : (uint64_t)32 << 20;
-    db->read_frame_bytes = o.read_frame_bytes ? o.read_frame_bytes : (uint64_t)1 << 20;
+    ps_remote_limits *rl = &db->remote;
+    rl->max_concurrent_reads = o.max_concurrent_reads ? o.max_concurrent_reads : 10;
+    rl->max_request_bytes = o.max_request_bytes ? o.max_request_bytes : (uint64_t)32 << 20;
+    rl->max_decoded_bytes = o.max_decoded_bytes ? o.max_decoded_bytes : (uint64_t)32 << 20;
+    rl->read_frame_bytes = o.read_frame_bytes ? o.read_frame_bytes : (uint64_t)1 << 20;
     db->name_rules = (o.flags & PROMSTORE_OPEN_LEGACY_NAMES) ? PS_NAMES_LEGACY : PS_NAMES_UTF8;
     if (o.maintenance_interval_ms < 0)
         return ps_fail(err, PROMSTORE_E_INVALID, "options: maintenance_interval_ms must not be negative");
@@ -319,4 +321,36 @@ promstore_status promstore_stats_get(promstore *db, promstore_stats *out, promst
     promstore_error local;
     local.message[0] = '\0';
     return ps_report(abi_stats_get(db, out, &local), &local, err);
+}
+
+/* --- engine.h: the handle ------------------------------------------------------------ */
+
+int ps_engine_handle_ok(const promstore *db)
+{
+    return ps_store_ok(db);
+}
+
+const ps_remote_limits *ps_engine_remote_limits(const promstore *db)
+{
+    return &db->remote;
+}
+
+int ps_engine_read_slot_take(promstore *db)
+{
+    int ok = 0;
+    pthread_mutex_lock(&db->reads_mu);
+    if (db->reads_active < db->remote.max_concurrent_reads) {
+        db->reads_active++;
+        ok = 1;
+    }
+    pthread_mutex_unlock(&db->reads_mu);
+    return ok;
+}
+
+void ps_engine_read_slot_give(promstore *db)
+{
+    pthread_mutex_lock(&db->reads_mu);
+    if (db->reads_active > 0)
+        db->reads_active--;
+    pthread_mutex_unlock(&db->reads_mu);
 }

@@ -11,9 +11,13 @@
  * changes -> update stats -> commit. Nothing is replayed on open because the
  * head chunks are themselves stored in every commit.
  *
- * READ PATH (select.c, query.c): a read transaction is the snapshot; matchers
- * select ids through postings into a bitmap; series come out in label order
- * either by sorting a small selection or by walking series_key.
+ * READ PATH (query.c, composing three objects): a read transaction is the
+ * snapshot; the selection (select.h) turns compiled matchers into a bitmap of
+ * ids through postings; the series set (series_set.h) hands those ids out in
+ * label order, by sorting a small selection or by walking series_key; the
+ * series merge (series_merge.h) gathers one series' chunks and out-of-order
+ * samples in range and gives them out as samples or as chunks. The protocol
+ * sees none of this: it uses engine.h.
  */
 #ifndef PS_STORE_H
 #define PS_STORE_H
@@ -22,6 +26,7 @@
 #include <stdint.h>
 
 #include "backend.h"
+#include "engine.h"
 #include "labels.h"
 #include "promstore.h"
 #include "schema.h"
@@ -61,10 +66,8 @@ struct promstore {
     uint32_t flags;
     ps_name_rules name_rules;
 
-    /* Remote protocol limits (remote_write.c, remote_read.c). */
-    uint32_t max_concurrent_reads;
-    uint64_t max_request_bytes, max_decoded_bytes, read_frame_bytes;
-    pthread_mutex_t reads_mu;
+    ps_remote_limits remote;  /* what the protocol applies (engine.h) */
+    pthread_mutex_t reads_mu; /* guards reads_active, the read slots taken */
     uint32_t reads_active;
 
     /* Everything below belongs to the writer and is guarded by write_mu. */

@@ -18,7 +18,7 @@
 promstore_status ps_proto_args_ok(const promstore *db, const promstore_http_request *req,
                                   const promstore_http_response *resp, promstore_error *err)
 {
-    if (!ps_store_ok(db) || req == NULL || resp == NULL)
+    if (!ps_engine_handle_ok(db) || req == NULL || resp == NULL)
         return ps_fail(err, PROMSTORE_E_INVALID, "bad handle or NULL request/response");
     /* Both structs are as of 1.0; a later, longer struct is fine. */
     if (req->struct_size < sizeof *req)
@@ -150,11 +150,12 @@ int ps_proto_unsnappy(const promstore *db, const uint8_t *body, size_t body_len,
                       const char *what, uint8_t **out, size_t *out_len,
                       promstore_http_response *resp)
 {
+    const ps_remote_limits *lim = ps_engine_remote_limits(db);
     *out = NULL;
     *out_len = 0;
-    if (body_len > db->max_request_bytes) {
+    if (body_len > lim->max_request_bytes) {
         ps_resp_error(resp, 413, "request body of %zu bytes is larger than the limit of %llu",
-                      body_len, (unsigned long long)db->max_request_bytes);
+                      body_len, (unsigned long long)lim->max_request_bytes);
         return -1;
     }
     /* A framed stream's first bytes happen to parse as a block length, so
@@ -171,9 +172,9 @@ int ps_proto_unsnappy(const promstore *db, const uint8_t *body, size_t body_len,
                       body_len);
         return -1;
     }
-    if (n > db->max_decoded_bytes) {
+    if (n > lim->max_decoded_bytes) {
         ps_resp_error(resp, 413, "decoded %s of %zu bytes is larger than the limit of %llu",
-                      what, n, (unsigned long long)db->max_decoded_bytes);
+                      what, n, (unsigned long long)lim->max_decoded_bytes);
         return -1;
     }
     uint8_t *buf = ps_malloc(n ? n : 1);

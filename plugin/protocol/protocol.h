@@ -24,9 +24,9 @@
 
 #include <protobuf-c/protobuf-c.h>
 
+#include "engine.h"
 #include "error.h"
 #include "promstore.h"
-#include "store.h"
 
 /* Content-Type of every error body the protocol entry points produce. */
 #define PS_TEXT_PLAIN "text/plain; charset=utf-8"

@@ -35,7 +35,6 @@
  * docs/PROTOCOL.md 3.4).
  * The request is decoded with the generated protobuf-c code.
  */
-#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,12 +43,11 @@
 #include <snappy-c.h>
 
 #include "crc32c.h"
+#include "engine.h"
 #include "error.h"
 #include "promstore.h"
 #include "protocol.h"
 #include "remote.pb-c.h"
-#include "select.h"
-#include "store.h"
 #include "mem.h"
 
 #define CT_STREAMED "application/x-streamed-protobuf; proto=prometheus.ChunkedReadResponse"
@@ -73,11 +71,14 @@ typedef ps_buf rr_buf;
 
 struct promstore_reader {
     promstore *db;
+    const ps_remote_limits *lim;
     rr_mode mode;
     Prometheus__ReadRequest *req;
     ps_pb_alloc pa;        /* req was decoded from it and is freed through it */
-    promstore_matcher *mt; /* matchers of the query being opened */
+    promstore_matcher *mt; /* matchers of the query being checked */
     size_t mt_cap;
+    ps_selector **sel; /* each query's, compiled when checked, freed once opened */
+    size_t n_sel;
     promstore_status failed; /* sticky error: the body is cut */
     int done;
 
@@ -183,28 +184,6 @@ static void put_labels(rr_buf *b, int field, const promstore_label *ls, size_t n
     }
 }
 
-/* --- the reader slot (max_concurrent_reads) ------------------------------- */
-
-static int slot_take(promstore *db)
-{
-    int ok = 0;
-    pthread_mutex_lock(&db->reads_mu);
-    if (db->reads_active < db->max_concurrent_reads) {
-        db->reads_active++;
-        ok = 1;
-    }
-    pthread_mutex_unlock(&db->reads_mu);
-    return ok;
-}
-
-static void slot_give(promstore *db)
-{
-    pthread_mutex_lock(&db->reads_mu);
-    if (db->reads_active > 0)
-        db->reads_active--;
-    pthread_mutex_unlock(&db->reads_mu);
-}
-
 /* --- request checks and decoding ------------------------------------------ */
 
 /* Negotiate: the first type we support, in the client's order. -1: none. */
@@ -258,14 +237,14 @@ static promstore_status query_matchers(promstore_reader *r, const Prometheus__Qu
 
 /*
  * Check one query as promstore_query() would, without opening a snapshot:
- * the range, at least one matcher, and every matcher compiled. Opening a
- * snapshot per query just to check it would let one request hold as many
- * read transactions as it has queries.
+ * the range, at least one matcher, and every matcher compiled, into the
+ * selector the query is opened with later. Opening a snapshot per query just
+ * to check it would let one request hold as many read transactions as it
+ * has queries.
  */
 static promstore_status check_query(promstore_reader *r, size_t i, promstore_error *err)
 {
     const Prometheus__Query *q = r->req->queries[i];
-    ps_matcher *pm = NULL;
     if (q->start_timestamp_ms > q->end_timestamp_ms)
         return ps_fail(err, PROMSTORE_E_INVALID, "query %zu: start %lld is after end %lld", i,
                        (long long)q->start_timestamp_ms, (long long)q->end_timestamp_ms);
@@ -277,26 +256,22 @@ static promstore_status check_query(promstore_reader *r, size_t i, promstore_err
     if (q->n_matchers == 0)
         return ps_fail(err, PROMSTORE_E_INVALID, "query %zu has no matchers", i);
     promstore_status rc = query_matchers(r, q, err);
+    if (rc == PROMSTORE_OK)
+        rc = ps_selector_compile(r->mt, q->n_matchers, &r->sel[i], err);
     if (rc)
-        goto fail;
-    rc = ps_matchers_compile(r->mt, q->n_matchers, &pm, err);
-    if (rc)
-        goto fail;
-    ps_matchers_free(pm, q->n_matchers);
-    return PROMSTORE_OK;
-fail:
-    ps_error_prefix(err, "query %zu", i);
+        ps_error_prefix(err, "query %zu", i);
     return rc;
 }
 
+/* Open query i with the selector check_query compiled; it is not needed again. */
 static promstore_status open_query(promstore_reader *r, size_t i, promstore_series_iter **it,
                                    promstore_error *err)
 {
     const Prometheus__Query *q = r->req->queries[i];
-    promstore_status rc = query_matchers(r, q, err);
-    if (rc == PROMSTORE_OK)
-        rc = promstore_query(r->db, r->mt, q->n_matchers, q->start_timestamp_ms,
-                             q->end_timestamp_ms, it, err);
+    promstore_status rc =
+        ps_query_open(r->db, r->sel[i], q->start_timestamp_ms, q->end_timestamp_ms, it, err);
+    ps_selector_free(r->sel[i]);
+    r->sel[i] = NULL;
     if (rc)
         ps_error_prefix(err, "query %zu", i);
     return rc;
@@ -387,11 +362,11 @@ static promstore_status encode_result(promstore_reader *r, size_t i, rr_buf *out
         put_varint(out, ts->len);
         put_bytes(out, ts->data, ts->len);
         /* SAMPLES is built in memory: bound it, as the header promises. */
-        if (out->len > r->db->max_decoded_bytes) {
+        if (out->len > r->lim->max_decoded_bytes) {
             rc = ps_fail(err, PROMSTORE_E_LIMIT,
                          "remote read: the SAMPLES response of query %zu exceeds %llu bytes "
                          "(max_decoded_bytes); narrow the query or accept STREAMED_XOR_CHUNKS",
-                         i, (unsigned long long)r->db->max_decoded_bytes);
+                         i, (unsigned long long)r->lim->max_decoded_bytes);
             goto fail;
         }
     }
@@ -553,7 +528,7 @@ static promstore_status fill_chunks(promstore_reader *r, size_t *added, promstor
                 return rc;
         }
         size_t need = len_field_size(chunk_body_size(&c));
-        if (*added && f->len + need + FRAME_OVERHEAD - FRAME_HEAD > r->db->read_frame_bytes) {
+        if (*added && f->len + need + FRAME_OVERHEAD - FRAME_HEAD > r->lim->read_frame_bytes) {
             /* c points into the iterator, untouched until we call it again. */
             r->pending = c;
             r->have_pending = 1;
@@ -606,9 +581,12 @@ static void reader_free(promstore_reader *r)
     promstore_series_iter_close(r->it);
     ps_pb_alloc_release(&r->pa); /* also after a failed unpack */
     ps_free(r->mt);
+    for (size_t i = 0; i < r->n_sel; i++)
+        ps_selector_free(r->sel[i]);
+    ps_free(r->sel);
     ps_free(r->body);
     ps_buf_free(&r->frame);
-    slot_give(r->db);
+    ps_engine_read_slot_give(r->db);
     ps_free(r);
 }
 
@@ -660,8 +638,16 @@ static int check_request(promstore_reader *r, promstore_http_response *resp)
                       r->req->n_accepted_response_types);
         return -1;
     }
-    for (size_t i = 0; i < r->req->n_queries; i++) {
-        promstore_error e;
+    promstore_error e;
+    size_t n = r->req->n_queries;
+    r->sel = ps_calloc(n ? n : 1, sizeof *r->sel);
+    if (r->sel == NULL) {
+        ps_fail(&e, PROMSTORE_E_NOMEM, "no memory for %zu queries", n);
+        ps_resp_engine_error(resp, &e);
+        return -1;
+    }
+    r->n_sel = n;
+    for (size_t i = 0; i < n; i++) {
         if (check_query(r, i, &e)) {
             ps_resp_engine_error(resp, &e);
             return -1;
@@ -718,20 +704,21 @@ static promstore_status abi_open(promstore *db, const promstore_http_request *re
     if (ps_proto_check_encoding(req, resp) || check_content_type(req, resp))
         return PROMSTORE_OK;
     /* Taken before the body is decoded: the limit is there to bound memory. */
-    if (!slot_take(db)) {
+    if (!ps_engine_read_slot_take(db)) {
         ps_resp_error(resp, 503, "too many remote reads at once (max_concurrent_reads is %u)",
-                      (unsigned)db->max_concurrent_reads);
+                      (unsigned)ps_engine_remote_limits(db)->max_concurrent_reads);
         ps_resp_header(resp, "Retry-After", "1");
         return PROMSTORE_OK;
     }
     promstore_reader *r = ps_calloc(1, sizeof *r);
     if (r == NULL) {
-        slot_give(db);
+        ps_engine_read_slot_give(db);
         ps_resp_error(resp, 503, "no memory for a remote read");
         ps_resp_header(resp, "Retry-After", "1");
         return PROMSTORE_OK;
     }
     r->db = db;
+    r->lim = ps_engine_remote_limits(db);
     if (decode_request(r, req, resp) || check_request(r, resp) || start_body(r, resp))
         goto answered;
     *out = r;
@@ -747,8 +734,8 @@ static promstore_status next_samples(promstore_reader *r, const uint8_t **data, 
     if (r->body_pos == r->body_len)
         return PROMSTORE_DONE;
     size_t n = r->body_len - r->body_pos;
-    if (n > r->db->read_frame_bytes)
-        n = (size_t)r->db->read_frame_bytes;
+    if (n > r->lim->read_frame_bytes)
+        n = (size_t)r->lim->read_frame_bytes;
     *data = r->body + r->body_pos;
     *len = n;
     r->body_pos += n;

@@ -48,7 +48,6 @@
 #include "error.h"
 #include "labels.h"
 #include "protocol.h"
-#include "store.h"
 
 #include "remote.pb-c.h"
 #include "write_v2.pb-c.h"
@@ -194,7 +193,7 @@ static int batch_validate(promstore *db, rw_batch *b, promstore_http_response *r
         promstore_label *labels = (promstore_label *)s->labels;
         size_t n = s->n_labels;
         promstore_error e;
-        if (ps_labels_normalize(labels, &n, db->name_rules, &e) != PROMSTORE_OK) {
+        if (ps_engine_labels_normalize(db, labels, &n, &e) != PROMSTORE_OK) {
             ps_resp_engine_error(resp, &e);
             return -1;
         }

@@ -14,7 +14,7 @@ while IFS='|' read -r name component header expect; do
     ((status == 0)) || verdict="did not compile"
   elif ((status == 0)); then
     verdict="compiled, but the wall should stop it"
-  elif ! grep -q -E 'belongs to .*may not include it|No such file or directory' <<<"$out"; then
+  elif ! grep -q -E 'belongs to .*may not include it|is the inside of .*: use |No such file or directory' <<<"$out"; then
     verdict="failed for another reason"
   fi
   if [[ $verdict == ok ]]; then

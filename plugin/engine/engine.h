@@ -1,0 +1,82 @@
+/*
+ * engine.h -- the engine's face to the components above it (the remote
+ * protocol, plugin/protocol/): what they need of the engine beyond the ABI
+ * (promstore.h), and nothing of its insides.
+ *
+ * The insides -- the handle's struct (store.h), the tables (schema.h), the
+ * read path's objects (select.h, series_set.h, series_merge.h) -- may change
+ * shape whenever the engine does; a caller holding only this header cannot
+ * come to depend on them. The build holds ps_protocol to that: every other
+ * header of plugin/engine/ is a decoy there that stops the compiler
+ * (cmake/components.cmake, HIDES). So this header includes none of them: a
+ * #include "x.h" here would find the real one next to it.
+ */
+#ifndef PS_ENGINE_H
+#define PS_ENGINE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "promstore.h"
+
+/* --- the handle ---------------------------------------------------------------------- */
+
+/*
+ * 1 if db is a handle promstore_open returned and promstore_close has not
+ * closed: the check at every ABI boundary. (It reads a magic number, so a
+ * handle already freed cannot be told reliably, as with SQLite's check.)
+ */
+int ps_engine_handle_ok(const promstore *db);
+
+/* The store's limits on remote requests: promstore_options, defaults applied. */
+typedef struct ps_remote_limits {
+    uint64_t max_request_bytes;    /* a request body as received */
+    uint64_t max_decoded_bytes;    /* a request body decompressed; a SAMPLES response */
+    uint64_t read_frame_bytes;     /* a streamed frame's target; a piece of a SAMPLES body */
+    uint32_t max_concurrent_reads; /* remote reads under way at once */
+} ps_remote_limits;
+
+/* Fixed when the store opens: the pointer is valid for the handle's life. */
+const ps_remote_limits *ps_engine_remote_limits(const promstore *db);
+
+/*
+ * Validate and normalise one label set in place with the store's own name
+ * rules, exactly as promstore_append does (ps_labels_normalize, labels.h),
+ * so that a protocol can refuse a bad series before it appends anything.
+ */
+promstore_status ps_engine_labels_normalize(const promstore *db, promstore_label *labels,
+                                            size_t *n, promstore_error *err);
+
+/* --- remote read slots ------------------------------------------------------------------ */
+
+/*
+ * Take one of the max_concurrent_reads slots: 1, or 0 when all are taken.
+ * Any thread; every slot taken must be given back once.
+ */
+int ps_engine_read_slot_take(promstore *db);
+void ps_engine_read_slot_give(promstore *db);
+
+/* --- queries with compiled matchers ------------------------------------------------ */
+
+/*
+ * The matchers of one query, compiled (select.h, note 1). Compiling checks
+ * them as promstore_query does: PROMSTORE_E_BAD_MATCHER naming the matcher,
+ * PROMSTORE_E_INVALID for NULL matchers with n > 0, or PROMSTORE_E_NOMEM.
+ * No pointer into src is kept. A selector may open any number of queries,
+ * one at a time (its regexes carry match data): ps_query_open uses it only
+ * while it runs, so it may be freed as soon as that returns.
+ */
+typedef struct ps_selector ps_selector;
+promstore_status ps_selector_compile(const promstore_matcher *src, size_t n, ps_selector **out,
+                                     promstore_error *err);
+void ps_selector_free(ps_selector *sel); /* NULL is a no-op */
+
+/*
+ * promstore_query with compiled matchers, for a handle already checked and a
+ * range already checked (mint <= maxt). The iterator is the ABI's: use and
+ * close it with the promstore_series_iter_* calls.
+ */
+promstore_status ps_query_open(promstore *db, ps_selector *sel, int64_t mint, int64_t maxt,
+                               promstore_series_iter **out, promstore_error *err);
+
+#endif
