@@ -444,7 +444,5 @@ out:
 promstore_status promstore_check(const promstore_options *opts, promstore_check_fn on_problem,
                                  void *ctx, promstore_check_summary *summary, promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_check(opts, on_problem, ctx, summary, &local), &local, err);
+    PS_ABI_RETURN(err, abi_check(opts, on_problem, ctx, summary, PS_LOCAL_ERR));
 }

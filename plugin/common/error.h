@@ -31,4 +31,20 @@ void ps_error_prefix(promstore_error *err, const char *fmt, ...) PS_PRINTF(2, 3)
 promstore_status ps_report(promstore_status rc, const promstore_error *local,
                            promstore_error *user);
 
+/*
+ * The body of an ABI entry point: run the internal call with a local error
+ * (named PS_LOCAL_ERR inside `call`) and hand its detail to user_err only on
+ * failure, so that a call that recovers from an inner error on its way to
+ * success leaves the caller's promstore_error untouched:
+ *
+ *     PS_ABI_RETURN(err, abi_append(db, series, n_series, result, PS_LOCAL_ERR));
+ */
+#define PS_ABI_RETURN(user_err, call)                                                        \
+    do {                                                                                     \
+        promstore_error ps_local_err_;                                                       \
+        ps_local_err_.message[0] = '\0';                                                     \
+        promstore_error *const PS_LOCAL_ERR = &ps_local_err_;                                \
+        return ps_report((call), PS_LOCAL_ERR, (user_err));                                  \
+    } while (0)
+
 #endif

@@ -648,7 +648,5 @@ out:
 promstore_status promstore_append(promstore *db, const promstore_series *series, size_t n_series,
                                   promstore_append_result *result, promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_append(db, series, n_series, result, &local), &local, err);
+    PS_ABI_RETURN(err, abi_append(db, series, n_series, result, PS_LOCAL_ERR));
 }

@@ -219,9 +219,7 @@ promstore_status promstore_label_names(promstore *db, const promstore_matcher *m
                                        size_t n_matchers, int64_t mint, int64_t maxt,
                                        promstore_string_iter **out, promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_label_names(db, matchers, n_matchers, mint, maxt, out, &local), &local, err);
+    PS_ABI_RETURN(err, abi_label_names(db, matchers, n_matchers, mint, maxt, out, PS_LOCAL_ERR));
 }
 
 promstore_status promstore_label_values(promstore *db, const char *name, size_t name_len,
@@ -229,15 +227,12 @@ promstore_status promstore_label_values(promstore *db, const char *name, size_t 
                                         int64_t mint, int64_t maxt, promstore_string_iter **out,
                                         promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_label_values(db, name, name_len, matchers, n_matchers, mint, maxt, out, &local), &local, err);
+    PS_ABI_RETURN(err,
+                  abi_label_values(db, name, name_len, matchers, n_matchers, mint, maxt, out, PS_LOCAL_ERR));
 }
 
 promstore_status promstore_string_iter_next(promstore_string_iter *it, const char **s,
                                             size_t *len, promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_string_iter_next(it, s, len, &local), &local, err);
+    PS_ABI_RETURN(err, abi_string_iter_next(it, s, len, PS_LOCAL_ERR));
 }

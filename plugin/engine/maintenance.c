@@ -286,7 +286,5 @@ static promstore_status abi_run_retention(promstore *db, promstore_retention_res
 promstore_status promstore_run_retention(promstore *db, promstore_retention_result *result,
                                          promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_run_retention(db, result, &local), &local, err);
+    PS_ABI_RETURN(err, abi_run_retention(db, result, PS_LOCAL_ERR));
 }

@@ -211,30 +211,22 @@ promstore_status promstore_query(promstore *db, const promstore_matcher *matcher
                                  size_t n_matchers, int64_t mint, int64_t maxt,
                                  promstore_series_iter **out, promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_query(db, matchers, n_matchers, mint, maxt, out, &local), &local, err);
+    PS_ABI_RETURN(err, abi_query(db, matchers, n_matchers, mint, maxt, out, PS_LOCAL_ERR));
 }
 
 promstore_status promstore_series_iter_next(promstore_series_iter *it, promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_series_iter_next(it, &local), &local, err);
+    PS_ABI_RETURN(err, abi_series_iter_next(it, PS_LOCAL_ERR));
 }
 
 promstore_status promstore_series_iter_sample(promstore_series_iter *it, promstore_sample *out,
                                               promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_series_iter_sample(it, out, &local), &local, err);
+    PS_ABI_RETURN(err, abi_series_iter_sample(it, out, PS_LOCAL_ERR));
 }
 
 promstore_status promstore_series_iter_chunk(promstore_series_iter *it, promstore_chunk *out,
                                              promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_series_iter_chunk(it, out, &local), &local, err);
+    PS_ABI_RETURN(err, abi_series_iter_chunk(it, out, PS_LOCAL_ERR));
 }

@@ -223,7 +223,5 @@ promstore_status promstore_apply_retention(promstore *db, int64_t cutoff_ms,
                                            promstore_retention_result *result,
                                            promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_apply_retention(db, cutoff_ms, result, &local), &local, err);
+    PS_ABI_RETURN(err, abi_apply_retention(db, cutoff_ms, result, PS_LOCAL_ERR));
 }

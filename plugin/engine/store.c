@@ -311,16 +311,12 @@ out:
 
 promstore_status promstore_open(const promstore_options *opts, promstore **out, promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_open(opts, out, &local), &local, err);
+    PS_ABI_RETURN(err, abi_open(opts, out, PS_LOCAL_ERR));
 }
 
 promstore_status promstore_stats_get(promstore *db, promstore_stats *out, promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_stats_get(db, out, &local), &local, err);
+    PS_ABI_RETURN(err, abi_stats_get(db, out, PS_LOCAL_ERR));
 }
 
 /* --- engine.h: the handle ------------------------------------------------------------ */

@@ -782,17 +782,13 @@ promstore_status promstore_remote_read_open(promstore *db, const promstore_http_
                                             promstore_http_response *resp, promstore_reader **out,
                                             promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_open(db, req, resp, out, &local), &local, err);
+    PS_ABI_RETURN(err, abi_open(db, req, resp, out, PS_LOCAL_ERR));
 }
 
 promstore_status promstore_remote_read_next(promstore_reader *r, const uint8_t **data, size_t *len,
                                             promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_next(r, data, len, &local), &local, err);
+    PS_ABI_RETURN(err, abi_next(r, data, len, PS_LOCAL_ERR));
 }
 
 void promstore_remote_read_close(promstore_reader *r)
@@ -833,7 +829,5 @@ promstore_status promstore_remote_read(promstore *db, const promstore_http_reque
                                        promstore_http_response *resp, promstore_write_fn write,
                                        void *ctx, promstore_error *err)
 {
-    promstore_error local;
-    local.message[0] = '\0';
-    return ps_report(abi_read(db, req, resp, write, ctx, &local), &local, err);
+    PS_ABI_RETURN(err, abi_read(db, req, resp, write, ctx, PS_LOCAL_ERR));
 }
