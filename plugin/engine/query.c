@@ -157,8 +157,9 @@ promstore_status promstore_series_iter_labels(promstore_series_iter *it,
     return promstore_series_iter_labels_v2(it, labels, n_labels, NULL);
 }
 
-static promstore_status abi_series_iter_sample(promstore_series_iter *it, promstore_sample *out,
-                                              promstore_error *err)
+/* What both cursors need before they move: arguments, no earlier failure, a series. */
+static promstore_status cursor_ready(const promstore_series_iter *it, const void *out,
+                                     promstore_error *err)
 {
     if (it == NULL || out == NULL)
         return ps_fail(err, PROMSTORE_E_INVALID, "iterator or out is NULL");
@@ -166,6 +167,15 @@ static promstore_status abi_series_iter_sample(promstore_series_iter *it, promst
         return ps_fail(err, it->failed, "the iterator failed earlier; close it");
     if (!it->has_cur)
         return ps_fail(err, PROMSTORE_E_MISUSE, "no current series: call promstore_series_iter_next");
+    return PROMSTORE_OK;
+}
+
+static promstore_status abi_series_iter_sample(promstore_series_iter *it, promstore_sample *out,
+                                              promstore_error *err)
+{
+    promstore_status ready = cursor_ready(it, out, err);
+    if (ready)
+        return ready;
     promstore_status rc = ps_series_merge_sample(&it->merge, out, err);
     if (rc == PROMSTORE_DONE)
         return rc;
@@ -182,12 +192,9 @@ static promstore_status abi_series_iter_sample(promstore_series_iter *it, promst
 static promstore_status abi_series_iter_chunk(promstore_series_iter *it, promstore_chunk *out,
                                              promstore_error *err)
 {
-    if (it == NULL || out == NULL)
-        return ps_fail(err, PROMSTORE_E_INVALID, "iterator or out is NULL");
-    if (it->failed)
-        return ps_fail(err, it->failed, "the iterator failed earlier; close it");
-    if (!it->has_cur)
-        return ps_fail(err, PROMSTORE_E_MISUSE, "no current series: call promstore_series_iter_next");
+    promstore_status ready = cursor_ready(it, out, err);
+    if (ready)
+        return ready;
     promstore_chunk c;
     if (ps_series_merge_chunk(&it->merge, &c) == PROMSTORE_DONE)
         return PROMSTORE_DONE;
