@@ -123,13 +123,24 @@ static promstore_status size_retention(promstore *db, promstore_retention_result
         if (sp.used_bytes <= db->retention_size_bytes)
             return PROMSTORE_OK;
         pthread_mutex_lock(&db->write_mu);
+        /*
+         * Ask again under the lock: another pass (the thread's, or a
+         * promstore_run_retention call) may have brought the store under
+         * the limit while this one waited, and one more block would then go
+         * for nothing.
+         */
+        rc = ps_schema_space(&db->sch, &sp, err);
+        int over = rc == PROMSTORE_OK && sp.used_bytes > db->retention_size_bytes;
         int64_t oldest = 0;
-        rc = oldest_block(db, &oldest, err);
-        if (rc == PROMSTORE_OK)
+        if (over)
+            rc = oldest_block(db, &oldest, err);
+        if (over && rc == PROMSTORE_OK)
             rc = retention_txn(db, (oldest + 1) * db->block_ms, sum, err);
         pthread_mutex_unlock(&db->write_mu);
         if (rc)
             return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc; /* no block left to drop */
+        if (!over)
+            return PROMSTORE_OK;
     }
     return PROMSTORE_OK;
 }
@@ -219,13 +230,15 @@ promstore_status ps_maint_start(promstore *db, promstore_error *err)
     pthread_cond_destroy(&m->cv); /* made with default attributes by open */
     int e = pthread_cond_init(&m->cv, &ca);
     pthread_condattr_destroy(&ca);
+    /* A first pass at open (the options may have changed): set before the thread
+     * can look, or it could go to sleep for a whole interval first. */
+    m->poked = 1;
     if (e == 0)
         e = pthread_create(&m->thread, NULL, maint_main, db);
     if (e != 0)
         return ps_fail(err, e == ENOMEM || e == EAGAIN ? PROMSTORE_E_NOMEM : PROMSTORE_E_IO,
                        "cannot start the maintenance thread: %s", strerror(e));
     m->started = 1;
-    m->poked = 1; /* a first pass at open: the options may have changed */
     return PROMSTORE_OK;
 }
 

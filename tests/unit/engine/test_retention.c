@@ -785,14 +785,18 @@ static promstore_stats wait_stats(promstore *db, int (*done)(const promstore_sta
     return s;
 }
 
+/*
+ * A pass commits what it drops before it counts it in the stats, so each
+ * condition waits for both: the store's state, and the pass counted.
+ */
 static int min_time_reached(const promstore_stats *s, int64_t want)
 {
-    return s->min_time_ms == want;
+    return s->min_time_ms == want && s->retention_blocks_dropped >= 8;
 }
 
 static int within_size(const promstore_stats *s, int64_t limit)
 {
-    return s->bytes_on_disk <= (uint64_t)limit;
+    return s->bytes_on_disk <= (uint64_t)limit && s->retention_blocks_dropped > 0;
 }
 
 static int runs_reached(const promstore_stats *s, int64_t want)
