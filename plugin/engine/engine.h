@@ -19,7 +19,7 @@
 
 #include "promstore.h"
 
-/* --- the handle ---------------------------------------------------------------------- */
+/* --- the handle ------------------------------------------------------------------- */
 
 /*
  * 1 if db is a handle promstore_open returned and promstore_close has not
@@ -47,7 +47,7 @@ const ps_remote_limits *ps_engine_remote_limits(const promstore *db);
 promstore_status ps_engine_labels_normalize(const promstore *db, promstore_label *labels,
                                             size_t *n, promstore_error *err);
 
-/* --- remote read slots ------------------------------------------------------------------ */
+/* --- remote read slots ------------------------------------------------------------ */
 
 /*
  * Take one of the max_concurrent_reads slots: 1, or 0 when all are taken.
@@ -56,7 +56,7 @@ promstore_status ps_engine_labels_normalize(const promstore *db, promstore_label
 int ps_engine_read_slot_take(promstore *db);
 void ps_engine_read_slot_give(promstore *db);
 
-/* --- queries with compiled matchers ------------------------------------------------ */
+/* --- queries with compiled matchers ----------------------------------------------- */
 
 /*
  * The matchers of one query, compiled (select.h, note 1). Compiling checks
