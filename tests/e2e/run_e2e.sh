@@ -71,10 +71,14 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 declare -A used_port=()
-free_port() { # free_port VAR: a port in 20000-39999 that nothing accepts connections on
+# Ports are taken from 20000-31999, below Linux's ephemeral range (32768 up by
+# default): a port in that range can be the local end of an outgoing
+# connection (a scrape, a curl) by the time the server binds it, and then its
+# bind fails with "address already in use" (seen: Prometheus B on 34836).
+free_port() { # free_port VAR: a port in 20000-31999 that nothing accepts connections on
   local i p
   for ((i = 0; i < 100; i++)); do
-    p=$((20000 + RANDOM % 20000))
+    p=$((20000 + RANDOM % 12000))
     [[ -z ${used_port[$p]:-} ]] || continue
     if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
       used_port[$p]=1
