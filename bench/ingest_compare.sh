@@ -31,7 +31,7 @@ trap 'exit 130' INT TERM
 free_port() { # a port in 20000-39999 that nothing accepts connections on
   local i p
   for ((i = 0; i < 100; i++)); do
-    p=$((20000 + RANDOM % 20000))
+    p=$((20000 + RANDOM % 12000)) # below the ephemeral range (tests/e2e/run_e2e.sh)
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return 0; }
   done
   return 1
