@@ -28,7 +28,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { # a port in 20000-39999 that nothing accepts connections on
+free_port() { # a port in 20000-31999 that nothing accepts connections on
   local i p
   for ((i = 0; i < 100; i++)); do
     p=$((20000 + RANDOM % 12000)) # below the ephemeral range (tests/e2e/run_e2e.sh)
