@@ -217,6 +217,25 @@ static void *maint_main(void *arg)
     return NULL;
 }
 
+void ps_maint_init(promstore *db)
+{
+    ps_maint *m = &db->maint;
+    pthread_mutex_init(&m->mu, NULL);
+    /* The timer is measured on the monotonic clock: a wall clock set back must
+     * not hold retention off for that long. */
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&m->cv, &ca);
+    pthread_condattr_destroy(&ca);
+}
+
+void ps_maint_destroy(promstore *db)
+{
+    pthread_mutex_destroy(&db->maint.mu);
+    pthread_cond_destroy(&db->maint.cv);
+}
+
 promstore_status ps_maint_start(promstore *db, promstore_error *err)
 {
     ps_maint *m = &db->maint;
@@ -224,17 +243,10 @@ promstore_status ps_maint_start(promstore *db, promstore_error *err)
         m->interval_ms = DEFAULT_INTERVAL_MS;
     if (!retention_configured(db))
         return PROMSTORE_OK;
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_destroy(&m->cv); /* made with default attributes by open */
-    int e = pthread_cond_init(&m->cv, &ca);
-    pthread_condattr_destroy(&ca);
     /* A first pass at open (the options may have changed): set before the thread
      * can look, or it could go to sleep for a whole interval first. */
     m->poked = 1;
-    if (e == 0)
-        e = pthread_create(&m->thread, NULL, maint_main, db);
+    int e = pthread_create(&m->thread, NULL, maint_main, db);
     if (e != 0)
         return ps_fail(err, e == ENOMEM || e == EAGAIN ? PROMSTORE_E_NOMEM : PROMSTORE_E_IO,
                        "cannot start the maintenance thread: %s", strerror(e));

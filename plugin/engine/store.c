@@ -209,8 +209,7 @@ static promstore_status abi_open(const promstore_options *opts, promstore **out,
     ps_schema_init(&db->sch, NULL);
     pthread_mutex_init(&db->write_mu, NULL);
     pthread_mutex_init(&db->reads_mu, NULL);
-    pthread_mutex_init(&db->maint.mu, NULL);
-    pthread_cond_init(&db->maint.cv, NULL);
+    ps_maint_init(db);
     ps_cache_init(&db->cache, SERIES_CACHE_BUDGET);
 
     const char *backend = NULL, *path = NULL;
@@ -259,8 +258,7 @@ promstore_status promstore_close(promstore *db, promstore_error *err)
     ps_cache_free(&db->cache);
     pthread_mutex_destroy(&db->write_mu);
     pthread_mutex_destroy(&db->reads_mu);
-    pthread_mutex_destroy(&db->maint.mu);
-    pthread_cond_destroy(&db->maint.cv);
+    ps_maint_destroy(db);
     ps_free(db);
     return PROMSTORE_OK;
 }

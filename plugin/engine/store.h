@@ -87,6 +87,9 @@ struct promstore {
 promstore_status ps_stats_read(promstore *db, ps_txn *txn, ps_stats_rec *out,
                                promstore_error *err);
 
+/* Set up and free the maintenance state's mutex and (monotonic) condition. */
+void ps_maint_init(promstore *db);
+void ps_maint_destroy(promstore *db);
 /* Start the maintenance thread if the store has retention to apply. */
 promstore_status ps_maint_start(promstore *db, promstore_error *err);
 /* Stop and join it; a no-op if it never started. */
