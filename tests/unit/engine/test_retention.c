@@ -782,6 +782,13 @@ static promstore_stats wait_stats(promstore *db, int (*done)(const promstore_sta
     if (!done(&s, arg))
         fail_msg("after 10 s the maintenance thread had not %s (runs %llu, errors %llu)", what,
                  (unsigned long long)s.retention_runs, (unsigned long long)s.retention_errors);
+    /*
+     * promstore_stats_get reads the stats record from its snapshot before it
+     * reads the space and the pass counters, so the read that showed the
+     * pass may predate its commit: read once more, now that it is counted.
+     */
+    s = tu_stats(db);
+    assert_true(done(&s, arg));
     return s;
 }
 
