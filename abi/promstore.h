@@ -105,7 +105,7 @@ extern "C" {
 #endif
 
 #define PROMSTORE_VERSION_MAJOR 1
-#define PROMSTORE_VERSION_MINOR 1
+#define PROMSTORE_VERSION_MINOR 2
 #define PROMSTORE_VERSION_PATCH 0
 /* Encoded as major * 10000 + minor * 100 + patch, e.g. 10000 for 1.0.0. */
 #define PROMSTORE_VERSION_NUMBER                                             \
@@ -128,7 +128,7 @@ typedef enum promstore_status {
     PROMSTORE_E_BUSY = -6,         /* the store is locked by another user */
     PROMSTORE_E_CORRUPT = -7,      /* stored or supplied data is corrupt */
     PROMSTORE_E_BAD_LABELS = -8,   /* a series has invalid labels */
-    PROMSTORE_E_OUT_OF_ORDER = -9, /* samples older than the series allows */
+    PROMSTORE_E_OUT_OF_ORDER = -9, /* samples too old for the series, or too far ahead */
     PROMSTORE_E_BAD_MATCHER = -10, /* a matcher or its regex is invalid */
     PROMSTORE_E_LIMIT = -11,       /* a configured query limit was reached */
     PROMSTORE_E_NOT_FOUND = -12,   /* the named thing does not exist */
@@ -212,7 +212,9 @@ typedef struct promstore_series {
  *   path               the store's directory, created if missing; NUL-terminated;
  *                      required.
  *   retention_time_ms  drop blocks whose data is all older than the newest
- *                      sample minus this; 0 keeps data forever (default).
+ *                      sample minus this, where the newest sample counts as
+ *                      no later than the wall clock (since 1.2); 0 keeps
+ *                      data forever (default).
  *   retention_size_bytes  drop the oldest blocks while the store
  *                      (bytes_on_disk) is larger; 0 means no size limit
  *                      (default).
@@ -245,6 +247,13 @@ typedef struct promstore_series {
  *                      are only counted in promstore_stats. The callback must
  *                      not call back into the store; err lives for the call.
  *                      Since: 1.1
+ *   max_future_ms      how far past the wall clock a sample's timestamp may
+ *                      be (default 10 minutes); a later sample is refused as
+ *                      PROMSTORE_E_OUT_OF_ORDER naming the series and the
+ *                      limit, and the rest of its batch is stored. 0 means
+ *                      no limit (for loading synthetic data). Time retention
+ *                      never cuts past the wall clock whatever this is, so a
+ *                      stray future sample cannot empty the store. Since: 1.2
  *
  * Growable, read by the library: fields past the caller's struct_size take
  * their defaults; struct_size must at least hold path.
@@ -270,6 +279,8 @@ typedef struct promstore_options {
     int64_t maintenance_interval_ms;
     promstore_error_fn on_background_error;
     void *background_error_ctx;
+    /* --- since 1.2 --- */
+    int64_t max_future_ms;
 } promstore_options;
 
 /*
@@ -314,7 +325,8 @@ PROMSTORE_API promstore_status promstore_close(promstore *db,
  *   samples_appended   new samples stored (out-of-order ones included).
  *   samples_duplicate  samples equal to a stored one (same timestamp, same
  *                      value bits) and so ignored; a retried batch lands here.
- *   samples_rejected   samples refused as out of order or too old.
+ *   samples_rejected   samples refused as out of order, too old, or too far
+ *                      in the future (options.max_future_ms).
  *   series_created     series that did not exist before this call.
  *
  * Growable, written by the library only inside the caller's struct_size
@@ -343,6 +355,11 @@ typedef struct promstore_append_result {
  * Samples at or before a series' newest sample are looked up: one equal to a
  * stored sample (same timestamp, same value bits) is a duplicate and ignored,
  * so a retried batch is harmless.
+ *
+ * Samples must not be more than options.max_future_ms past the wall clock
+ * (10 minutes by default): a later one is rejected (PROMSTORE_E_OUT_OF_ORDER
+ * naming the series and the limit), and a series none of whose samples is
+ * accepted is not created.
  *
  * Samples of a series must not go backwards beyond the out-of-order window:
  * a sample older than the series' newest sample minus the window is rejected

@@ -45,7 +45,7 @@ type Series struct {
 type AppendResult struct {
 	Appended  uint64 // new samples stored
 	Duplicate uint64 // samples equal to stored ones, ignored
-	Rejected  uint64 // samples refused as out of order or too old
+	Rejected  uint64 // samples refused as out of order, too old, or too far ahead
 	Created   uint64 // series that did not exist before
 }
 

@@ -5,8 +5,10 @@ import (
 	"fmt"
 	"math"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 var backends = []string{"lmdb", "sqlite"}
@@ -312,6 +314,27 @@ func TestIteratorCloseMidResult(t *testing.T) {
 			}
 			if _, err := db.Append(batch[:1]); !errors.Is(err, ErrMisuse) {
 				t.Fatalf("append after Close: %v", err)
+			}
+		})
+	}
+}
+
+// TestFutureLimit: a sample far past the clock is refused by default and the
+// rest of the batch stored; a negative MaxFuture turns the limit off.
+func TestFutureLimit(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			now := time.Now().UnixMilli()
+			db := openTest(t, backend)
+			res, err := db.Append([]Series{{Labels: series("f"), Samples: []Sample{{now, 1}, {math.MaxInt64, 2}}}})
+			var pe *Error
+			if !errors.Is(err, ErrOutOfOrder) || !errors.As(err, &pe) || !strings.Contains(pe.Message, "too far in the future") ||
+				res.Appended != 1 || res.Rejected != 1 {
+				t.Fatalf("future sample: %+v %v", res, err)
+			}
+			off := openTest(t, backend, func(o *Options) { o.MaxFuture = -1 })
+			if _, err := off.Append([]Series{{Labels: series("f"), Samples: []Sample{{now, 1}, {math.MaxInt64, 2}}}}); err != nil {
+				t.Fatalf("limit off: %v", err)
 			}
 		})
 	}

@@ -27,7 +27,7 @@ const (
 	ErrBusy        Status = -6  // the store is locked by another user
 	ErrCorrupt     Status = -7  // stored or supplied data is corrupt
 	ErrBadLabels   Status = -8  // a series has invalid labels
-	ErrOutOfOrder  Status = -9  // samples older than the series allows
+	ErrOutOfOrder  Status = -9  // samples too old for the series, or too far ahead
 	ErrBadMatcher  Status = -10 // a matcher or its regex is invalid
 	ErrLimit       Status = -11 // a configured query limit was reached
 	ErrNotFound    Status = -12 // the named thing does not exist

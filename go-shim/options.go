@@ -13,8 +13,8 @@ type Options struct {
 	Backend string
 	// Path is the store's directory, created if missing. Required.
 	Path string
-	// RetentionTime drops blocks wholly older than the newest sample minus
-	// this; 0 keeps data forever.
+	// RetentionTime drops blocks wholly older than the newest sample (counted
+	// as no later than the wall clock) minus this; 0 keeps data forever.
 	RetentionTime time.Duration
 	// RetentionSize drops the oldest blocks while the store is larger; 0: no limit.
 	RetentionSize uint64
@@ -24,6 +24,10 @@ type Options struct {
 	// OutOfOrderWindow is how far behind a series' newest sample a sample may
 	// arrive and still be accepted (default 0: in order only).
 	OutOfOrderWindow time.Duration
+	// MaxFuture is how far past the wall clock a sample may be (default 10
+	// minutes); later samples fail with ErrOutOfOrder naming the series and
+	// the limit. Negative: no limit.
+	MaxFuture time.Duration
 	// MaxSeriesPerQuery, MaxSamplesPerQuery, MaxBytesPerQuery are per-query
 	// limits (0: unlimited); a query reaching one fails with ErrLimit.
 	MaxSeriesPerQuery  uint64
@@ -68,6 +72,11 @@ func (o *Options) fill(c *C.promstore_options, backend, path *C.char) {
 	}
 	if o.OutOfOrderWindow > 0 {
 		c.out_of_order_window_ms = C.int64_t(o.OutOfOrderWindow / time.Millisecond)
+	}
+	if o.MaxFuture > 0 {
+		c.max_future_ms = C.int64_t(o.MaxFuture / time.Millisecond)
+	} else if o.MaxFuture < 0 {
+		c.max_future_ms = 0
 	}
 	if o.MaxSeriesPerQuery > 0 {
 		c.max_series_per_query = C.uint64_t(o.MaxSeriesPerQuery)

@@ -40,6 +40,8 @@ static const struct opt opts[] = {
      "Length of a time block; fixed when the store is created."},
     {"storage.out-of-order-window", OPT_DURATION, F(ooo_window_ms), "0",
      "How far behind a series' newest sample a sample is still accepted."},
+    {"storage.future-limit", OPT_DURATION, F(future_limit_ms), "10m",
+     "How far past this server's clock a sample may be; later ones get 400. 0: no limit."},
     {"storage.sync", OPT_BOOL, F(sync), "false",
      "fsync after every append (survives power loss, costs throughput)."},
     {"storage.remote.read-concurrent-limit", OPT_UINT, F(read_concurrent_limit), "10",

@@ -27,6 +27,7 @@ typedef struct srv_config {
     uint64_t retention_size_bytes; /* 0: no size limit */
     int64_t block_duration_ms;
     int64_t ooo_window_ms;
+    int64_t future_limit_ms;
     bool sync;                /* fsync every append */
     uint64_t read_concurrent_limit;
     uint64_t read_sample_limit; /* 0: unlimited */

@@ -26,10 +26,11 @@
 
 static void log_config(const srv_config *c, const srv_auth *auth)
 {
-    char rt[48], rs[32], ooo[48], bd[48];
+    char rt[48], rs[32], ooo[48], bd[48], fut[48];
     srv_format_duration(c->retention_time_ms, rt, sizeof rt);
     srv_format_duration(c->ooo_window_ms, ooo, sizeof ooo);
     srv_format_duration(c->block_duration_ms, bd, sizeof bd);
+    srv_format_duration(c->future_limit_ms, fut, sizeof fut);
     snprintf(rs, sizeof rs, "%llu", (unsigned long long)c->retention_size_bytes);
     const char *mode = auth->user && auth->token ? "basic+bearer"
                        : auth->user              ? "basic"
@@ -38,7 +39,7 @@ static void log_config(const srv_config *c, const srv_auth *auth)
     srv_log(SRV_LOG_INFO, "Starting promstore", "version", promstore_version(), "config_file",
             c->config_file ? c->config_file : "", "backend", c->backend, "path", c->path,
             "retention_time", rt, "retention_size_bytes", rs, "block_duration", bd,
-            "out_of_order_window", ooo, "listen_address", c->listen_address, "auth", mode,
+            "out_of_order_window", ooo, "future_limit", fut, "listen_address", c->listen_address, "auth", mode,
             "tls", c->tls_cert_file ? "true" : "false", "log_level",
             srv_log_level_name((enum srv_log_level)c->log_level), NULL);
 }
@@ -61,6 +62,7 @@ static promstore *open_store(const srv_config *c)
     o.retention_size_bytes = c->retention_size_bytes;
     o.block_duration_ms = c->block_duration_ms;
     o.out_of_order_window_ms = c->ooo_window_ms;
+    o.max_future_ms = c->future_limit_ms;
     o.max_series_per_query = c->read_series_limit;
     o.max_samples_per_query = c->read_sample_limit;
     o.max_bytes_per_query = c->read_bytes_limit;

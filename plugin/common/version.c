@@ -51,4 +51,5 @@ void promstore_options_init(promstore_options *opts)
     opts->max_request_bytes = (uint64_t)32 << 20; /* Prometheus caps bodies at 32 MiB */
     opts->max_decoded_bytes = (uint64_t)32 << 20;
     opts->read_frame_bytes = (uint64_t)1 << 20;   /* Prometheus's max-bytes-in-frame */
+    opts->max_future_ms = 10 * 60 * 1000;       /* Mimir's creation grace period */
 }

@@ -10,6 +10,7 @@
  * sample of the next block arrives (chunks never straddle blocks, so that
  * retention can drop whole blocks).
  */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +18,7 @@
 #include "keys.h"
 #include "labels.h"
 #include "store.h"
+#include "timemath.h"
 #include "xor.h"
 #include "mem.h"
 
@@ -48,6 +50,7 @@ typedef struct batch {
     int64_t cached_block; /* last block -> slot look-up, to spare a get per seal */
     uint32_t cached_slot;
     int have_cached_slot;
+    int64_t future_limit; /* samples after this are refused (max_future_ms past the clock) */
 } batch;
 
 /* --- validation ----------------------------------------------------------- */
@@ -474,16 +477,35 @@ static promstore_status stored_sample(batch *b, uint64_t id, const head *h, int6
 
 /* --- one sample -------------------------------------------------------------- */
 
-static void reject(batch *b, const prepared *p, const char *why, int64_t t, int64_t newest)
+/*
+ * Count a refused sample; the first one of the batch becomes its error,
+ * "<why>: sample at <t>, <bound_name> <bound>, in series {...}".
+ */
+static void reject(batch *b, const prepared *p, const char *why, int64_t t,
+                   const char *bound_name, int64_t bound)
 {
     b->res.samples_rejected++;
     if (b->first_reject != PROMSTORE_OK)
         return;
     char desc[512];
     b->first_reject = ps_fail(&b->reject_err, PROMSTORE_E_OUT_OF_ORDER,
-                              "%s: sample at %lld, newest is %lld, in series %s", why,
-                              (long long)t, (long long)newest,
+                              "%s: sample at %lld, %s %lld, in series %s", why, (long long)t,
+                              bound_name, (long long)bound,
                               ps_labels_format(p->labels, p->n_labels, desc, sizeof desc));
+}
+
+static void reject_old(batch *b, const prepared *p, const char *why, int64_t t, int64_t newest)
+{
+    reject(b, p, why, t, "newest is", newest);
+}
+
+/* A sample past future_limit; the message gives the limit and how it is made. */
+static void reject_future(batch *b, const prepared *p, int64_t t)
+{
+    char why[96];
+    snprintf(why, sizeof why, "sample too far in the future (more than %lld ms past the clock)",
+             (long long)b->db->max_future_ms);
+    reject(b, p, why, t, "limit is", b->future_limit);
 }
 
 static promstore_status put_ooo(batch *b, uint64_t id, int64_t t, uint64_t v, promstore_error *err)
@@ -525,13 +547,13 @@ static promstore_status append_sample(batch *b, const prepared *p, uint64_t id, 
         if (old == v)
             b->res.samples_duplicate++;
         else
-            reject(b, p, "duplicate timestamp with a different value", t, h->app.t);
+            reject_old(b, p, "duplicate timestamp with a different value", t, h->app.t);
         return PROMSTORE_OK;
     }
-    if (db->ooo_window_ms == 0 || t < h->app.t - db->ooo_window_ms) {
-        reject(b, p, db->ooo_window_ms ? "sample older than the out-of-order window"
-                                       : "out-of-order sample",
-               t, h->app.t);
+    if (db->ooo_window_ms == 0 || t < ps_sat_sub(h->app.t, db->ooo_window_ms)) {
+        reject_old(b, p, db->ooo_window_ms ? "sample older than the out-of-order window"
+                                           : "out-of-order sample",
+                   t, h->app.t);
         return PROMSTORE_OK;
     }
     if ((rc = put_ooo(b, id, t, v, err)))
@@ -552,6 +574,16 @@ static promstore_status append_series(batch *b, const prepared *p, const promsto
      */
     if (s->n_samples == 0)
         return PROMSTORE_OK;
+    /* Samples from a clock far ahead go first, and a series left with none is not created. */
+    size_t n_in_time = 0;
+    for (size_t i = 0; i < s->n_samples; i++) {
+        if (s->samples[i].timestamp_ms > b->future_limit)
+            reject_future(b, p, s->samples[i].timestamp_ms);
+        else
+            n_in_time++;
+    }
+    if (n_in_time == 0)
+        return PROMSTORE_OK;
     uint64_t id = 0;
     ps_cache_slot *slot = NULL;
     promstore_status rc = resolve_series(b, p, &id, &slot, err);
@@ -560,6 +592,8 @@ static promstore_status append_series(batch *b, const prepared *p, const promsto
     if ((rc = head_load(b, id, slot, h, err)))
         return rc;
     for (size_t i = 0; i < s->n_samples; i++) {
+        if (s->samples[i].timestamp_ms > b->future_limit)
+            continue;
         rc = append_sample(b, p, id, h, s->samples[i].timestamp_ms, s->samples[i].value_bits, err);
         if (rc)
             return rc;
@@ -598,6 +632,8 @@ static promstore_status abi_append(promstore *db, const promstore_series *series
     memset(&b, 0, sizeof b);
     b.db = db;
     pthread_mutex_lock(&db->write_mu);
+    b.future_limit = db->max_future_ms ? ps_sat_add(ps_wall_clock_ms(), db->max_future_ms)
+                                       : INT64_MAX;
     uint64_t next_id_before = db->next_id;
     rc = ps_txn_begin(&db->sch, 1, &b.txn, err);
     if (rc == PROMSTORE_OK)

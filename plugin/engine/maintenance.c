@@ -40,6 +40,7 @@
 
 #include "error.h"
 #include "store.h"
+#include "timemath.h"
 
 #define DEFAULT_INTERVAL_MS INT64_C(60000)
 /* Size retention gives up after this many blocks in one pass (then the timer goes on). */
@@ -52,8 +53,8 @@ static void add_result(promstore_retention_result *sum, const promstore_retentio
     sum->samples_dropped += r->samples_dropped;
 }
 
-/* Retention up to cutoff in one write transaction; the caller holds write_mu. */
-static promstore_status retention_txn(promstore *db, int64_t cutoff,
+/* Retention of the blocks before cut_block in one write transaction; the caller holds write_mu. */
+static promstore_status retention_txn(promstore *db, int64_t cut_block,
                                       promstore_retention_result *sum, promstore_error *err)
 {
     promstore_retention_result r = {sizeof r, 0, 0, 0};
@@ -61,7 +62,7 @@ static promstore_status retention_txn(promstore *db, int64_t cutoff,
     promstore_status rc = ps_txn_begin(&db->sch, 1, &txn, err);
     if (rc)
         return rc;
-    rc = ps_retention_locked(db, txn, cutoff, &r, err);
+    rc = ps_retention_locked(db, txn, cut_block, &r, err);
     /* A failed commit has ended the transaction too: abort only before it. */
     if (rc == PROMSTORE_OK)
         rc = ps_txn_commit(&db->sch, txn, err);
@@ -75,17 +76,26 @@ static promstore_status retention_txn(promstore *db, int64_t cutoff,
     return PROMSTORE_OK;
 }
 
-/* Time retention: cut at the newest sample minus the retention time. */
+/*
+ * Time retention: cut at the newest sample minus the retention time, where
+ * the newest sample counts as no later than the wall clock. Without that
+ * bound one sample from a clock far ahead (or at INT64_MAX) would move the
+ * cutoff past everything else and empty the store; with it, the cutoff is
+ * never later than a wall-clock retention would put it. Data that is all in
+ * the past (a backfill) is still kept relative to its own newest sample.
+ */
 static promstore_status time_retention(promstore *db, promstore_retention_result *sum,
                                        promstore_error *err)
 {
     promstore_status rc = PROMSTORE_OK;
     pthread_mutex_lock(&db->write_mu);
     if (db->has_samples) {
-        int64_t cutoff = db->newest_ms - db->retention_time_ms;
+        int64_t now = ps_wall_clock_ms();
+        int64_t newest = db->newest_ms < now ? db->newest_ms : now;
+        int64_t cutoff = ps_sat_sub(newest, db->retention_time_ms);
         int64_t cblk = ps_block_of(cutoff, db->block_ms);
         if (cblk > db->retention_checked_block) {
-            rc = retention_txn(db, cutoff, sum, err);
+            rc = retention_txn(db, cblk, sum, err);
             if (rc == PROMSTORE_OK)
                 db->retention_checked_block = cblk;
         }
@@ -135,7 +145,7 @@ static promstore_status size_retention(promstore *db, promstore_retention_result
         if (over)
             rc = oldest_block(db, &oldest, err);
         if (over && rc == PROMSTORE_OK)
-            rc = retention_txn(db, (oldest + 1) * db->block_ms, sum, err);
+            rc = retention_txn(db, oldest + 1, sum, err);
         pthread_mutex_unlock(&db->write_mu);
         if (rc)
             return rc == PROMSTORE_DONE ? PROMSTORE_OK : rc; /* no block left to drop */

@@ -14,6 +14,7 @@
 #include "keys.h"
 #include "labels.h"
 #include "store.h"
+#include "timemath.h"
 #include "mem.h"
 
 typedef struct id_list {
@@ -157,14 +158,13 @@ static promstore_status delete_series(promstore *db, ps_txn *txn, uint64_t id, p
     return PROMSTORE_OK;
 }
 
-promstore_status ps_retention_locked(promstore *db, ps_txn *txn, int64_t cutoff,
+promstore_status ps_retention_locked(promstore *db, ps_txn *txn, int64_t cb,
                                      promstore_retention_result *res_out, promstore_error *err)
 {
     promstore_retention_result res = {sizeof res, 0, 0, 0};
     ps_stats_rec st;
     id_list dead = {0};
     ps_labelbuf lb = {0};
-    int64_t cb = ps_block_of(cutoff, db->block_ms);
     drop_ctx c = {&st, &res, &dead, err};
     promstore_status rc = ps_stats_read(db, txn, &st, err);
     if (rc == PROMSTORE_OK)
@@ -176,7 +176,8 @@ promstore_status ps_retention_locked(promstore *db, ps_txn *txn, int64_t cutoff,
     for (size_t i = 0; rc == PROMSTORE_OK && i < dead.n; i++)
         rc = delete_series(db, txn, dead.ids[i], &lb, &st, &res, err);
     if (rc == PROMSTORE_OK && (res.blocks_dropped || res.series_dropped || res.samples_dropped)) {
-        int64_t kept_from = cb * db->block_ms; /* cb > block of every dropped sample */
+        /* cb > block of every dropped sample; saturated for the blocks at the int64 ends */
+        int64_t kept_from = ps_sat_mul(cb, db->block_ms);
         if (st.samples == 0)
             st.min_time = st.max_time = 0;
         else if (st.min_time < kept_from)
@@ -207,7 +208,7 @@ static promstore_status abi_apply_retention(promstore *db, int64_t cutoff_ms,
     ps_txn *txn = NULL;
     promstore_status rc = ps_txn_begin(&db->sch, 1, &txn, err);
     if (rc == PROMSTORE_OK) {
-        rc = ps_retention_locked(db, txn, cutoff_ms, result, err);
+        rc = ps_retention_locked(db, txn, ps_block_of(cutoff_ms, db->block_ms), result, err);
         if (rc == PROMSTORE_OK)
             rc = ps_txn_commit(&db->sch, txn, err);
         else

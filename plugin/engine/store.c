@@ -133,14 +133,16 @@ static promstore_status read_options(promstore *db, const promstore_options *in,
     *path = o.path;
     if (o.path == NULL || o.path[0] == '\0')
         return ps_fail(err, PROMSTORE_E_INVALID, "options.path is required");
-    if (o.retention_time_ms < 0 || o.block_duration_ms < 0 || o.out_of_order_window_ms < 0)
+    if (o.retention_time_ms < 0 || o.block_duration_ms < 0 || o.out_of_order_window_ms < 0 ||
+        o.max_future_ms < 0)
         return ps_fail(err, PROMSTORE_E_INVALID,
-                       "options: retention_time_ms, block_duration_ms and "
-                       "out_of_order_window_ms must not be negative");
+                       "options: retention_time_ms, block_duration_ms, "
+                       "out_of_order_window_ms and max_future_ms must not be negative");
     db->retention_time_ms = o.retention_time_ms;
     db->retention_size_bytes = o.retention_size_bytes;
     db->block_ms = o.block_duration_ms ? o.block_duration_ms : 2 * 3600 * 1000;
     db->ooo_window_ms = o.out_of_order_window_ms;
+    db->max_future_ms = o.max_future_ms;
     db->max_series = o.max_series_per_query;
     db->max_samples = o.max_samples_per_query;
     db->max_bytes = o.max_bytes_per_query;

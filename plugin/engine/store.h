@@ -62,6 +62,7 @@ struct promstore {
     uint64_t retention_size_bytes;
     int64_t block_ms;
     int64_t ooo_window_ms;
+    int64_t max_future_ms; /* 0: no limit */
     uint64_t max_series, max_samples, max_bytes;
     uint32_t flags;
     ps_name_rules name_rules;
@@ -99,8 +100,13 @@ void ps_maint_poke(promstore *db);
 /* Copy its figures into the stats record (the fields since 1.1). */
 void ps_maint_stats(promstore *db, promstore_stats *out);
 
-/* Retention, with the write lock held and a write transaction open. */
-promstore_status ps_retention_locked(promstore *db, ps_txn *txn, int64_t cutoff,
+/*
+ * Retention, with the write lock held and a write transaction open: drop every
+ * block numbered below cut_block (ps_block_of), with the out-of-order samples
+ * in them and the series left without data. A block number rather than a
+ * time, so that the block holding INT64_MAX can be dropped too.
+ */
+promstore_status ps_retention_locked(promstore *db, ps_txn *txn, int64_t cut_block,
                                      promstore_retention_result *res, promstore_error *err);
 
 /* A handle check at the ABI boundary. */

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ------------------------------------------------------------------------ */
 /* Memory                                                                   */
@@ -257,6 +258,26 @@ void tu_append1_ok(promstore *db, const tu_lset *ls, const promstore_sample *s, 
 {
     promstore_series ser = SER(ls, s, n);
     tu_append_ok(db, &ser, 1);
+}
+
+promstore_retention_result tu_run_retention(promstore *db)
+{
+    promstore_retention_result r;
+    memset(&r, 0, sizeof r);
+    r.struct_size = sizeof r;
+    promstore_error err;
+    memset(&err, 0, sizeof err);
+    promstore_status st = promstore_run_retention(db, &r, &err);
+    if (st != PROMSTORE_OK)
+        fail_msg("run_retention: %d %s", st, err.message);
+    return r;
+}
+
+int64_t tu_wall_clock_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 promstore_stats tu_stats(promstore *db)

@@ -121,6 +121,10 @@ promstore_append_result tu_append_result(void);
 promstore_append_result tu_append_ok(promstore *db, const promstore_series *s, size_t n);
 void tu_append1_ok(promstore *db, const tu_lset *ls, const promstore_sample *s, size_t n);
 promstore_stats tu_stats(promstore *db);
+/* promstore_run_retention that must succeed; returns what it dropped. */
+promstore_retention_result tu_run_retention(promstore *db);
+/* The wall clock in ms since the epoch, as the library reads it. */
+int64_t tu_wall_clock_ms(void);
 /* Nothing in the store: no series, samples, chunks or blocks, times 0, no series in a query. */
 void tu_assert_store_empty(promstore *db);
 

@@ -37,6 +37,7 @@ var opts = []opt{
 	{"storage.retention.size", optBytes, "0", "Largest store size (e.g. 512MB, 10GB; units are powers of 1024); 0: no limit."},
 	{"storage.block-duration", optDuration, "2h", "Length of a time block; fixed when the store is created."},
 	{"storage.out-of-order-window", optDuration, "0", "How far behind a series' newest sample a sample is still accepted."},
+	{"storage.future-limit", optDuration, "10m", "How far past this server's clock a sample may be; later ones get 400. 0: no limit."},
 	{"storage.sync", optBool, "false", "fsync after every append (survives power loss, costs throughput)."},
 	{"storage.remote.read-concurrent-limit", optUint, "10", "Remote reads served at once; one more is answered 503."},
 	{"storage.remote.read-sample-limit", optUint, "50000000", "Most samples one remote-read query may return; 0: no limit."},

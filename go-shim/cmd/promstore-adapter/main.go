@@ -108,6 +108,7 @@ func storeOptions(c *config) promstore.Options {
 		RetentionSize:      c.num["storage.retention.size"],
 		BlockDuration:      time.Duration(c.dur["storage.block-duration"]) * time.Millisecond,
 		OutOfOrderWindow:   time.Duration(c.dur["storage.out-of-order-window"]) * time.Millisecond,
+		MaxFuture:          futureLimit(c.dur["storage.future-limit"]),
 		MaxSeriesPerQuery:  c.num["storage.remote.read-series-limit"],
 		MaxSamplesPerQuery: c.num["storage.remote.read-sample-limit"],
 		MaxBytesPerQuery:   c.num["storage.remote.read-bytes-limit"],
@@ -258,4 +259,12 @@ func quote(s string) string {
 		return s
 	}
 	return fmt.Sprintf("%q", s)
+}
+
+// futureLimit maps the flag (0: no limit) to Options.MaxFuture (0: the default, negative: none).
+func futureLimit(ms int64) time.Duration {
+	if ms == 0 {
+		return -1
+	}
+	return time.Duration(ms) * time.Millisecond
 }

@@ -179,13 +179,13 @@ static void test_version(void **state)
     snprintf(want, sizeof want, "%d.%d.%d", PROMSTORE_VERSION_MAJOR,
              PROMSTORE_VERSION_MINOR, PROMSTORE_VERSION_PATCH);
     assert_string_equal(promstore_version(), want);
-    assert_string_equal(promstore_version(), "1.1.0");
+    assert_string_equal(promstore_version(), "1.2.0");
     assert_ptr_equal(promstore_version(), promstore_version()); /* static */
     assert_int_equal(promstore_version_number(), PROMSTORE_VERSION_NUMBER);
     assert_int_equal(PROMSTORE_VERSION_NUMBER, PROMSTORE_VERSION_MAJOR * 10000 +
                                                    PROMSTORE_VERSION_MINOR * 100 +
                                                    PROMSTORE_VERSION_PATCH);
-    assert_int_equal(promstore_version_number(), 10100);
+    assert_int_equal(promstore_version_number(), 10200);
 }
 
 static void test_options_defaults(void **state)
@@ -206,6 +206,7 @@ static void test_options_defaults(void **state)
     assert_int_equal(o.max_samples_per_query, 0);
     assert_int_equal(o.max_bytes_per_query, 0);
     assert_int_equal(o.flags, 0);
+    assert_int_equal(o.max_future_ms, 10 * 60 * 1000);
 
     promstore_options_init(NULL); /* must not crash */
 }
@@ -489,6 +490,22 @@ static void test_struct_size_honoured(void **state)
     assert_true(st.bytes_on_disk == pattern);
     assert_true(st.file_bytes == pattern);
     assert_true((uint64_t)st.max_time_ms == pattern);
+    assert_int_equal(promstore_close(db, &err), PROMSTORE_OK);
+
+    /* A 1.1 caller's options end before max_future_ms: its "no limit" (0)
+     * sitting past struct_size is not read, so the default limit refuses a
+     * sample at INT64_MAX and keeps the one in time. */
+    o.flags = 0;
+    o.max_future_ms = 0;
+    o.struct_size = offsetof(promstore_options, max_future_ms);
+    assert_int_equal(promstore_open(&o, &db, &err), PROMSTORE_OK);
+    promstore_sample ahead[2] = {{3000, tu_bits(3.0)}, {INT64_MAX, tu_bits(4.0)}};
+    s.samples = ahead;
+    r.struct_size = sizeof r;
+    assert_int_equal(promstore_append(db, &s, 1, &r, &err), PROMSTORE_E_OUT_OF_ORDER);
+    assert_non_null(strstr(err.message, "too far in the future"));
+    assert_int_equal(r.samples_appended, 1);
+    assert_int_equal(r.samples_rejected, 1);
 
     assert_int_equal(promstore_close(db, &err), PROMSTORE_OK);
     tu_rmtree(dir);

@@ -10,7 +10,10 @@
  *     a second call with the same cutoff drops nothing.
  *   - out-of-order samples go with the blocks they fall in.
  *   - a query opened before retention keeps reading its snapshot.
- *   - automatic time retention (retention_time_ms) after appends.
+ *   - automatic time retention (retention_time_ms) after appends: the pass
+ *     is applied at once with tu_run_retention() (promstore_run_retention,
+ *     what the maintenance thread runs), so that its effect can be asserted;
+ *     test_maintenance_* check that the thread runs it unasked.
  *   - size retention (retention_size_bytes): the store stays within the limit,
  *     the oldest blocks go first and the newest stay.
  *   - freed space is reused: a second same-sized workload after dropping the
@@ -91,23 +94,6 @@ static promstore_retention_result retain(promstore *db, int64_t cutoff)
     return r;
 }
 
-/*
- * The configured retention, applied now (promstore_run_retention): the pass
- * the maintenance thread runs after appends, called directly so that a test
- * can assert its effect at once. test_maintenance_* check that the thread
- * runs it unasked.
- */
-static promstore_retention_result run_retention(promstore *db)
-{
-    promstore_retention_result r;
-    memset(&r, 0, sizeof r);
-    r.struct_size = sizeof r;
-    promstore_error err = {0};
-    promstore_status st = promstore_run_retention(db, &r, &err);
-    if (st != PROMSTORE_OK)
-        fail_msg("run_retention: %d %s", st, err.message);
-    return r;
-}
 
 /* --- the workload: series that live over a range of blocks ---------------- */
 
@@ -456,7 +442,7 @@ static void test_iterator_snapshot_survives_retention(void **state)
  * retention_time_ms = 30 min with 10-min blocks: nothing goes while the data
  * spans less than that; once the newest sample is 2 h ahead, every block
  * whose samples are all older than newest - 30 min is gone without any call to
- * promstore_apply_retention() -- by the configured pass, run_retention().
+ * promstore_apply_retention() -- by the configured pass, tu_run_retention().
  */
 static void test_time_retention_automatic(void **state)
 {
@@ -474,13 +460,13 @@ static void test_time_retention_automatic(void **state)
 
     /* 30 min minus one step: the oldest sample is not older than newest - keep */
     append_blocks(db, ws, 4, 0, 3);
-    run_retention(db);
+    tu_run_retention(db);
     promstore_stats s = tu_stats(db);
     assert_int_equal(s.min_time_ms, T0);
     assert_int_equal(s.samples, 4 * 3 * PER_BLOCK);
 
     append_blocks(db, ws, 4, 3, 12);
-    run_retention(db);
+    tu_run_retention(db);
     int64_t newest = block_start(12) - STEP_MS;
     int64_t cutoff = newest - keep; /* = block_start(9) - STEP: block 8 straddles */
     s = tu_stats(db);
@@ -499,7 +485,7 @@ static void test_time_retention_automatic(void **state)
     db = open_store(f, keep, 0);
     ws[0].last_block = ws[1].last_block = ws[2].last_block = ws[3].last_block = 12;
     append_blocks(db, ws, 4, 12, 13);
-    run_retention(db);
+    tu_run_retention(db);
     s = tu_stats(db);
     assert_int_equal(s.min_time_ms, block_start(9));
     assert_int_equal(query_all(db, INT64_MIN, block_start(9) - 1).samples, 0);
@@ -542,7 +528,7 @@ static void test_size_retention(void **state)
         for (int half = 0; half < 2; half++) {
             int64_t from = block_start(b) + half * (D_MS / 2);
             append_range(db, ws, SZ_SERIES, from, from + D_MS / 2);
-            run_retention(db);
+            tu_run_retention(db);
             s = tu_stats(db);
             if (s.bytes_on_disk > max_seen)
                 max_seen = s.bytes_on_disk;
@@ -813,7 +799,7 @@ static int runs_reached(const promstore_stats *s, int64_t want)
 
 /*
  * Time retention without any call: appends only wake the thread, and it cuts
- * where run_retention() would (test_time_retention_automatic's figures).
+ * where tu_run_retention() would (test_time_retention_automatic's figures).
  */
 static void test_maintenance_thread_time(void **state)
 {
@@ -883,7 +869,7 @@ static void test_maintenance_timer(void **state)
     /* Without retention there is no thread, and the explicit call does nothing. */
     db = open_store(f, 0, 0);
     tu_sleep_ms(100);
-    promstore_retention_result r = run_retention(db);
+    promstore_retention_result r = tu_run_retention(db);
     assert_int_equal(r.blocks_dropped, 0);
     assert_int_equal(tu_stats(db).retention_runs, 0);
     tu_store_close(f);
