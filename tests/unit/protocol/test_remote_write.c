@@ -813,6 +813,35 @@ static void test_413_decode_memory(void **state)
     assert_written(&resp, "0", "0", "0");
 }
 
+/*
+ * 2.0 labels are pairs of refs, one byte each on the wire here, but 32 bytes
+ * each in the batch handed to the engine. A series with 2M pairs decodes
+ * within the bound (4 bytes a ref), and its batch must be counted in it too:
+ * 413 naming the memory, before anything is validated or stored. Before the
+ * batch was inside the bound, this request built 64 MiB of labels past it and
+ * got as far as validation (400, duplicate label names).
+ */
+static void test_413_v2_label_amplification(void **state)
+{
+    tu_store *f = *state;
+    enum { PAIRS = 2 << 20 };
+    v2req *r = v2_new(1);
+    v2ts *ts = v2_series(r, LBL("__name__", "amplified"));
+    uint32_t a = v2_sym(r, "a");
+    uint32_t *refs = talloc((2 + 2 * (size_t)PAIRS) * sizeof *refs);
+    memcpy(refs, ts->labels_refs, 2 * sizeof *refs);
+    for (size_t i = 2; i < 2 + 2 * (size_t)PAIRS; i++)
+        refs[i] = a;
+    ts->labels_refs = refs;
+    ts->n_labels_refs = 2 + 2 * (size_t)PAIRS;
+    v2_sample(ts, 1.0, 1000);
+    promstore_http_response resp;
+    post_v2(f, r, &resp);
+    assert_int_equal(resp.status, 413);
+    assert_contains(resp.message, "memory");
+    assert_written(&resp, "0", "0", "0");
+}
+
 /* ------------------------------------------------------------------------ */
 /* 400 from validation and the engine                                       */
 /* ------------------------------------------------------------------------ */
@@ -1298,6 +1327,7 @@ int main(int argc, char **argv)
         T(test_400_framed_snappy),
         T(test_400_bad_protobuf),
         T(test_413_decode_memory),
+        T(test_413_v2_label_amplification),
         T(test_400_invalid_labels),
         T(test_400_invalid_labels_across_chunks),
         T(test_400_out_of_order),
