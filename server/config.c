@@ -13,6 +13,7 @@
 
 #include "log.h"
 #include "promstore.h"
+#include "tls.h"
 #include "units.h"
 
 enum opt_type { OPT_STRING, OPT_DURATION, OPT_BYTES, OPT_UINT, OPT_BOOL, OPT_LEVEL };
@@ -76,6 +77,11 @@ static const struct opt opts[] = {
     {"web.tls-cert-file", OPT_STRING, F(tls_cert_file), "",
      "PEM certificate: serve HTTPS (with --web.tls-key-file)."},
     {"web.tls-key-file", OPT_STRING, F(tls_key_file), "", "PEM private key for HTTPS."},
+    {"web.tls-min-version", OPT_STRING, F(tls_min_version), "TLS12",
+     "Oldest TLS version accepted: TLS10, TLS11, TLS12 or TLS13."},
+    {"web.tls-cipher-suites", OPT_STRING, F(tls_cipher_suites), "",
+     "TLS 1.2 cipher suites, comma-separated IANA names; empty: ECDHE with AES-GCM or "
+     "ChaCha20-Poly1305."},
     {"log.level", OPT_LEVEL, F(log_level), "info", "Log level: debug, info, warn or error."},
 };
 
@@ -332,6 +338,10 @@ static int validate(const srv_config *cfg)
         return fail("--web.basic-auth-user and --web.basic-auth-password-file go together");
     if ((cfg->tls_cert_file == NULL) != (cfg->tls_key_file == NULL))
         return fail("--web.tls-cert-file and --web.tls-key-file go together");
+    char priorities[SRV_TLS_PRIORITIES_MAX], tls_why[256];
+    if (srv_tls_priorities(cfg->tls_min_version, cfg->tls_cipher_suites, priorities,
+                           sizeof priorities, tls_why, sizeof tls_why) != 0)
+        return fail(tls_why);
     if (check_readable(cfg->basic_auth_password_file, "--web.basic-auth-password-file") ||
         check_readable(cfg->bearer_token_file, "--web.bearer-token-file") ||
         check_readable(cfg->tls_cert_file, "--web.tls-cert-file") ||

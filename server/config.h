@@ -48,6 +48,8 @@ typedef struct srv_config {
     char *bearer_token_file;
     char *tls_cert_file;
     char *tls_key_file;
+    char *tls_min_version;
+    char *tls_cipher_suites;
 
     /* log.* */
     int log_level;            /* enum srv_log_level */

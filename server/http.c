@@ -23,6 +23,7 @@
 #include "handlers.h"
 #include "log.h"
 #include "metrics.h"
+#include "tls.h"
 #include "units.h"
 
 /* The first buffer for a body whose length is not announced. */
@@ -43,6 +44,7 @@ static const struct route {
 
 /* TLS material stays allocated while the daemon runs. */
 static char *tls_cert, *tls_key;
+static char tls_priorities[SRV_TLS_PRIORITIES_MAX];
 
 const char *srv_route_name(enum srv_route route)
 {
@@ -446,6 +448,9 @@ static int load_tls(const srv_config *cfg, char *why, size_t why_len)
         snprintf(why, why_len, "this libmicrohttpd has no TLS support");
         return -1;
     }
+    if (srv_tls_priorities(cfg->tls_min_version, cfg->tls_cipher_suites, tls_priorities,
+                           sizeof tls_priorities, why, why_len) != 0)
+        return -1;
     tls_cert = read_pem(cfg->tls_cert_file, why, why_len);
     tls_key = tls_cert ? read_pem(cfg->tls_key_file, why, why_len) : NULL;
     return tls_key ? 0 : -1;
@@ -487,6 +492,7 @@ int srv_http_start(srv_server *s, char *why, size_t why_len)
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->connection_memory_limit, NULL},
         {tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls_cert},
         {MHD_OPTION_HTTPS_MEM_KEY, 0, tls_key},
+        {MHD_OPTION_HTTPS_PRIORITIES, 0, tls_priorities},
         {MHD_OPTION_END, 0, NULL},
     };
     /* The logger goes first so that MHD reports option problems through it. */

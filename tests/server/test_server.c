@@ -494,14 +494,14 @@ static bool have_openssl(void)
     return system("command -v openssl >/dev/null 2>&1") == 0;
 }
 
-static void test_tls(void **state)
+/* A self-signed certificate and key in f->dir, as the two server flags (cflag, kflag). */
+static void make_cert(h_fixture *f, char *cflag, char *kflag, size_t len)
 {
-    h_fixture *f = *state;
     if (!have_openssl()) {
         fprintf(stderr, "openssl not found: TLS test skipped\n");
         skip();
     }
-    char cmd[4096], cert[700], key[700], cflag[760], kflag[760];
+    char cmd[4096], cert[700], key[700];
     snprintf(cert, sizeof cert, "%s/cert.pem", f->dir);
     snprintf(key, sizeof key, "%s/key.pem", f->dir);
     snprintf(cmd, sizeof cmd,
@@ -509,8 +509,89 @@ static void test_tls(void **state)
              "-subj /CN=127.0.0.1 >/dev/null 2>&1",
              key, cert);
     assert_int_equal(system(cmd), 0);
-    snprintf(cflag, sizeof cflag, "--web.tls-cert-file=%s", cert);
-    snprintf(kflag, sizeof kflag, "--web.tls-key-file=%s", key);
+    snprintf(cflag, len, "--web.tls-cert-file=%s", cert);
+    snprintf(kflag, len, "--web.tls-key-file=%s", key);
+}
+
+/*
+ * What a handshake with `openssl s_client <args>` to the server agrees on:
+ * the cipher's name, or "" when the server refuses (s_client prints
+ * "Cipher is (NONE)"). SECLEVEL=0 in args lets the client offer old suites,
+ * so that a refusal is the server's.
+ */
+static void handshake(const h_fixture *f, const char *args, char *cipher, size_t len)
+{
+    char cmd[1024];
+    snprintf(cmd, sizeof cmd,
+             "echo | timeout 10 openssl s_client -connect 127.0.0.1:%d %s 2>&1 | "
+             "sed -n 's/.*Cipher is \\(.*\\)$/\\1/p' | head -1",
+             f->srv.port, args);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    cipher[0] = '\0';
+    if (fgets(cipher, (int)len, p) == NULL)
+        cipher[0] = '\0';
+    pclose(p);
+    cipher[strcspn(cipher, "\r\n")] = '\0';
+    if (strcmp(cipher, "(NONE)") == 0)
+        cipher[0] = '\0';
+}
+
+static void expect_handshake(const h_fixture *f, const char *args, const char *want)
+{
+    char got[128];
+    handshake(f, args, got, sizeof got);
+    if (strcmp(got, want) != 0)
+        fail_msg("openssl s_client %s: agreed on \"%s\", want \"%s\"", args, got, want);
+}
+
+/*
+ * The default TLS policy refuses TLS 1.0 and 1.1 and, for TLS 1.2, static-RSA
+ * key exchange and CBC suites; the two flags move it. Before they existed,
+ * TLS 1.0 with ECDHE-RSA-AES256-SHA and TLS 1.2 with AES128-SHA were agreed.
+ */
+static void test_tls_policy(void **state)
+{
+    h_fixture *f = *state;
+    char cflag[760], kflag[760];
+    make_cert(f, cflag, kflag, sizeof cflag);
+    const char *def[] = {cflag, kflag, NULL};
+    h_fixture_start(f, def);
+    expect_handshake(f, "-tls1 -cipher DEFAULT@SECLEVEL=0", "");
+    expect_handshake(f, "-tls1_1 -cipher DEFAULT@SECLEVEL=0", "");
+    expect_handshake(f, "-tls1_2 -cipher AES128-SHA@SECLEVEL=0", "");
+    expect_handshake(f, "-tls1_2 -cipher AES128-GCM-SHA256", "");
+    expect_handshake(f, "-tls1_2 -cipher ECDHE-RSA-AES128-SHA", "");
+    expect_handshake(f, "-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256", "ECDHE-RSA-AES128-GCM-SHA256");
+    expect_handshake(f, "-tls1_2 -cipher ECDHE-RSA-CHACHA20-POLY1305",
+                     "ECDHE-RSA-CHACHA20-POLY1305");
+    expect_handshake(f, "-tls1_3", "TLS_AES_256_GCM_SHA384");
+    h_stop_ok(&f->srv, SIGTERM, f->log);
+
+    const char *only13[] = {cflag, kflag, "--web.tls-min-version=TLS13", NULL};
+    h_fixture_start(f, only13);
+    expect_handshake(f, "-tls1_2", "");
+    expect_handshake(f, "-tls1_3", "TLS_AES_256_GCM_SHA384");
+    h_stop_ok(&f->srv, SIGTERM, f->log);
+
+    const char *old[] = {cflag, kflag, "--web.tls-min-version=TLS10",
+                         "--web.tls-cipher-suites=TLS_RSA_WITH_AES_128_CBC_SHA", NULL};
+    h_fixture_start(f, old);
+    expect_handshake(f, "-tls1_2 -cipher AES128-SHA@SECLEVEL=0", "AES128-SHA");
+    expect_handshake(f, "-tls1_2 -cipher ECDHE-RSA-AES128-GCM-SHA256", "");
+    h_stop_ok(&f->srv, SIGTERM, f->log);
+
+    const char *bad1[] = {"--web.tls-min-version=SSL3", NULL};
+    expect_usage_error(f, bad1, "--web.tls-min-version");
+    const char *bad2[] = {"--web.tls-cipher-suites=TLS_RSA_WITH_RC4_128_SHA", NULL};
+    expect_usage_error(f, bad2, "TLS_RSA_WITH_RC4_128_SHA");
+}
+
+static void test_tls(void **state)
+{
+    h_fixture *f = *state;
+    char cflag[760], kflag[760];
+    make_cert(f, cflag, kflag, sizeof cflag);
     const char *extra[] = {cflag, kflag, NULL};
     h_fixture_start(f, extra);
     assert_true(file_contains(f->log, "tls=true"));
@@ -553,6 +634,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_basic_auth, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bearer_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_tls_policy, setup, teardown),
     };
     char group[64];
     snprintf(group, sizeof group, "server_%s", h_backend);

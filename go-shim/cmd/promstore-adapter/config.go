@@ -56,6 +56,8 @@ var opts = []opt{
 	{"web.bearer-token-file", optString, "", "Require \"Authorization: Bearer <token>\" with the token in this file."},
 	{"web.tls-cert-file", optString, "", "PEM certificate: serve HTTPS (with --web.tls-key-file)."},
 	{"web.tls-key-file", optString, "", "PEM private key for HTTPS."},
+	{"web.tls-min-version", optString, "TLS12", "Oldest TLS version accepted: TLS10, TLS11, TLS12 or TLS13."},
+	{"web.tls-cipher-suites", optString, "", "TLS 1.2 cipher suites, comma-separated IANA names; empty: ECDHE with AES-GCM or ChaCha20-Poly1305."},
 	{"log.level", optLevel, "info", "Log level: debug, info, warn or error."},
 }
 

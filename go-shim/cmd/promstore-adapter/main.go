@@ -9,7 +9,6 @@ package main
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -88,6 +87,9 @@ func validate(c *config) error {
 	case (c.str["web.tls-cert-file"] == "") != (c.str["web.tls-key-file"] == ""):
 		return errors.New("--web.tls-cert-file and --web.tls-key-file go together")
 	}
+	if _, err := tlsConfig(c.str["web.tls-min-version"], c.str["web.tls-cipher-suites"]); err != nil {
+		return err
+	}
 	for _, k := range []string{"web.basic-auth-password-file", "web.bearer-token-file", "web.tls-cert-file", "web.tls-key-file"} {
 		if p := c.str[k]; p != "" {
 			f, err := os.Open(p)
@@ -162,7 +164,7 @@ func run(args []string) int {
 	}
 	useTLS := c.str["web.tls-cert-file"] != ""
 	if useTLS {
-		hs.TLSConfig = &tls.Config{MinVersion: tls.VersionTLS12}
+		hs.TLSConfig, _ = tlsConfig(c.str["web.tls-min-version"], c.str["web.tls-cipher-suites"]) // checked in validate
 	}
 	logf(levelInfo, "Listening on", "address", ln.Addr().String(), "tls", fmt.Sprint(useTLS))
 	served := make(chan error, 1)
