@@ -14,6 +14,30 @@
 
 #include "lmdb_internal.h"
 
+/*
+ * Reading a tree page past the end of data.mdb through the map is a SIGBUS:
+ * a file cut short (a bad copy, a full disk in a copy tool) would kill the
+ * process at the first read. So the open reads the length first and refuses
+ * a file that lacks pages in use; pages past its end that are all free are
+ * normal (lmdb_tail.c).
+ */
+static int ps_lmdb_refuse_truncated(ps_lmdb *be, const char *dir, promstore_error *err)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    char why[512];
+    int rc = mdb_env_info(be->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(be->env, &st);
+    if (rc)
+        return ps_lmdb_fail(err, rc, "opening: environment info", NULL);
+    rc = ps_lmdb_length_check(be, info.me_last_txnid, (uint64_t)info.me_last_pgno + 1,
+                              st.ms_psize, why, sizeof why, err);
+    if (rc > 0)
+        return ps_backend_fail(err, PROMSTORE_E_CORRUPT, "lmdb: opening '%s': %s", dir, why);
+    return rc;
+}
+
 static int ps_lmdb_open(const char *dir, const ps_backend_config *cfg, ps_backend **out,
                         promstore_error *err);
 static void ps_lmdb_close(ps_backend *base);
@@ -252,6 +276,8 @@ static int ps_lmdb_open(const char *dir, const ps_backend_config *cfg, ps_backen
         if (rc >= 0)
             rc = ps_lmdb_env_open(be, dir, cfg, err);
     }
+    if (rc == 0)
+        rc = ps_lmdb_refuse_truncated(be, dir, err);
     if (rc)
         goto fail;
     rc = ps_lmdb_tables_load(be, err);

@@ -32,7 +32,9 @@
  *    cannot be opened) ends the call with an error status. A backend that
  *    reports corruption while being read (LMDB: a bad page) is a finding:
  *    it is reported and the remaining walks are skipped, since they would
- *    read the same damage.
+ *    read the same damage; so is a store the backend refuses to open as
+ *    corrupt (LMDB: a data.mdb cut short, which reading would turn into a
+ *    SIGBUS).
  *
  * 5. Opening. Unlike promstore_open(), nothing is created: no directory, no
  *    FORMAT file, no tables, no meta records. The directory lock is taken the
@@ -410,8 +412,13 @@ static promstore_status abi_check(const promstore_options *opts, promstore_check
         (rc = lock_store(opts->path, &lock_fd, err)))
         goto out;
     ps_backend_config cfg = {0};
-    if ((rc = ps_schema_open(&c->sch, opts->path, &cfg, err)) ||
-        (rc = ps_txn_begin(&c->sch, 0, &c->txn, err)) ||
+    if ((rc = ps_schema_open(&c->sch, opts->path, &cfg, err)) == PROMSTORE_E_CORRUPT) {
+        /* The backend refuses the store as damaged (LMDB: data.mdb cut short). */
+        ps_check_problem(c, BACKEND_TABLE, 0, PS_NB, "%s", err->message);
+        rc = PROMSTORE_OK;
+        goto out;
+    }
+    if (rc || (rc = ps_txn_begin(&c->sch, 0, &c->txn, err)) ||
         (rc = ps_schema_integrity(&c->sch, c->txn, backend_problem, c, err)))
         goto out;
     if (!c->halt && (rc = open_tables(c, &usable)) == PROMSTORE_OK && usable && !c->halt)
