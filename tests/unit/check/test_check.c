@@ -22,7 +22,9 @@
  *   - SQLite only: a b-tree page header overwritten (integrity_check), and
  *     the walk that then reads the damage reports it too;
  *   - LMDB only: a table header in data.mdb claiming more entries than the
- *     table holds;
+ *     table holds; data.mdb cut to half (reported, and refused by an open);
+ *   - a sound store after rounds of retention under a read snapshot, where
+ *     LMDB's data.mdb ends before its last page number: no problem;
  * and the refusals: a store open elsewhere (BUSY), a directory without a
  * store (NOT_FOUND, nothing created), the other backend's store, a callback
  * that stops at the first problem.
@@ -1063,7 +1065,8 @@ static void test_retention_under_snapshot(void **state)
 
 /*
  * The other side: data.mdb cut to half its length loses pages in use, and
- * the check says so (without reading them: that would be a SIGBUS).
+ * the check says so, and an open refuses the store (neither reads them:
+ * that would be a SIGBUS).
  */
 static void test_lmdb_truncated(void **state)
 {
@@ -1078,6 +1081,13 @@ static void test_lmdb_truncated(void **state)
     assert_int_equal(truncate(file, st.st_size / 2), 0);
     check_finds(f);
     find(f, "(backend)", 0, "the file was truncated");
+    /* An open refuses it the same way, instead of dying of SIGBUS at the first read. */
+    promstore_options o = options(f);
+    promstore *db = NULL;
+    promstore_error err;
+    assert_int_equal(promstore_open(&o, &db, &err), PROMSTORE_E_CORRUPT);
+    assert_null(db);
+    assert_non_null(strstr(err.message, "the file was truncated"));
 }
 
 int main(int argc, char **argv)
