@@ -206,7 +206,7 @@ static void ps_lmdb_free(ps_lmdb *be)
  * with a clear error instead. Before mdb_env_open, because closing a second
  * descriptor of lock.mdb later would drop the fcntl() lock LMDB holds on it.
  * Returns 0, 1 when there is no lock.mdb yet (LMDB will create it), or a
- * negative status.
+ * negative status (a symbolic link at lock.mdb among them: backend.h).
  */
 static int ps_lmdb_reserve_readers(const char *dir, promstore_error *err)
 {
@@ -214,9 +214,11 @@ static int ps_lmdb_reserve_readers(const char *dir, promstore_error *err)
     struct stat st;
     if (snprintf(path, sizeof path, "%s/lock.mdb", dir) >= (int)sizeof path)
         return 0;
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = ps_backend_open_file(path, O_RDWR, err);
+    if (fd == PROMSTORE_E_NOT_FOUND)
+        return 1;
     if (fd < 0)
-        return errno == ENOENT ? 1 : 0; /* anything else, LMDB's open reports */
+        return fd;
     int e = fstat(fd, &st) == 0 && st.st_size > 0 ? posix_fallocate(fd, 0, st.st_size) : 0;
     close(fd);
     if (e == ENOSPC || e == EDQUOT)
@@ -242,7 +244,7 @@ static int ps_lmdb_env_open(ps_lmdb *be, const char *dir, const ps_backend_confi
     if (rc == 0)
         rc = mdb_env_set_mapsize(be->env, ps_lmdb_map_size(cfg));
     if (rc == 0)
-        rc = mdb_env_open(be->env, dir, flags, 0644);
+        rc = mdb_env_open(be->env, dir, flags, PS_STORE_FILE_MODE);
     if (rc)
         goto fail;
     be->nosync = !sync;
@@ -266,6 +268,19 @@ static int ps_lmdb_open(const char *dir, const ps_backend_config *cfg, ps_backen
     ps_lmdb *be = ps_lmdb_alloc(dir);
     if (be == NULL)
         return ps_backend_fail(err, PROMSTORE_E_NOMEM, "lmdb: opening '%s': out of memory", dir);
+    /*
+     * LMDB opens data.mdb by name and would follow a link there: open it
+     * first as every store file is opened (backend.h), creating it empty and
+     * PS_STORE_FILE_MODE when missing (LMDB takes an empty file for a new
+     * environment). The directory is the owner's alone, so nobody can plant
+     * a link between this open and LMDB's.
+     */
+    int fd = ps_backend_open_file(be->data_path, O_RDWR | O_CREAT, err);
+    if (fd < 0) {
+        ps_lmdb_free(be);
+        return fd;
+    }
+    close(fd);
     int fresh = ps_lmdb_reserve_readers(dir, err);
     int rc = fresh < 0 ? fresh : ps_lmdb_env_open(be, dir, cfg, err);
     if (rc == 0 && fresh) {

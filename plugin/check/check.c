@@ -325,10 +325,12 @@ static promstore_status lock_store(const char *path, int *fd, promstore_error *e
     char file[4096];
     if (snprintf(file, sizeof file, "%s/LOCK", path) >= (int)sizeof file)
         return ps_fail(err, PROMSTORE_E_INVALID, "store path too long");
-    *fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (*fd < 0)
-        return ps_fail(err, errno == ENOENT ? PROMSTORE_E_NOT_FOUND : PROMSTORE_E_IO,
-                       "cannot open %s: %s", file, strerror(errno));
+    *fd = ps_backend_open_file(file, O_RDONLY, err);
+    if (*fd < 0) {
+        promstore_status rc = *fd;
+        *fd = -1;
+        return rc;
+    }
     if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         close(*fd);
@@ -355,13 +357,15 @@ static promstore_status check_format(const char *path, const char *backend, prom
         return ps_fail(err, PROMSTORE_E_INVALID, "%s is not a directory", path);
     if (snprintf(file, sizeof file, "%s/FORMAT", path) >= (int)sizeof file)
         return ps_fail(err, PROMSTORE_E_INVALID, "store path too long");
-    FILE *f = fopen(file, "r");
-    if (f == NULL)
-        return ps_fail(err, errno == ENOENT ? PROMSTORE_E_NOT_FOUND : PROMSTORE_E_IO,
-                       "%s holds no promstore store (%s: %s)", path, file, strerror(errno));
-    size_t n = fread(got, 1, sizeof got - 1, f);
-    fclose(f);
-    got[n] = '\0';
+    int fd = ps_backend_open_file(file, O_RDONLY, err);
+    if (fd == PROMSTORE_E_NOT_FOUND)
+        return ps_fail(err, PROMSTORE_E_NOT_FOUND, "%s holds no promstore store (%s: %s)", path,
+                       file, strerror(ENOENT));
+    if (fd < 0)
+        return fd;
+    ssize_t n = read(fd, got, sizeof got - 1);
+    close(fd);
+    got[n > 0 ? n : 0] = '\0';
     snprintf(want, sizeof want, FORMAT_LINE "%s\n", backend);
     if (strcmp(got, want) == 0)
         return PROMSTORE_OK;
