@@ -296,9 +296,17 @@ PROMSTORE_API void promstore_options_init(promstore_options *opts);
  *   On success *out is a new handle, freed by promstore_close().
  * Returns:   PROMSTORE_OK; PROMSTORE_E_INVALID (bad options, unknown backend),
  *   PROMSTORE_E_BUSY (the directory is open elsewhere), PROMSTORE_E_CORRUPT
- *   (the directory holds something that is not a store of this backend),
+ *   (the directory holds something that is not a store of this backend, a
+ *   symbolic link, or an LMDB data.mdb cut short),
  *   PROMSTORE_E_IO, PROMSTORE_E_NOMEM.
  * On error:  *out is set to NULL.
+ * Files:     directories the call creates (the store's and missing parents)
+ *   get mode 0700 and every file of the store 0600, less the process umask:
+ *   a store is readable by its owner only. No file inside the store is
+ *   opened through a symbolic link: a link at LOCK, FORMAT or a backend's
+ *   file (data.mdb, lock.mdb, promstore.sqlite) fails the call with
+ *   PROMSTORE_E_CORRUPT naming it, and whatever lies at FORMAT.tmp, a
+ *   scratch name, is removed (a link, not what it points to).
  * Cost:      independent of the amount of data stored: nothing is replayed.
  * Threads:   any. Since: 1.0
  */

@@ -216,6 +216,21 @@ void *ps_backend_calloc(size_t count, size_t size);
 void *ps_backend_realloc(void *p, size_t n);
 void ps_backend_free(void *p);
 
+/*
+ * Files of a store. Every file a store creates is made PS_STORE_FILE_MODE and
+ * every directory PS_STORE_DIR_MODE (less the process umask): a store holds
+ * whatever its clients wrote, readable by its owner only. Every file opened
+ * by name inside a store is opened with ps_backend_open_file(): O_NOFOLLOW
+ * and O_CLOEXEC added to flags, so that a symbolic link planted in the
+ * directory is refused, never followed. Returns the descriptor, or a
+ * negative status with err filled: PROMSTORE_E_CORRUPT for a symbolic link
+ * (naming the file), PROMSTORE_E_FULL for a full disk, PROMSTORE_E_NOT_FOUND
+ * when the file is missing and flags lack O_CREAT, else PROMSTORE_E_IO.
+ */
+#define PS_STORE_FILE_MODE 0600
+#define PS_STORE_DIR_MODE 0700
+int ps_backend_open_file(const char *path, int flags, promstore_error *err);
+
 /* The built-in backends. */
 extern const ps_backend_methods ps_lmdb_methods;
 extern const ps_backend_methods ps_sqlite_methods;

@@ -1,7 +1,9 @@
 /*
  * support.c -- the helpers backends share with the engine (backend.h, "What a
- * backend may call"): error detail and the allocator.
+ * backend may call"): error detail, the allocator and opening store files.
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
@@ -94,4 +96,24 @@ void *ps_backend_realloc(void *p, size_t n)
 void ps_backend_free(void *p)
 {
     current()->free(p);
+}
+
+/* --- store files ---------------------------------------------------------------- */
+
+int ps_backend_open_file(const char *path, int flags, promstore_error *err)
+{
+    int fd = open(path, flags | O_NOFOLLOW | O_CLOEXEC, PS_STORE_FILE_MODE);
+    if (fd >= 0)
+        return fd;
+    int e = errno;
+    if (e == ELOOP)
+        return ps_backend_fail(err, PROMSTORE_E_CORRUPT,
+                               "%s is a symbolic link: a store opens no file through a link "
+                               "(remove it)",
+                               path);
+    return ps_backend_fail(err,
+                           e == ENOSPC || e == EDQUOT ? PROMSTORE_E_FULL
+                           : e == ENOENT && !(flags & O_CREAT) ? PROMSTORE_E_NOT_FOUND
+                                                               : PROMSTORE_E_IO,
+                           "cannot open %s: %s", path, strerror(e));
 }

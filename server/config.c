@@ -83,6 +83,11 @@ static const struct opt opts[] = {
      "TLS 1.2 cipher suites, comma-separated IANA names; empty: ECDHE with AES-GCM or "
      "ChaCha20-Poly1305."},
     {"log.level", OPT_LEVEL, F(log_level), "info", "Log level: debug, info, warn or error."},
+    {"log.rejected-lines", OPT_UINT, F(log_rejected_lines), "10",
+     "Lines logged per window for each kind of rejected request (handler and status);"
+     " the rest are counted and summed up in one line. 0: no limit."},
+    {"log.rejected-interval", OPT_DURATION, F(log_rejected_interval_ms), "10s",
+     "The window of --log.rejected-lines."},
 };
 
 #define N_OPTS (sizeof opts / sizeof opts[0])

@@ -53,6 +53,8 @@ typedef struct srv_config {
 
     /* log.* */
     int log_level;            /* enum srv_log_level */
+    uint64_t log_rejected_lines;      /* per reason and window; 0: no limit */
+    int64_t log_rejected_interval_ms; /* the window */
 } srv_config;
 
 /* What srv_config_load() decided. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "log_limit.h"
 #include "metrics.h"
 
 /* Block size MHD asks the read stream for; the reader's pieces are copied in. */
@@ -113,8 +114,9 @@ static ssize_t read_stream_pull(void *cls, uint64_t pos, char *buf, size_t max)
         if (rc != PROMSTORE_OK) {
             if (rc == PROMSTORE_E_LIMIT)
                 srv_metrics_limit(SRV_LIMIT_QUERY);
-            srv_log(SRV_LOG_WARN, "Remote read cut short", "handler", "/api/v1/read", "err",
-                    err.message, NULL);
+            if (srv_log_limit_admit("/api/v1/read", "cut_short"))
+                srv_log(SRV_LOG_WARN, "Remote read cut short", "handler", "/api/v1/read", "err",
+                        err.message, NULL);
             st->len = 0;
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }

@@ -22,6 +22,7 @@
 #include "deadline.h"
 #include "handlers.h"
 #include "log.h"
+#include "log_limit.h"
 #include "metrics.h"
 #include "tls.h"
 #include "units.h"
@@ -71,8 +72,9 @@ enum MHD_Result srv_http_send(srv_request *r, int status, struct MHD_Response *r
     if (status >= 400) {
         char code[16];
         snprintf(code, sizeof code, "%d", status);
-        srv_log(SRV_LOG_WARN, "Request failed", "handler", srv_route_name(r->route), "code",
-                code, "err", message ? message : "", NULL);
+        if (srv_log_limit_admit(srv_route_name(r->route), code))
+            srv_log(SRV_LOG_WARN, "Request failed", "handler", srv_route_name(r->route), "code",
+                    code, "err", message ? message : "", NULL);
     }
     return rc;
 }

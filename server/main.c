@@ -18,6 +18,7 @@
 #include "config.h"
 #include "http.h"
 #include "log.h"
+#include "log_limit.h"
 #include "promstore.h"
 #include "units.h"
 
@@ -108,6 +109,7 @@ static int serve(srv_server *s, const sigset_t *waited)
     atomic_store(&s->ready, false);
     srv_log(SRV_LOG_INFO, "Received signal, shutting down", "signal", strsignal(sig), NULL);
     srv_http_stop(s, SHUTDOWN_GRACE_MS);
+    srv_log_limit_flush(); /* the last windows' suppressed counts */
     srv_log(SRV_LOG_INFO, "HTTP server stopped", NULL);
     return 0;
 }
@@ -127,6 +129,7 @@ int main(int argc, char **argv)
         break;
     }
     srv_log_set_level((enum srv_log_level)cfg.log_level);
+    srv_log_limit_set(cfg.log_rejected_lines, cfg.log_rejected_interval_ms);
 
     srv_server s;
     memset(&s, 0, sizeof s);

@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log_limit.h"
+
 #define CODE_MIN 100
 #define CODE_MAX 599
 
@@ -213,6 +215,12 @@ static void render_http(struct text *t)
     }
 }
 
+static void render_suppressed(void *ctx, const char *handler, const char *cause, uint64_t n)
+{
+    out(ctx, "promstore_log_lines_suppressed_total{handler=\"%s\",cause=\"%s\"} %llu\n",
+        handler, cause, (unsigned long long)n);
+}
+
 static void render_write(struct text *t)
 {
     counter(t, "promstore_samples_appended_total", "Samples stored by remote write.",
@@ -239,6 +247,10 @@ static void render_write(struct text *t)
     for (int i = 0; i < SRV_LIMIT_COUNT; i++)
         out(t, "promstore_limit_hits_total{limit=\"%s\"} %llu\n", limit_names[i],
             (unsigned long long)get(&m.limits[i]));
+    header(t, "promstore_log_lines_suppressed_total", "counter",
+           "Log lines of rejected requests not written (--log.rejected-lines), by handler "
+           "and cause.");
+    srv_log_limit_each(render_suppressed, t);
     gauge(t, "promstore_remote_reads_in_progress", "Remote-read responses being sent.",
           atomic_load_explicit(&m.reads_open, memory_order_relaxed));
 }

@@ -14,6 +14,30 @@
 
 #include "lmdb_internal.h"
 
+/*
+ * Reading a tree page past the end of data.mdb through the map is a SIGBUS:
+ * a file cut short (a bad copy, a full disk in a copy tool) would kill the
+ * process at the first read. So the open reads the length first and refuses
+ * a file that lacks pages in use; pages past its end that are all free are
+ * normal (lmdb_tail.c).
+ */
+static int ps_lmdb_refuse_truncated(ps_lmdb *be, const char *dir, promstore_error *err)
+{
+    MDB_envinfo info;
+    MDB_stat st;
+    char why[512];
+    int rc = mdb_env_info(be->env, &info);
+    if (rc == 0)
+        rc = mdb_env_stat(be->env, &st);
+    if (rc)
+        return ps_lmdb_fail(err, rc, "opening: environment info", NULL);
+    rc = ps_lmdb_length_check(be, info.me_last_txnid, (uint64_t)info.me_last_pgno + 1,
+                              st.ms_psize, why, sizeof why, err);
+    if (rc > 0)
+        return ps_backend_fail(err, PROMSTORE_E_CORRUPT, "lmdb: opening '%s': %s", dir, why);
+    return rc;
+}
+
 static int ps_lmdb_open(const char *dir, const ps_backend_config *cfg, ps_backend **out,
                         promstore_error *err);
 static void ps_lmdb_close(ps_backend *base);
@@ -182,7 +206,7 @@ static void ps_lmdb_free(ps_lmdb *be)
  * with a clear error instead. Before mdb_env_open, because closing a second
  * descriptor of lock.mdb later would drop the fcntl() lock LMDB holds on it.
  * Returns 0, 1 when there is no lock.mdb yet (LMDB will create it), or a
- * negative status.
+ * negative status (a symbolic link at lock.mdb among them: backend.h).
  */
 static int ps_lmdb_reserve_readers(const char *dir, promstore_error *err)
 {
@@ -190,9 +214,11 @@ static int ps_lmdb_reserve_readers(const char *dir, promstore_error *err)
     struct stat st;
     if (snprintf(path, sizeof path, "%s/lock.mdb", dir) >= (int)sizeof path)
         return 0;
-    int fd = open(path, O_RDWR | O_CLOEXEC);
+    int fd = ps_backend_open_file(path, O_RDWR, err);
+    if (fd == PROMSTORE_E_NOT_FOUND)
+        return 1;
     if (fd < 0)
-        return errno == ENOENT ? 1 : 0; /* anything else, LMDB's open reports */
+        return fd;
     int e = fstat(fd, &st) == 0 && st.st_size > 0 ? posix_fallocate(fd, 0, st.st_size) : 0;
     close(fd);
     if (e == ENOSPC || e == EDQUOT)
@@ -218,7 +244,7 @@ static int ps_lmdb_env_open(ps_lmdb *be, const char *dir, const ps_backend_confi
     if (rc == 0)
         rc = mdb_env_set_mapsize(be->env, ps_lmdb_map_size(cfg));
     if (rc == 0)
-        rc = mdb_env_open(be->env, dir, flags, 0644);
+        rc = mdb_env_open(be->env, dir, flags, PS_STORE_FILE_MODE);
     if (rc)
         goto fail;
     be->nosync = !sync;
@@ -242,6 +268,19 @@ static int ps_lmdb_open(const char *dir, const ps_backend_config *cfg, ps_backen
     ps_lmdb *be = ps_lmdb_alloc(dir);
     if (be == NULL)
         return ps_backend_fail(err, PROMSTORE_E_NOMEM, "lmdb: opening '%s': out of memory", dir);
+    /*
+     * LMDB opens data.mdb by name and would follow a link there: open it
+     * first as every store file is opened (backend.h), creating it empty and
+     * PS_STORE_FILE_MODE when missing (LMDB takes an empty file for a new
+     * environment). The directory is the owner's alone, so nobody can plant
+     * a link between this open and LMDB's.
+     */
+    int fd = ps_backend_open_file(be->data_path, O_RDWR | O_CREAT, err);
+    if (fd < 0) {
+        ps_lmdb_free(be);
+        return fd;
+    }
+    close(fd);
     int fresh = ps_lmdb_reserve_readers(dir, err);
     int rc = fresh < 0 ? fresh : ps_lmdb_env_open(be, dir, cfg, err);
     if (rc == 0 && fresh) {
@@ -252,6 +291,8 @@ static int ps_lmdb_open(const char *dir, const ps_backend_config *cfg, ps_backen
         if (rc >= 0)
             rc = ps_lmdb_env_open(be, dir, cfg, err);
     }
+    if (rc == 0)
+        rc = ps_lmdb_refuse_truncated(be, dir, err);
     if (rc)
         goto fail;
     rc = ps_lmdb_tables_load(be, err);

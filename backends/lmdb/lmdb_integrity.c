@@ -3,9 +3,12 @@
  * data.mdb as one snapshot sees it.
  *
  * What it can see through LMDB's public API, and so what it checks:
- *   1. the file is at least as long as the pages the snapshot uses (touching
- *      a page past the end of the file would be SIGBUS, so this comes first
- *      and a short file stops the audit);
+ *   1. the file holds every page the snapshot uses (touching a page past
+ *      the end of the file would be SIGBUS, so this comes first and a short
+ *      file stops the audit). The file may end before the snapshot's last
+ *      page number when the pages past its end are all free (LMDB never
+ *      writes a page a commit took and freed again): lmdb_tail.c reads the
+ *      free list from the file, not the map, to tell that from truncation;
  *   2. every table: a cursor reads every entry, its key and every byte of its
  *      value (which makes LMDB visit every branch, leaf and overflow page);
  *      keys are 1..PS_BACKEND_MAX_KEY bytes and strictly increasing; the
@@ -21,12 +24,10 @@
  * numbers of tree pages); a shared page would still show as a count mismatch
  * in 4 unless another page were lost at the same time.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #include "lmdb_internal.h"
 
@@ -207,23 +208,19 @@ static int audit_snapshot(audit *a, const MDB_envinfo *info, unsigned psize, pro
     ps_lmdb *be = a->txn->be;
     MDB_txn *mt = a->txn->mt;
     uint64_t npages = (uint64_t)info->me_last_pgno + 1, nfree = 0;
-    struct stat sb;
-    if (stat(be->data_path, &sb) != 0)
-        return ps_backend_fail(err, PROMSTORE_E_IO, "lmdb: integrity: stat '%s': %s", be->data_path,
-                       strerror(errno));
-    if ((uint64_t)sb.st_size < npages * psize) {
-        problem(a, NULL,
-                "data.mdb is %llu bytes, but its last page in use (%llu) ends at %llu;"
-                " the file was truncated (not read further)",
-                (unsigned long long)sb.st_size, (unsigned long long)npages - 1,
-                (unsigned long long)(npages * psize));
+    char why[512];
+    int rc = ps_lmdb_length_check(be, mdb_txn_id(mt), npages, psize, why, sizeof why, err);
+    if (rc < 0)
+        return rc;
+    if (rc > 0) {
+        problem(a, NULL, "%s (not read further)", why);
         return 0;
     }
     /* The main database lists the tables; walk it like a table. */
     MDB_dbi main_dbi;
     MDB_stat main_st;
     size_t ntables = 0;
-    int rc = mdb_dbi_open(mt, NULL, 0, &main_dbi);
+    rc = mdb_dbi_open(mt, NULL, 0, &main_dbi);
     if (rc == 0)
         rc = mdb_stat(mt, main_dbi, &main_st);
     if (rc == 0)

@@ -159,4 +159,14 @@ int ps_lmdb_space(ps_backend *base, ps_backend_space *out, promstore_error *err)
 /* lmdb_integrity.c */
 int ps_lmdb_integrity(ps_txn *txn, ps_integrity_fn report, void *ctx, promstore_error *err);
 
+/*
+ * lmdb_tail.c: does data.mdb hold every page transaction txnid uses (npages
+ * of psize bytes)? A shorter file is sound when every page past its end is
+ * on that transaction's free list (see the file's notes). 0 if it holds
+ * them, 1 if the file was truncated (why says how), or a negative status
+ * (err filled) if the file cannot be read. Reads the file, never the map.
+ */
+int ps_lmdb_length_check(const ps_lmdb *be, uint64_t txnid, uint64_t npages, unsigned psize,
+                         char *why, size_t why_cap, promstore_error *err);
+
 #endif /* PS_LMDB_INTERNAL_H */

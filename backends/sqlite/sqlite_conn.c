@@ -5,10 +5,12 @@
  * the checkpoint run after commits. Design notes: sqlite_int.h.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/statvfs.h>
+#include <unistd.h>
 
 #include "sqlite_int.h"
 
@@ -240,6 +242,21 @@ int ps_sq_conn_open(ps_sq_backend *be, int writer, ps_sq_conn **out,
     c->txn.write = writer;
     if (writer)
         flags |= SQLITE_OPEN_CREATE;
+    /*
+     * No link is followed (backend.h): SQLite refuses one at the database
+     * file itself with SQLITE_OPEN_NOFOLLOW, and the writer creates the
+     * file first, PS_STORE_FILE_MODE, because SQLite gives its -wal and
+     * -shm files the mode of the database file.
+     */
+    flags |= SQLITE_OPEN_NOFOLLOW;
+    if (writer) {
+        int fd = ps_backend_open_file(be->path, O_RDWR | O_CREAT, err);
+        if (fd < 0) {
+            ps_backend_free(c);
+            return fd;
+        }
+        close(fd);
+    }
     rc = sqlite3_open_v2(be->path, &c->db, flags, NULL);
     if (rc) {
         rc = ps_sq_fail(c->db, rc, err, "open", NULL);

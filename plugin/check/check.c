@@ -32,7 +32,9 @@
  *    cannot be opened) ends the call with an error status. A backend that
  *    reports corruption while being read (LMDB: a bad page) is a finding:
  *    it is reported and the remaining walks are skipped, since they would
- *    read the same damage.
+ *    read the same damage; so is a store the backend refuses to open as
+ *    corrupt (LMDB: a data.mdb cut short, which reading would turn into a
+ *    SIGBUS).
  *
  * 5. Opening. Unlike promstore_open(), nothing is created: no directory, no
  *    FORMAT file, no tables, no meta records. The directory lock is taken the
@@ -323,10 +325,12 @@ static promstore_status lock_store(const char *path, int *fd, promstore_error *e
     char file[4096];
     if (snprintf(file, sizeof file, "%s/LOCK", path) >= (int)sizeof file)
         return ps_fail(err, PROMSTORE_E_INVALID, "store path too long");
-    *fd = open(file, O_RDONLY | O_CLOEXEC);
-    if (*fd < 0)
-        return ps_fail(err, errno == ENOENT ? PROMSTORE_E_NOT_FOUND : PROMSTORE_E_IO,
-                       "cannot open %s: %s", file, strerror(errno));
+    *fd = ps_backend_open_file(file, O_RDONLY, err);
+    if (*fd < 0) {
+        promstore_status rc = *fd;
+        *fd = -1;
+        return rc;
+    }
     if (flock(*fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         close(*fd);
@@ -353,13 +357,15 @@ static promstore_status check_format(const char *path, const char *backend, prom
         return ps_fail(err, PROMSTORE_E_INVALID, "%s is not a directory", path);
     if (snprintf(file, sizeof file, "%s/FORMAT", path) >= (int)sizeof file)
         return ps_fail(err, PROMSTORE_E_INVALID, "store path too long");
-    FILE *f = fopen(file, "r");
-    if (f == NULL)
-        return ps_fail(err, errno == ENOENT ? PROMSTORE_E_NOT_FOUND : PROMSTORE_E_IO,
-                       "%s holds no promstore store (%s: %s)", path, file, strerror(errno));
-    size_t n = fread(got, 1, sizeof got - 1, f);
-    fclose(f);
-    got[n] = '\0';
+    int fd = ps_backend_open_file(file, O_RDONLY, err);
+    if (fd == PROMSTORE_E_NOT_FOUND)
+        return ps_fail(err, PROMSTORE_E_NOT_FOUND, "%s holds no promstore store (%s: %s)", path,
+                       file, strerror(ENOENT));
+    if (fd < 0)
+        return fd;
+    ssize_t n = read(fd, got, sizeof got - 1);
+    close(fd);
+    got[n > 0 ? n : 0] = '\0';
     snprintf(want, sizeof want, FORMAT_LINE "%s\n", backend);
     if (strcmp(got, want) == 0)
         return PROMSTORE_OK;
@@ -410,8 +416,13 @@ static promstore_status abi_check(const promstore_options *opts, promstore_check
         (rc = lock_store(opts->path, &lock_fd, err)))
         goto out;
     ps_backend_config cfg = {0};
-    if ((rc = ps_schema_open(&c->sch, opts->path, &cfg, err)) ||
-        (rc = ps_txn_begin(&c->sch, 0, &c->txn, err)) ||
+    if ((rc = ps_schema_open(&c->sch, opts->path, &cfg, err)) == PROMSTORE_E_CORRUPT) {
+        /* The backend refuses the store as damaged (LMDB: data.mdb cut short). */
+        ps_check_problem(c, BACKEND_TABLE, 0, PS_NB, "%s", err->message);
+        rc = PROMSTORE_OK;
+        goto out;
+    }
+    if (rc || (rc = ps_txn_begin(&c->sch, 0, &c->txn, err)) ||
         (rc = ps_schema_integrity(&c->sch, c->txn, backend_problem, c, err)))
         goto out;
     if (!c->halt && (rc = open_tables(c, &usable)) == PROMSTORE_OK && usable && !c->halt)

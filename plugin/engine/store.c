@@ -40,7 +40,7 @@ static promstore_status make_dir(const char *path, promstore_error *err)
             continue;
         char c = *s;
         *s = '\0';
-        if (mkdir(p, 0755) != 0 && errno != EEXIST) {
+        if (mkdir(p, PS_STORE_DIR_MODE) != 0 && errno != EEXIST) {
             int e = errno;
             ps_free(p);
             return ps_fail(err, e == ENOSPC ? PROMSTORE_E_FULL : PROMSTORE_E_IO,
@@ -59,9 +59,10 @@ static promstore_status lock_dir(promstore *db, const char *path, promstore_erro
     char lock[4096];
     if (snprintf(lock, sizeof lock, "%s/LOCK", path) >= (int)sizeof lock)
         return ps_fail(err, PROMSTORE_E_INVALID, "store path too long");
-    db->lock_fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (db->lock_fd < 0)
-        return ps_fail(err, PROMSTORE_E_IO, "cannot open %s: %s", lock, strerror(errno));
+    int fd = ps_backend_open_file(lock, O_RDWR | O_CREAT, err);
+    if (fd < 0)
+        return fd;
+    db->lock_fd = fd;
     if (flock(db->lock_fd, LOCK_EX | LOCK_NB) != 0) {
         int e = errno;
         close(db->lock_fd);
@@ -74,9 +75,29 @@ static promstore_status lock_dir(promstore *db, const char *path, promstore_erro
     return PROMSTORE_OK;
 }
 
+/* All of data to fd, then to disk; 0 or -1 with errno set. */
+static int write_durably(int fd, const char *data, size_t len)
+{
+    while (len > 0) {
+        ssize_t n = write(fd, data, len);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n <= 0)
+            return -1;
+        data += n;
+        len -= (size_t)n;
+    }
+    return fsync(fd);
+}
+
 /*
  * The directory remembers which backend made it (file FORMAT), so that opening
  * it with the other one is a clear error instead of a second, empty store.
+ * Neither FORMAT nor FORMAT.tmp is opened through a symbolic link: one at
+ * FORMAT is refused; whatever lies at FORMAT.tmp (a crash's leftover, or a
+ * planted link or file) is unlinked, which removes the name and never
+ * touches what a link points to, and FORMAT.tmp is then created anew with
+ * O_EXCL.
  */
 static promstore_status check_format_file(const char *path, const char *backend,
                                           promstore_error *err)
@@ -85,10 +106,13 @@ static promstore_status check_format_file(const char *path, const char *backend,
     if (snprintf(file, sizeof file, "%s/FORMAT", path) >= (int)sizeof file)
         return ps_fail(err, PROMSTORE_E_INVALID, "store path too long");
     snprintf(want, sizeof want, "promstore %s %s\n", PS_FORMAT_VERSION_TEXT, backend);
-    FILE *f = fopen(file, "r");
-    if (f != NULL) {
-        size_t n = fread(got, 1, sizeof got - 1, f);
-        fclose(f);
+    int fd = ps_backend_open_file(file, O_RDONLY, err);
+    if (fd >= 0) {
+        ssize_t n = read(fd, got, sizeof got - 1);
+        int e = errno;
+        close(fd);
+        if (n < 0)
+            return ps_fail(err, PROMSTORE_E_IO, "cannot read %s: %s", file, strerror(e));
         got[n] = '\0';
         if (strcmp(got, want) == 0)
             return PROMSTORE_OK;
@@ -97,22 +121,24 @@ static promstore_status check_format_file(const char *path, const char *backend,
                        "store %s was made as \"%s\", not \"promstore %s %s\" (wrong backend?)",
                        path, got, PS_FORMAT_VERSION_TEXT, backend);
     }
-    if (errno != ENOENT)
-        return ps_fail(err, PROMSTORE_E_IO, "cannot read %s: %s", file, strerror(errno));
+    if (fd != PROMSTORE_E_NOT_FOUND)
+        return fd;
     /* Written aside and renamed, so a crash never leaves a half-written FORMAT. */
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", file);
-    f = fopen(tmp, "w");
-    if (f == NULL)
-        return ps_fail(err, errno == ENOSPC ? PROMSTORE_E_FULL : PROMSTORE_E_IO,
-                       "cannot create %s: %s", tmp, strerror(errno));
-    int bad = fputs(want, f) < 0;
-    bad |= fflush(f) != 0;
-    bad |= fsync(fileno(f)) != 0;
-    bad |= fclose(f) != 0;
-    if (bad || rename(tmp, file) != 0)
-        return ps_fail(err, errno == ENOSPC ? PROMSTORE_E_FULL : PROMSTORE_E_IO,
-                       "cannot write %s: %s", file, strerror(errno));
+    if (unlink(tmp) != 0 && errno != ENOENT)
+        return ps_fail(err, PROMSTORE_E_IO, "cannot remove %s: %s", tmp, strerror(errno));
+    fd = ps_backend_open_file(tmp, O_WRONLY | O_CREAT | O_EXCL, err);
+    if (fd < 0)
+        return fd;
+    int bad = write_durably(fd, want, strlen(want)) != 0;
+    int e = errno;
+    bad |= close(fd) != 0;
+    if (!bad && rename(tmp, file) != 0)
+        bad = 1, e = errno;
+    if (bad)
+        return ps_fail(err, e == ENOSPC ? PROMSTORE_E_FULL : PROMSTORE_E_IO,
+                       "cannot write %s: %s", file, strerror(e));
     return PROMSTORE_OK;
 }
 

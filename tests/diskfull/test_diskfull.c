@@ -263,8 +263,9 @@ static int try_start_with(const char *extra)
 {
     char path_flag[400];
     snprintf(path_flag, sizeof path_flag, "--storage.path=%s", F.store);
+    /* Every 507 must be logged (test_log), so no limit on rejected-request lines. */
     const char *argv[] = {path_flag, "--web.listen-address=127.0.0.1:0", "--web.threads=4",
-                          extra, NULL};
+                          "--log.rejected-lines=0", extra, NULL};
     snprintf(F.log, sizeof F.log, "%s/server-%u.log", F.base, ++F.starts);
     F.n507_here = 0;
     return h_start(&F.srv, F.log, argv);

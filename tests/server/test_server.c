@@ -7,7 +7,8 @@
  *   test_server BACKEND PATH-TO-promstore
  *
  * The remote write/read protocol itself is tested in the library; here a
- * smoke test checks that a write lands (204) and reads back.
+ * smoke test checks that a write lands (204) and reads back. A flood of bad
+ * requests leaves a bounded log (--log.rejected-lines) and counts the rest.
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
@@ -617,6 +618,75 @@ static void test_tls(void **state)
     h_stop_ok(&f->srv, SIGTERM, f->log);
 }
 
+/* --- A flood of bad requests and the log ----------------------------------------- */
+
+/* Lines of text holding every one of the NULL-ended needles. */
+static size_t count_lines(const char *text, const char *const *needles)
+{
+    size_t n = 0;
+    for (const char *line = text; *line;) {
+        const char *end = strchr(line, '\n');
+        size_t len = end ? (size_t)(end - line) : strlen(line);
+        bool all = true;
+        for (size_t i = 0; needles[i] && all; i++) {
+            const char *hit = memmem(line, len, needles[i], strlen(needles[i]));
+            all = hit != NULL;
+        }
+        n += all;
+        line += len + (end != NULL);
+    }
+    return n;
+}
+
+/*
+ * 2,000 remote writes whose body is not snappy (400 each), with the limit at
+ * 10 lines per hour-long window, so that the whole flood falls in one window
+ * however fast the machine is: the log holds exactly 10 "Request failed"
+ * lines for it, /metrics counts the 1,990 others as suppressed, and at
+ * shutdown one line says 1,990 similar lines were suppressed.
+ */
+static void test_rejected_flood_log_is_limited(void **state)
+{
+    h_fixture *f = *state;
+    const char *extra[] = {"--log.rejected-lines=10", "--log.rejected-interval=1h", NULL};
+    h_fixture_start(f, extra);
+    enum { FLOOD = 2000, LINES = 10 };
+    h_response r;
+    for (int i = 0; i < FLOOD; i++) {
+        long st = h_request(f, "POST", "/api/v1/write", h_write_headers, "not snappy", 10, &r);
+        h_response_free(&r);
+        if (st != 400)
+            fail_msg("request %d: status %ld, want 400", i, st);
+    }
+    assert_int_equal(h_request(f, "GET", "/metrics", NULL, NULL, 0, &r), 200);
+    char want[160];
+    snprintf(want, sizeof want,
+             "promstore_log_lines_suppressed_total{handler=\"/api/v1/write\",cause=\"400\"} %d\n",
+             FLOOD - LINES);
+    if (strstr(r.body, want) == NULL)
+        fail_msg("/metrics lacks %s", want);
+    h_response_free(&r);
+    h_stop_ok(&f->srv, SIGTERM, f->log);
+
+    char *log = h_slurp(f->log);
+    static const char *const failed[] = {"msg=\"Request failed\"", "handler=/api/v1/write",
+                                         "code=400", NULL};
+    static const char *const summary[] = {"msg=\"Suppressed similar log lines\"",
+                                          "handler=/api/v1/write", "cause=400", NULL};
+    char count[32];
+    snprintf(count, sizeof count, "suppressed=%d ", FLOOD - LINES);
+    const char *const summed[] = {"msg=\"Suppressed similar log lines\"", count, NULL};
+    size_t n_failed = count_lines(log, failed), n_summary = count_lines(log, summary),
+           n_summed = count_lines(log, summed);
+    if (n_failed != LINES || n_summary != 1 || n_summed != 1) {
+        h_dump_log(f->log);
+        fail_msg("%zu \"Request failed\" lines (want %d), %zu summary lines (want 1), "
+                 "%zu of them saying %s(want 1)",
+                 n_failed, LINES, n_summary, n_summed, count);
+    }
+    free(log);
+}
+
 int main(int argc, char **argv)
 {
     h_args(argc, argv);
@@ -635,6 +705,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(test_bearer_token, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls, setup, teardown),
         cmocka_unit_test_setup_teardown(test_tls_policy, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_rejected_flood_log_is_limited, setup, teardown),
     };
     char group[64];
     snprintf(group, sizeof group, "server_%s", h_backend);
