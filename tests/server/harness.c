@@ -456,25 +456,40 @@ void h_write_request(h_buf *out, const char *name, const char *job, const int64_
     h_buf_free(&req);
 }
 
-void h_read_request(h_buf *out, const char *name, int64_t start, int64_t end)
+/* A LabelMatcher {type, name, value} as field 3 of the Query being built. */
+static void put_matcher(h_buf *q, int type, const char *name, const char *value)
 {
-    h_buf m = {0}, q = {0}, req = {0};
+    h_buf m = {0};
     h_put_varint(&m, 1 << 3 | 0);
-    h_put_varint(&m, 0); /* EQ */
-    h_put_bytes(&m, 2, "__name__", 8);
-    h_put_bytes(&m, 3, name, strlen(name));
+    h_put_varint(&m, (uint64_t)type);
+    h_put_bytes(&m, 2, name, strlen(name));
+    h_put_bytes(&m, 3, value, strlen(value));
+    h_put_bytes(q, 3, m.p, m.len);
+    h_buf_free(&m);
+}
+
+void h_read_request_matching(h_buf *out, const char *name, int type, const char *label,
+                             const char *value, int64_t start, int64_t end)
+{
+    h_buf q = {0}, req = {0};
     h_put_varint(&q, 1 << 3 | 0);
     h_put_varint(&q, (uint64_t)start);
     h_put_varint(&q, 2 << 3 | 0);
     h_put_varint(&q, (uint64_t)end);
-    h_put_bytes(&q, 3, m.p, m.len);
+    put_matcher(&q, 0 /* EQ */, "__name__", name);
+    if (label != NULL)
+        put_matcher(&q, type, label, value);
     h_put_bytes(&req, 1, q.p, q.len);
     h_put_varint(&req, 2 << 3 | 0);
     h_put_varint(&req, 0); /* accepted_response_types: SAMPLES */
     h_snappy(out, req.p, req.len);
-    h_buf_free(&m);
     h_buf_free(&q);
     h_buf_free(&req);
+}
+
+void h_read_request(h_buf *out, const char *name, int64_t start, int64_t end)
+{
+    h_read_request_matching(out, name, 0, NULL, NULL, start, end);
 }
 
 /* A protobuf field as the reader sees it. */
