@@ -32,6 +32,15 @@
  *    PCRE2_DOLLAR_ENDONLY to '$' in multiline mode too ((?m)a$\nb does not
  *    match "a\nb" there). A pattern that turns multiline mode on is therefore
  *    never handed to the DFA (dfa_trusted = 0): its limit is an error.
+ *
+ * 4. Literal alternations (a|b|c, each alternative plain text or escaped
+ *    punctuation) never reach PCRE2: they are split, sorted and de-duplicated
+ *    once, at compile time, in O(n log n), and a value is matched by binary
+ *    search; the selection looks each literal up in the postings directly.
+ *    This used to be an insertion sort (quadratic) after a pcre2_compile of
+ *    the whole pattern, which with Debian's PCRE2 (16-bit links) refuses a
+ *    compiled pattern over 64 KiB: about 3,000 short values, where Prometheus
+ *    takes any number (bench/bench_matcher.c measures it).
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "matcher.h"
@@ -472,51 +481,65 @@ static int ps_literals_split(ps_matcher *m, size_t n)
     return 0;
 }
 
-/* Sort the literals byte-wise and drop repeats, so the engine can merge them. */
-static void ps_literals_sort_unique(ps_matcher *m)
+/*
+ * Sort the literals byte-wise and drop repeats, so the engine looks each up
+ * once and in key order: O(n log n) (note 4). 0 or -1 (memory; m unchanged).
+ */
+static int ps_literals_sort_unique(ps_matcher *m)
 {
-    /* Insertion sort: alternations are short, and it keeps lens paired. */
-    for (size_t i = 1; i < m->n_literals; i++) {
-        char *s = m->literals[i];
-        size_t l = m->literal_lens[i];
-        size_t j = i;
-        while (j > 0) {
-            size_t pl = m->literal_lens[j - 1];
-            size_t mn = pl < l ? pl : l;
-            int c = mn ? memcmp(m->literals[j - 1], s, mn) : 0;
-            if (c < 0 || (c == 0 && pl <= l))
-                break;
-            m->literals[j] = m->literals[j - 1];
-            m->literal_lens[j] = pl;
-            j--;
-        }
-        m->literals[j] = s;
-        m->literal_lens[j] = l;
-    }
+    ps_bytes *v = ps_malloc(m->n_literals * sizeof *v);
+    if (v == NULL)
+        return -1;
+    for (size_t i = 0; i < m->n_literals; i++)
+        v[i] = (ps_bytes){m->literals[i], m->literal_lens[i]};
+    qsort(v, m->n_literals, sizeof *v, ps_bytes_qsort_cmp);
     size_t k = 0;
     for (size_t i = 0; i < m->n_literals; i++) {
-        if (k > 0 && m->literal_lens[k - 1] == m->literal_lens[i] &&
-            memcmp(m->literals[k - 1], m->literals[i], m->literal_lens[i]) == 0) {
-            ps_free(m->literals[i]);
+        if (k > 0 && ps_bytes_qsort_cmp(&v[i], &v[k - 1]) == 0) {
+            ps_free(v[i].p);
             continue;
         }
-        m->literals[k] = m->literals[i];
-        m->literal_lens[k++] = m->literal_lens[i];
+        v[k++] = v[i];
+    }
+    for (size_t i = 0; i < k; i++) {
+        m->literals[i] = v[i].p;
+        m->literal_lens[i] = v[i].len;
     }
     m->n_literals = k;
+    ps_free(v);
+    return 0;
 }
 
-/* Fill m->literals when the pattern is a plain alternation. 0 or -1 (memory). */
+/*
+ * Fill m->literals when the pattern is a plain alternation: 1 if it is, 0 if
+ * not, -1 (memory; m->literals left NULL).
+ */
 static int ps_literals_detect(ps_matcher *m)
 {
     size_t n = ps_literal_alternatives(m->value, m->value_len);
     if (n == 0)
         return 0;
-    if (ps_literals_split(m, n) != 0) {
+    if (ps_literals_split(m, n) != 0 || ps_literals_sort_unique(m) != 0) {
         ps_literals_free(m);
         return -1;
     }
-    ps_literals_sort_unique(m);
+    return 1;
+}
+
+/* 1 if value is one of the sorted literals: a binary search. */
+static int ps_literals_have(const ps_matcher *m, const char *value, size_t len)
+{
+    size_t lo = 0, hi = m->n_literals;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = ps_bytes_compare(m->literals[mid], m->literal_lens[mid], value, len);
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return 0;
 }
 
@@ -541,6 +564,12 @@ static promstore_status ps_regex_compile(ps_matcher *m, const promstore_matcher 
         return ps_matcher_fail(err, src, "unsupported regex syntax (RE2 lacks it)",
                                detail);
     }
+    /* A plain alternation needs no regex at all (note 4). */
+    int literal = ps_literals_detect(m);
+    if (literal < 0)
+        return ps_fail(err, PROMSTORE_E_NOMEM, "out of memory compiling a matcher");
+    if (literal)
+        return PROMSTORE_OK;
     int code;
     PCRE2_SIZE off;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)m->value, m->value_len, PS_RE_OPTIONS,
@@ -559,8 +588,6 @@ static promstore_status ps_regex_compile(ps_matcher *m, const promstore_matcher 
     /* Only match/no-match is used, so one pair of offsets is enough. */
     m->md = pcre2_match_data_create(1, NULL);
     if (m->md == NULL)
-        return ps_fail(err, PROMSTORE_E_NOMEM, "out of memory compiling a matcher");
-    if (ps_literals_detect(m) != 0)
         return ps_fail(err, PROMSTORE_E_NOMEM, "out of memory compiling a matcher");
     return PROMSTORE_OK;
 }
@@ -712,9 +739,12 @@ promstore_status ps_matcher_eval(ps_matcher *m, const char *value, size_t len, i
         return PROMSTORE_OK;
     case PROMSTORE_MATCH_RE:
     case PROMSTORE_MATCH_NRE:
-        if (m->re == NULL)
+        if (m->literals != NULL)
+            *matched = ps_literals_have(m, value, len);
+        else if (m->re == NULL)
             return ps_fail(err, PROMSTORE_E_MISUSE, "matcher: regex not compiled");
-        st = ps_regex_matches(m, value, len, matched, err);
+        else
+            st = ps_regex_matches(m, value, len, matched, err);
         if (st == PROMSTORE_OK && m->type == PROMSTORE_MATCH_NRE)
             *matched = !*matched;
         return st;

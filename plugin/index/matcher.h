@@ -24,15 +24,16 @@ typedef struct ps_matcher {
     size_t name_len;
     char *value; /* owned, NUL-terminated copy (the regex source for RE/NRE) */
     size_t value_len;
-    void *re;    /* pcre2_code_8 * for RE/NRE, else NULL */
-    void *md;    /* pcre2_match_data_8 * for RE/NRE, else NULL */
+    void *re;    /* pcre2_code_8 * for RE/NRE that are not literals, else NULL */
+    void *md;    /* pcre2_match_data_8 * with re, else NULL */
     int matches_empty; /* 1 if the matcher accepts "" (so: series without the label) */
     int dfa_trusted;   /* the DFA fallback gives RE2's answer (matcher.c note 3) */
     int *dfa_ws;       /* its workspace, made on first use; owned */
     /*
      * For RE/NRE whose pattern is a plain alternation of literals (a|b|c) the
-     * literals are kept here, so the engine can look them up instead of
-     * scanning every value. NULL otherwise.
+     * literals are kept here, unescaped, sorted byte-wise and distinct, so the
+     * engine can look them up instead of scanning every value; such a matcher
+     * has no regex (re and md are NULL). NULL otherwise.
      */
     char **literals;
     size_t *literal_lens;

@@ -415,6 +415,85 @@ static void test_literals(void **state)
     ps_matcher_free(&m);
 }
 
+/* Alternative j of the large alternation: its text, and its escaped form in the pattern. */
+static void large_literal(unsigned j, char *text, char *escaped)
+{
+    static const char *const tail[] = {".", "|", "\\", "*", ""};
+    static const char *const tail_escaped[] = {"\\.", "\\|", "\\\\", "\\*", ""};
+    sprintf(text, "svc-%u%s", j, tail[j % 5]);
+    sprintf(escaped, "svc-%u%s", j, tail_escaped[j % 5]);
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * 20,000 alternatives, 5,000 of them repeats, in shuffled order, with escaped
+ * punctuation: sorted, distinct, unescaped, matched exactly (no prefix, no
+ * neighbour) -- and accepted at all, where PCRE2 refuses a pattern this large.
+ */
+static void test_large_literal_alternation(void **state)
+{
+    (void)state;
+    enum { N = 20000, DISTINCT = 15000 };
+    char *pattern = malloc((size_t)N * 24);
+    char **want = malloc(DISTINCT * sizeof *want);
+    assert_non_null(pattern);
+    assert_non_null(want);
+    size_t w = 0;
+    uint32_t x = 12345;
+    for (unsigned i = 0; i < N; i++) {
+        x = x * 1103515245u + 12345u; /* the same shuffle every run */
+        unsigned j = i < DISTINCT ? (i * 7919u) % DISTINCT : (x >> 8) % DISTINCT;
+        char text[32], escaped[32];
+        large_literal(j, text, escaped);
+        w += (size_t)sprintf(pattern + w, "%s%s", i ? "|" : "", escaped);
+    }
+    for (unsigned j = 0; j < DISTINCT; j++) {
+        char escaped[32];
+        want[j] = malloc(32);
+        assert_non_null(want[j]);
+        large_literal(j, want[j], escaped);
+    }
+    qsort(want, DISTINCT, sizeof *want, cmp_cstr);
+
+    ps_matcher m;
+    promstore_matcher src = {RE, "job", 3, pattern, w};
+    promstore_error err;
+    memset(&err, 0, sizeof err);
+    if (ps_matcher_compile(&m, &src, &err) != PROMSTORE_OK)
+        fail_msg("compiling a %u-way alternation: %.200s", (unsigned)N, err.message);
+    assert_int_equal(m.n_literals, DISTINCT);
+    assert_null(m.re);
+    assert_false(m.matches_empty);
+    for (size_t k = 0; k < DISTINCT; k++) {
+        if (m.literal_lens[k] != strlen(want[k]) ||
+            memcmp(m.literals[k], want[k], m.literal_lens[k]) != 0)
+            fail_msg("literal %zu: \"%.*s\", want \"%s\"", k, (int)m.literal_lens[k],
+                     m.literals[k], want[k]);
+        assert_true(matches(&m, want[k]));
+    }
+    static const char *const outside[] = {"", "svc-", "svc-1", "svc-0.x", "svc-15000",
+                                          "svc-1\\", "svc-0\\.", "svc-2|svc-3", "SVC-0."};
+    for (size_t k = 0; k < sizeof outside / sizeof outside[0]; k++)
+        if (matches(&m, outside[k]))
+            fail_msg("\"%s\" matched", outside[k]);
+    ps_matcher_free(&m);
+    src.type = NRE;
+    assert_int_equal(ps_matcher_compile(&m, &src, &err), PROMSTORE_OK);
+    assert_false(matches(&m, want[0]));
+    assert_false(matches(&m, want[DISTINCT - 1]));
+    assert_true(matches(&m, "svc-1"));
+    assert_true(m.matches_empty);
+    ps_matcher_free(&m);
+    for (unsigned j = 0; j < DISTINCT; j++)
+        free(want[j]);
+    free(want);
+    free(pattern);
+}
+
 static void test_format(void **state)
 {
     (void)state;
@@ -486,6 +565,7 @@ int main(void)
         cmocka_unit_test(test_costly_patterns_answered),
         cmocka_unit_test(test_costly_patterns_refused),
         cmocka_unit_test(test_literals),
+        cmocka_unit_test(test_large_literal_alternation),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_compile_fields_and_free),
     };
