@@ -567,16 +567,24 @@ static int first_sub(const uint8_t *msg, size_t len, unsigned num, const uint8_t
     return -1;
 }
 
+/* The decompressed body into *raw (malloc'd, the caller frees it), or -1. */
+static int unsnappy(const void *body, size_t len, char **raw, size_t *raw_len)
+{
+    *raw = NULL;
+    if (snappy_uncompressed_length(body, len, raw_len) != SNAPPY_OK || *raw_len > (64u << 20))
+        return -1;
+    *raw = malloc(*raw_len + 1);
+    assert_non_null(*raw);
+    return snappy_uncompress(body, len, *raw, raw_len) == SNAPPY_OK ? 0 : -1;
+}
+
 int h_read_response_samples(const void *body, size_t len, int64_t *t, double *v, size_t max,
                             size_t *n)
 {
     size_t raw_len;
-    if (snappy_uncompressed_length(body, len, &raw_len) != SNAPPY_OK || raw_len > (64u << 20))
-        return -1;
-    char *raw = malloc(raw_len + 1);
-    assert_non_null(raw);
+    char *raw;
     int rc = -1;
-    if (snappy_uncompress(body, len, raw, &raw_len) != SNAPPY_OK)
+    if (unsnappy(body, len, &raw, &raw_len) != 0)
         goto out;
     const uint8_t *result, *series;
     size_t result_len, series_len;
@@ -613,4 +621,27 @@ int h_read_response_samples(const void *body, size_t len, int64_t *t, double *v,
 out:
     free(raw);
     return rc;
+}
+
+long h_read_response_series(const void *body, size_t len)
+{
+    size_t raw_len, result_len;
+    char *raw;
+    long n = -1;
+    const uint8_t *result;
+    if (unsnappy(body, len, &raw, &raw_len) != 0)
+        goto out;
+    n = 0;
+    if (first_sub((const uint8_t *)raw, raw_len, 1, &result, &result_len) != 0)
+        goto out; /* no result at all: no series */
+    const uint8_t *p = result, *end = result + result_len;
+    pb_field f;
+    int st;
+    while ((st = next_field(&p, end, &f)) == 0)
+        n += f.num == 1 && f.wire == 2;
+    if (st != 1)
+        n = -1;
+out:
+    free(raw);
+    return n;
 }

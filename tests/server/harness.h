@@ -172,4 +172,7 @@ void h_read_request_matching(h_buf *out, const char *name, int type, const char 
 int h_read_response_samples(const void *body, size_t len, int64_t *t, double *v, size_t max,
                             size_t *n);
 
+/* The number of series in the first result of a SAMPLES ReadResponse, -1 if it does not decode. */
+long h_read_response_series(const void *body, size_t len);
+
 #endif
