@@ -445,8 +445,12 @@ typedef struct promstore_chunk {
  * Ownership: matchers are only read during the call. On success *out is a new
  *   iterator freed by promstore_series_iter_close().
  * Returns:   PROMSTORE_OK; PROMSTORE_E_BAD_MATCHER (naming the matcher),
- *   PROMSTORE_E_INVALID (mint > maxt, NULL), PROMSTORE_E_IO, PROMSTORE_E_NOMEM.
- *   The per-query limits are checked as the iterator advances, not here.
+ *   PROMSTORE_E_LIMIT (a regex that could not be evaluated on some label value
+ *   within the matching bounds, naming the matcher and the value: a costly
+ *   regex ends the query with this error, never with a partial or guessed
+ *   selection), PROMSTORE_E_INVALID (mint > maxt, NULL), PROMSTORE_E_IO,
+ *   PROMSTORE_E_NOMEM. The per-query limits are checked as the iterator
+ *   advances, not here.
  * On error:  *out is set to NULL.
  * Threads:   any. Since: 1.0
  */

@@ -12,6 +12,7 @@
 
 #include "engine.h"
 #include "error.h"
+#include "labels.h"
 #include "select.h"
 #include "store.h"
 #include "mem.h"
@@ -77,29 +78,16 @@ static int collect_plain(void *ctx, const char *s, size_t len)
     return add_string(ctx, s, len, 0) ? PROMSTORE_E_NOMEM : 0;
 }
 
-typedef struct sortable {
-    char *s;
-    size_t len;
-} sortable;
-
-static int cmp_sortable(const void *a, const void *b)
-{
-    const sortable *x = a, *y = b;
-    size_t n = x->len < y->len ? x->len : y->len;
-    int c = memcmp(x->s, y->s, n);
-    return c ? c : (x->len > y->len) - (x->len < y->len);
-}
-
 static promstore_status sort_strings(promstore_string_iter *it, promstore_error *err)
 {
-    sortable *v = ps_malloc((it->n ? it->n : 1) * sizeof *v);
+    ps_bytes *v = ps_malloc((it->n ? it->n : 1) * sizeof *v);
     if (v == NULL)
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory");
     for (size_t i = 0; i < it->n; i++)
-        v[i] = (sortable){it->strs[i], it->lens[i]};
-    qsort(v, it->n, sizeof *v, cmp_sortable);
+        v[i] = (ps_bytes){it->strs[i], it->lens[i]};
+    qsort(v, it->n, sizeof *v, ps_bytes_qsort_cmp);
     for (size_t i = 0; i < it->n; i++)
-        it->strs[i] = v[i].s, it->lens[i] = v[i].len;
+        it->strs[i] = v[i].p, it->lens[i] = v[i].len;
     ps_free(v);
     return PROMSTORE_OK;
 }

@@ -225,12 +225,17 @@ typedef struct value_ctx {
     promstore_error *err;
 } value_ctx;
 
+/*
+ * A value the matcher cannot decide (PROMSTORE_E_LIMIT) ends the selection:
+ * leaving it out, or in, could differ from Prometheus's answer.
+ */
 static int add_matching_value(void *p, const char *v, size_t vl)
 {
     value_ctx *c = p;
-    if (ps_matcher_matches(c->m, v, vl) != c->want)
-        return 0;
-    promstore_status rc = add_pair(c->db, c->txn, c->m->name, c->m->name_len, v, vl, c->b, c->err);
+    int matched;
+    promstore_status rc = ps_matcher_eval(c->m, v, vl, &matched, c->err);
+    if (rc == PROMSTORE_OK && matched == c->want)
+        rc = add_pair(c->db, c->txn, c->m->name, c->m->name_len, v, vl, c->b, c->err);
     return rc ? (int)rc : 0;
 }
 

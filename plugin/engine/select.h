@@ -26,7 +26,7 @@
  *    nothing about order -- the series set (series_set.h) puts the ids in
  *    labels.Compare order.
  *
- * 4. Threads. ps_matcher_matches uses match data inside the matcher, so a
+ * 4. Threads. ps_matcher_eval uses match data inside the matcher, so a
  *    selector serves one query at a time.
  */
 #ifndef PS_SELECT_H

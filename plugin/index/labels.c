@@ -250,14 +250,19 @@ size_t ps_name_format(const char *s, size_t len, char *buf, size_t cap)
 
 /* --- Comparison and sorting ----------------------------------------------- */
 
-/* Byte-wise order of two strings, a prefix first (Go's string comparison). */
-static int ps_bytes_compare(const char *a, size_t na, const char *b, size_t nb)
+int ps_bytes_compare(const char *a, size_t na, const char *b, size_t nb)
 {
     size_t m = na < nb ? na : nb;
     int c = m > 0 ? memcmp(a, b, m) : 0;
     if (c != 0)
         return c;
     return na < nb ? -1 : na > nb ? 1 : 0;
+}
+
+int ps_bytes_qsort_cmp(const void *x, const void *y)
+{
+    const ps_bytes *a = x, *b = y;
+    return ps_bytes_compare(a->p, a->len, b->p, b->len);
 }
 
 int ps_labels_compare(const promstore_label *a, size_t na,

@@ -39,6 +39,18 @@ int ps_utf8_valid(const char *s, size_t len);
 promstore_status ps_labels_normalize(promstore_label *labels, size_t *n,
                                      ps_name_rules rules, promstore_error *err);
 
+/* Byte-wise order of two strings, a prefix first (Go's string comparison): <0, 0, >0. */
+int ps_bytes_compare(const char *a, size_t na, const char *b, size_t nb);
+
+/* A string with its length, for sorting strings that travel with their lengths. */
+typedef struct ps_bytes {
+    char *p;
+    size_t len;
+} ps_bytes;
+
+/* qsort comparator over ps_bytes, in ps_bytes_compare order. */
+int ps_bytes_qsort_cmp(const void *a, const void *b);
+
 /* Prometheus's labels.Compare over two sorted label sets: <0, 0, >0. */
 int ps_labels_compare(const promstore_label *a, size_t na,
                       const promstore_label *b, size_t nb);

@@ -3,6 +3,44 @@
  * matcher.h): validation, a scanner that refuses the PCRE2 syntax RE2 lacks,
  * anchored dot-all UTF-8 compilation with JIT, bounded matching, and the
  * detection of plain literal alternations.
+ *
+ * NOTES ON THE DESIGN
+ *
+ * 1. Bounded matching, never a guessed answer. PCRE2's matcher backtracks,
+ *    so a pattern such as (a*)*b|.* takes time exponential in the value,
+ *    where RE2 (Prometheus) takes linear time. The backtracker runs under a
+ *    match, depth and heap limit (and the JIT under its stack); when it gives
+ *    up, the value is matched again with pcre2_dfa_match, which follows every
+ *    path at once and does not backtrack: its work is the value's length times
+ *    the number of live states, and the live states are bounded by its
+ *    workspace (PS_DFA_WORKSPACE). Only when that overflows too is the value
+ *    undecided, and then ps_matcher_eval fails with PROMSTORE_E_LIMIT naming
+ *    the matcher: the query ends with an error rather than an answer that
+ *    differs from RE2's. Before this, a limit counted as "no match" (and so as
+ *    "match" for !~): wrong answers without a word.
+ *
+ * 2. Why not refuse such patterns at compile time. Nested unbounded
+ *    quantifiers ((a*)*, (a+)+, (a|a)*) are the usual culprits, but they are
+ *    neither necessary ((a|aa)*c, .*.*.*=.*) nor sufficient (anchoring and
+ *    PCRE2's own optimisations make (a*)*b harmless), and RE2 accepts all of
+ *    them: a refusal would turn answers Prometheus gives into errors. The
+ *    fallback answers them instead, and the limit error is kept for what is
+ *    left (large counted repetitions nested in one another).
+ *
+ * 3. The DFA gives the same answer as the backtracker for every construct the
+ *    scanner lets through -- except one: PCRE2 10.42's pcre2_dfa_match applies
+ *    PCRE2_DOLLAR_ENDONLY to '$' in multiline mode too ((?m)a$\nb does not
+ *    match "a\nb" there). A pattern that turns multiline mode on is therefore
+ *    never handed to the DFA (dfa_trusted = 0): its limit is an error.
+ *
+ * 4. Literal alternations (a|b|c, each alternative plain text or escaped
+ *    punctuation) never reach PCRE2: they are split, sorted and de-duplicated
+ *    once, at compile time, in O(n log n), and a value is matched by binary
+ *    search; the selection looks each literal up in the postings directly.
+ *    This used to be an insertion sort (quadratic) after a pcre2_compile of
+ *    the whole pattern, which with Debian's PCRE2 (16-bit links) refuses a
+ *    compiled pattern over 64 KiB: about 3,000 short values, where Prometheus
+ *    takes any number (bench/bench_matcher.c measures it).
  */
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include "matcher.h"
@@ -24,6 +62,15 @@
  */
 #define PS_MATCH_LIMIT 1000000u
 #define PS_DEPTH_LIMIT 100000u
+/* Heap for the interpreter's backtracking frames, in KiB (PCRE2's default is 20 GB). */
+#define PS_HEAP_LIMIT_KIB 8192u
+
+/*
+ * The DFA fallback's workspace, in ints (note 1): 16 KiB, allocated the
+ * first time a matcher needs it. Its work is at most the value's length times
+ * about a sixth of this many states: a few milliseconds per value.
+ */
+#define PS_DFA_WORKSPACE 4096
 
 /* Room for a formatted matcher inside a message. */
 #define PS_MATCHER_TEXT_MAX 640
@@ -40,12 +87,13 @@ static void ps_mctx_init(void)
         return;
     pcre2_set_match_limit(ps_mctx, PS_MATCH_LIMIT);
     pcre2_set_depth_limit(ps_mctx, PS_DEPTH_LIMIT);
+    pcre2_set_heap_limit(ps_mctx, PS_HEAP_LIMIT_KIB);
 }
 
 /*
  * The context is only read while matching, so one serves every thread. If it
  * could not be made, NULL makes PCRE2 use its built-in (larger) limits, which
- * still bound the time.
+ * still bound the time; a limit is still never an answer (note 1).
  */
 static pcre2_match_context *ps_match_context(void)
 {
@@ -106,6 +154,7 @@ typedef struct ps_scan {
     size_t len;
     size_t i;
     int after_quantifier; /* the previous token was a quantifier */
+    int multiline;        /* a flag group turns on 'm' (note 3) */
     const char *refused;  /* description of the refused construct, or NULL */
     size_t at;            /* its offset */
 } ps_scan;
@@ -221,6 +270,15 @@ static int ps_scan_flag_group(const ps_scan *s, size_t j)
     return j < s->len && (s->p[j] == ')' || s->p[j] == ':');
 }
 
+/* 1 if the flags from j on, as in (?im-s), turn on 'm'; j is just past "(?". */
+static int ps_flags_turn_on_multiline(const ps_scan *s, size_t j)
+{
+    for (; j < s->len && s->p[j] != ')' && s->p[j] != ':' && s->p[j] != '-'; j++)
+        if (s->p[j] == 'm')
+            return 1;
+    return 0;
+}
+
 /* What a "(?" group is, when RE2 lacks it; NULL if it is allowed. */
 static const char *ps_group_refusal(const ps_scan *s, size_t j)
 {
@@ -266,6 +324,8 @@ static int ps_scan_group(ps_scan *s)
         const char *why = ps_group_refusal(s, s->i + 1);
         if (why != NULL)
             return ps_scan_refuse(s, why, at);
+        if (ps_scan_flag_group(s, s->i + 1) && ps_flags_turn_on_multiline(s, s->i + 1))
+            s->multiline = 1;
         s->i++; /* the '?' is not a quantifier */
     }
     return 0;
@@ -421,51 +481,65 @@ static int ps_literals_split(ps_matcher *m, size_t n)
     return 0;
 }
 
-/* Sort the literals byte-wise and drop repeats, so the engine can merge them. */
-static void ps_literals_sort_unique(ps_matcher *m)
+/*
+ * Sort the literals byte-wise and drop repeats, so the engine looks each up
+ * once and in key order: O(n log n) (note 4). 0 or -1 (memory; m unchanged).
+ */
+static int ps_literals_sort_unique(ps_matcher *m)
 {
-    /* Insertion sort: alternations are short, and it keeps lens paired. */
-    for (size_t i = 1; i < m->n_literals; i++) {
-        char *s = m->literals[i];
-        size_t l = m->literal_lens[i];
-        size_t j = i;
-        while (j > 0) {
-            size_t pl = m->literal_lens[j - 1];
-            size_t mn = pl < l ? pl : l;
-            int c = mn ? memcmp(m->literals[j - 1], s, mn) : 0;
-            if (c < 0 || (c == 0 && pl <= l))
-                break;
-            m->literals[j] = m->literals[j - 1];
-            m->literal_lens[j] = pl;
-            j--;
-        }
-        m->literals[j] = s;
-        m->literal_lens[j] = l;
-    }
+    ps_bytes *v = ps_malloc(m->n_literals * sizeof *v);
+    if (v == NULL)
+        return -1;
+    for (size_t i = 0; i < m->n_literals; i++)
+        v[i] = (ps_bytes){m->literals[i], m->literal_lens[i]};
+    qsort(v, m->n_literals, sizeof *v, ps_bytes_qsort_cmp);
     size_t k = 0;
     for (size_t i = 0; i < m->n_literals; i++) {
-        if (k > 0 && m->literal_lens[k - 1] == m->literal_lens[i] &&
-            memcmp(m->literals[k - 1], m->literals[i], m->literal_lens[i]) == 0) {
-            ps_free(m->literals[i]);
+        if (k > 0 && ps_bytes_qsort_cmp(&v[i], &v[k - 1]) == 0) {
+            ps_free(v[i].p);
             continue;
         }
-        m->literals[k] = m->literals[i];
-        m->literal_lens[k++] = m->literal_lens[i];
+        v[k++] = v[i];
+    }
+    for (size_t i = 0; i < k; i++) {
+        m->literals[i] = v[i].p;
+        m->literal_lens[i] = v[i].len;
     }
     m->n_literals = k;
+    ps_free(v);
+    return 0;
 }
 
-/* Fill m->literals when the pattern is a plain alternation. 0 or -1 (memory). */
+/*
+ * Fill m->literals when the pattern is a plain alternation: 1 if it is, 0 if
+ * not, -1 (memory; m->literals left NULL).
+ */
 static int ps_literals_detect(ps_matcher *m)
 {
     size_t n = ps_literal_alternatives(m->value, m->value_len);
     if (n == 0)
         return 0;
-    if (ps_literals_split(m, n) != 0) {
+    if (ps_literals_split(m, n) != 0 || ps_literals_sort_unique(m) != 0) {
         ps_literals_free(m);
         return -1;
     }
-    ps_literals_sort_unique(m);
+    return 1;
+}
+
+/* 1 if value is one of the sorted literals: a binary search. */
+static int ps_literals_have(const ps_matcher *m, const char *value, size_t len)
+{
+    size_t lo = 0, hi = m->n_literals;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = ps_bytes_compare(m->literals[mid], m->literal_lens[mid], value, len);
+        if (c == 0)
+            return 1;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
     return 0;
 }
 
@@ -490,6 +564,12 @@ static promstore_status ps_regex_compile(ps_matcher *m, const promstore_matcher 
         return ps_matcher_fail(err, src, "unsupported regex syntax (RE2 lacks it)",
                                detail);
     }
+    /* A plain alternation needs no regex at all (note 4). */
+    int literal = ps_literals_detect(m);
+    if (literal < 0)
+        return ps_fail(err, PROMSTORE_E_NOMEM, "out of memory compiling a matcher");
+    if (literal)
+        return PROMSTORE_OK;
     int code;
     PCRE2_SIZE off;
     pcre2_code *re = pcre2_compile((PCRE2_SPTR)m->value, m->value_len, PS_RE_OPTIONS,
@@ -502,13 +582,12 @@ static promstore_status ps_regex_compile(ps_matcher *m, const promstore_matcher 
         return ps_matcher_fail(err, src, "invalid regex", detail);
     }
     m->re = re;
+    m->dfa_trusted = !scan.multiline;
     /* JIT is an optimisation: where it is missing pcre2_match interprets. */
     (void)pcre2_jit_compile(re, PCRE2_JIT_COMPLETE);
     /* Only match/no-match is used, so one pair of offsets is enough. */
     m->md = pcre2_match_data_create(1, NULL);
     if (m->md == NULL)
-        return ps_fail(err, PROMSTORE_E_NOMEM, "out of memory compiling a matcher");
-    if (ps_literals_detect(m) != 0)
         return ps_fail(err, PROMSTORE_E_NOMEM, "out of memory compiling a matcher");
     return PROMSTORE_OK;
 }
@@ -558,38 +637,119 @@ promstore_status ps_matcher_compile(ps_matcher *m, const promstore_matcher *src,
             return st;
         }
     }
-    m->matches_empty = ps_matcher_matches(m, "", 0);
-    return PROMSTORE_OK;
+    st = ps_matcher_eval(m, "", 0, &m->matches_empty, err);
+    if (st != PROMSTORE_OK)
+        ps_matcher_free(m);
+    return st;
+}
+
+/* The backtracker (or its JIT) stopped at one of its bounds: worth the DFA. */
+static int ps_backtracker_gave_up(int rc)
+{
+    return rc == PCRE2_ERROR_MATCHLIMIT || rc == PCRE2_ERROR_DEPTHLIMIT ||
+           rc == PCRE2_ERROR_HEAPLIMIT || rc == PCRE2_ERROR_JIT_STACKLIMIT ||
+           rc == PCRE2_ERROR_NOMEMORY;
+}
+
+/* The value is not UTF-8: no RE2 match over stored values can depend on it. */
+static int ps_bad_subject(int rc)
+{
+    return rc <= PCRE2_ERROR_UTF8_ERR1 && rc >= PCRE2_ERROR_UTF8_ERR21;
+}
+
+/* PROMSTORE_E_LIMIT naming the matcher and the value it could not decide. */
+static promstore_status ps_undecided(const ps_matcher *m, const char *value, size_t len,
+                                     int rc, promstore_error *err)
+{
+    promstore_matcher src = {m->type, m->name, m->name_len, m->value, m->value_len};
+    char text[PS_MATCHER_TEXT_MAX], quoted[80], why[120];
+    ps_matcher_format(&src, text, sizeof text);
+    ps_quote(value, len, quoted, sizeof quoted);
+    if (pcre2_get_error_message(rc, (PCRE2_UCHAR *)why, sizeof why) < 0)
+        snprintf(why, sizeof why, "PCRE2 error %d", rc);
+    return ps_fail(err, PROMSTORE_E_LIMIT,
+                   "regex too costly: matcher %s could not be evaluated on value %s within "
+                   "the matching limits (%s); simplify the regex",
+                   text, quoted, why);
+}
+
+/*
+ * The DFA fallback (note 1): 1 or 0 into *matched, or PROMSTORE_E_LIMIT when
+ * it cannot decide either. Its workspace is made on first use.
+ */
+static promstore_status ps_dfa_matches(ps_matcher *m, PCRE2_SPTR subject, size_t len,
+                                       int backtrack_rc, int *matched, promstore_error *err)
+{
+    if (!m->dfa_trusted)
+        return ps_undecided(m, (const char *)subject, len, backtrack_rc, err);
+    if (m->dfa_ws == NULL) {
+        m->dfa_ws = ps_malloc(PS_DFA_WORKSPACE * sizeof *m->dfa_ws);
+        if (m->dfa_ws == NULL)
+            return ps_fail(err, PROMSTORE_E_NOMEM, "out of memory matching a regex");
+    }
+    int rc = pcre2_dfa_match((pcre2_code *)m->re, subject, len, 0, 0,
+                             (pcre2_match_data *)m->md, ps_match_context(), m->dfa_ws,
+                             PS_DFA_WORKSPACE);
+    /* 0: a match whose offsets did not fit (the DFA reports several). */
+    if (rc >= 0 || rc == PCRE2_ERROR_NOMATCH) {
+        *matched = rc >= 0;
+        return PROMSTORE_OK;
+    }
+    return ps_undecided(m, (const char *)subject, len, rc, err);
 }
 
 /*
  * pcre2_match runs the JIT code when there is some, and unlike
  * pcre2_jit_match it checks the subject's UTF-8 first, so a bad value cannot
- * make the JIT read astray. Any error (limit hit, bad UTF-8) is "no match".
+ * make the JIT read astray.
  */
-static int ps_regex_matches(ps_matcher *m, const char *value, size_t len)
+static promstore_status ps_regex_matches(ps_matcher *m, const char *value, size_t len,
+                                         int *matched, promstore_error *err)
 {
-    int rc = pcre2_match((pcre2_code *)m->re, (PCRE2_SPTR)(value != NULL ? value : ""),
-                         len, 0, 0, (pcre2_match_data *)m->md, ps_match_context());
+    PCRE2_SPTR subject = (PCRE2_SPTR)(value != NULL ? value : "");
+    int rc = pcre2_match((pcre2_code *)m->re, subject, len, 0, 0, (pcre2_match_data *)m->md,
+                         ps_match_context());
     /* 0 means a match whose offsets did not fit: still a match. */
-    return rc >= 0;
+    if (rc >= 0 || rc == PCRE2_ERROR_NOMATCH || ps_bad_subject(rc)) {
+        *matched = rc >= 0;
+        return PROMSTORE_OK;
+    }
+    if (ps_backtracker_gave_up(rc))
+        return ps_dfa_matches(m, subject, len, rc, matched, err);
+    return ps_undecided(m, (const char *)subject, len, rc, err);
 }
 
-int ps_matcher_matches(ps_matcher *m, const char *value, size_t len)
+static int ps_equal(const ps_matcher *m, const char *value, size_t len)
 {
-    if (m == NULL)
-        return 0;
+    return len == m->value_len && (len == 0 || memcmp(value, m->value, len) == 0);
+}
+
+promstore_status ps_matcher_eval(ps_matcher *m, const char *value, size_t len, int *matched,
+                                 promstore_error *err)
+{
+    if (m == NULL || matched == NULL || (value == NULL && len != 0))
+        return ps_fail(err, PROMSTORE_E_INVALID, "matcher: NULL argument");
+    promstore_status st = PROMSTORE_OK;
     switch (m->type) {
     case PROMSTORE_MATCH_EQ:
-        return len == m->value_len && (len == 0 || memcmp(value, m->value, len) == 0);
+        *matched = ps_equal(m, value, len);
+        return PROMSTORE_OK;
     case PROMSTORE_MATCH_NEQ:
-        return !(len == m->value_len && (len == 0 || memcmp(value, m->value, len) == 0));
+        *matched = !ps_equal(m, value, len);
+        return PROMSTORE_OK;
     case PROMSTORE_MATCH_RE:
-        return m->re != NULL && ps_regex_matches(m, value, len);
     case PROMSTORE_MATCH_NRE:
-        return m->re == NULL || !ps_regex_matches(m, value, len);
+        if (m->literals != NULL)
+            *matched = ps_literals_have(m, value, len);
+        else if (m->re == NULL)
+            return ps_fail(err, PROMSTORE_E_MISUSE, "matcher: regex not compiled");
+        else
+            st = ps_regex_matches(m, value, len, matched, err);
+        if (st == PROMSTORE_OK && m->type == PROMSTORE_MATCH_NRE)
+            *matched = !*matched;
+        return st;
     default:
-        return 0;
+        return ps_fail(err, PROMSTORE_E_MISUSE, "matcher: unknown type %d", (int)m->type);
     }
 }
 
@@ -598,6 +758,7 @@ void ps_matcher_free(ps_matcher *m)
     if (m == NULL)
         return;
     ps_literals_free(m);
+    ps_free(m->dfa_ws);
     pcre2_match_data_free((pcre2_match_data *)m->md);
     pcre2_code_free((pcre2_code *)m->re);
     ps_free(m->name);

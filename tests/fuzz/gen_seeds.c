@@ -584,6 +584,30 @@ static void seeds_headers(void)
     }
 }
 
+/* fuzz_matcher: type byte (0 =~, 1 !~), pattern, NUL, value. */
+static void seeds_matcher(void)
+{
+    static const struct {
+        const char *name;
+        int type;
+        const char *re, *value;
+    } m[] = {
+        {"costly_answered", 0, "(a*)*b|.*", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+        {"costly_refused", 1, "(a{1,100}){1,100}b|.*", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"},
+        {"literals", 0, "web|api\\.x|db\\|y|", "api.x"},
+        {"multiline", 1, "(?m)a$\\nb", "a\nb"},
+        {"class", 0, "[a-z]+_total", "http_total"},
+    };
+    char buf[256];
+    for (size_t i = 0; i < sizeof m / sizeof m[0]; i++) {
+        size_t a = strlen(m[i].re), b = strlen(m[i].value);
+        memcpy(buf, m[i].re, a);
+        buf[a] = '\0';
+        memcpy(buf + a + 1, m[i].value, b);
+        put("fuzz_matcher", m[i].name, m[i].type, buf, a + 1 + b);
+    }
+}
+
 int main(int argc, char **argv)
 {
     if (argc != 2) {
@@ -597,5 +621,6 @@ int main(int argc, char **argv)
     seeds_xor();
     seeds_config();
     seeds_headers();
+    seeds_matcher();
     return 0;
 }

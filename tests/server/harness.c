@@ -456,25 +456,40 @@ void h_write_request(h_buf *out, const char *name, const char *job, const int64_
     h_buf_free(&req);
 }
 
-void h_read_request(h_buf *out, const char *name, int64_t start, int64_t end)
+/* A LabelMatcher {type, name, value} as field 3 of the Query being built. */
+static void put_matcher(h_buf *q, int type, const char *name, const char *value)
 {
-    h_buf m = {0}, q = {0}, req = {0};
+    h_buf m = {0};
     h_put_varint(&m, 1 << 3 | 0);
-    h_put_varint(&m, 0); /* EQ */
-    h_put_bytes(&m, 2, "__name__", 8);
-    h_put_bytes(&m, 3, name, strlen(name));
+    h_put_varint(&m, (uint64_t)type);
+    h_put_bytes(&m, 2, name, strlen(name));
+    h_put_bytes(&m, 3, value, strlen(value));
+    h_put_bytes(q, 3, m.p, m.len);
+    h_buf_free(&m);
+}
+
+void h_read_request_matching(h_buf *out, const char *name, int type, const char *label,
+                             const char *value, int64_t start, int64_t end)
+{
+    h_buf q = {0}, req = {0};
     h_put_varint(&q, 1 << 3 | 0);
     h_put_varint(&q, (uint64_t)start);
     h_put_varint(&q, 2 << 3 | 0);
     h_put_varint(&q, (uint64_t)end);
-    h_put_bytes(&q, 3, m.p, m.len);
+    put_matcher(&q, 0 /* EQ */, "__name__", name);
+    if (label != NULL)
+        put_matcher(&q, type, label, value);
     h_put_bytes(&req, 1, q.p, q.len);
     h_put_varint(&req, 2 << 3 | 0);
     h_put_varint(&req, 0); /* accepted_response_types: SAMPLES */
     h_snappy(out, req.p, req.len);
-    h_buf_free(&m);
     h_buf_free(&q);
     h_buf_free(&req);
+}
+
+void h_read_request(h_buf *out, const char *name, int64_t start, int64_t end)
+{
+    h_read_request_matching(out, name, 0, NULL, NULL, start, end);
 }
 
 /* A protobuf field as the reader sees it. */
@@ -552,16 +567,24 @@ static int first_sub(const uint8_t *msg, size_t len, unsigned num, const uint8_t
     return -1;
 }
 
+/* The decompressed body into *raw (malloc'd, the caller frees it), or -1. */
+static int unsnappy(const void *body, size_t len, char **raw, size_t *raw_len)
+{
+    *raw = NULL;
+    if (snappy_uncompressed_length(body, len, raw_len) != SNAPPY_OK || *raw_len > (64u << 20))
+        return -1;
+    *raw = malloc(*raw_len + 1);
+    assert_non_null(*raw);
+    return snappy_uncompress(body, len, *raw, raw_len) == SNAPPY_OK ? 0 : -1;
+}
+
 int h_read_response_samples(const void *body, size_t len, int64_t *t, double *v, size_t max,
                             size_t *n)
 {
     size_t raw_len;
-    if (snappy_uncompressed_length(body, len, &raw_len) != SNAPPY_OK || raw_len > (64u << 20))
-        return -1;
-    char *raw = malloc(raw_len + 1);
-    assert_non_null(raw);
+    char *raw;
     int rc = -1;
-    if (snappy_uncompress(body, len, raw, &raw_len) != SNAPPY_OK)
+    if (unsnappy(body, len, &raw, &raw_len) != 0)
         goto out;
     const uint8_t *result, *series;
     size_t result_len, series_len;
@@ -598,4 +621,27 @@ int h_read_response_samples(const void *body, size_t len, int64_t *t, double *v,
 out:
     free(raw);
     return rc;
+}
+
+long h_read_response_series(const void *body, size_t len)
+{
+    size_t raw_len, result_len;
+    char *raw;
+    long n = -1;
+    const uint8_t *result;
+    if (unsnappy(body, len, &raw, &raw_len) != 0)
+        goto out;
+    n = 0;
+    if (first_sub((const uint8_t *)raw, raw_len, 1, &result, &result_len) != 0)
+        goto out; /* no result at all: no series */
+    const uint8_t *p = result, *end = result + result_len;
+    pb_field f;
+    int st;
+    while ((st = next_field(&p, end, &f)) == 0)
+        n += f.num == 1 && f.wire == 2;
+    if (st != 1)
+        n = -1;
+out:
+    free(raw);
+    return n;
 }

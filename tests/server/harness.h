@@ -157,6 +157,12 @@ void h_write_request(h_buf *out, const char *name, const char *job, const int64_
 
 /* A snappy-compressed ReadRequest: one query __name__=name over [start, end], SAMPLES. */
 void h_read_request(h_buf *out, const char *name, int64_t start, int64_t end);
+/*
+ * The same with a second matcher, label <type> value (type: 0 EQ, 1 NEQ, 2 RE,
+ * 3 NRE, as in the protobuf); label NULL leaves it out.
+ */
+void h_read_request_matching(h_buf *out, const char *name, int type, const char *label,
+                             const char *value, int64_t start, int64_t end);
 
 /*
  * Decode a SAMPLES ReadResponse (snappy): the samples of its first series of
@@ -165,5 +171,8 @@ void h_read_request(h_buf *out, const char *name, int64_t start, int64_t end);
  */
 int h_read_response_samples(const void *body, size_t len, int64_t *t, double *v, size_t max,
                             size_t *n);
+
+/* The number of series in the first result of a SAMPLES ReadResponse, -1 if it does not decode. */
+long h_read_response_series(const void *body, size_t len);
 
 #endif

@@ -464,6 +464,104 @@ static void test_wrong_method(void **state)
     still_serving(g);
 }
 
+/* --- Remote read ------------------------------------------------------------ */
+
+#define AS40 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+/* Read __name__="bad_input_costly", job <type> re; the answer and its status. */
+static long read_costly(int type, const char *re, h_response *r)
+{
+    h_buf body = {0};
+    h_read_request_matching(&body, "bad_input_costly", type, "job", re, 1699999999000,
+                            1700000100000);
+    long st = h_request(g, "POST", "/api/v1/read", h_read_headers, body.p, body.len, r);
+    h_buf_free(&body);
+    return st;
+}
+
+/* Samples of the first series of a 200 read answer (0 when it holds none). */
+static size_t costly_samples(const char *name, long st, const h_response *r)
+{
+    int64_t t[4];
+    double v[4];
+    size_t n = 0;
+    if (st != 200) {
+        h_dump_log(g->log);
+        fail_msg("%s: status %ld, want 200 (body: %.200s)", name, st, r->body ? r->body : "");
+    }
+    assert_int_equal(h_read_response_samples(r->body, r->body_len, t, v, 4, &n), 0);
+    fprintf(stderr, "CASE %s | remote read, SAMPLES | %ld | (a body of %zu samples)\n", name, st,
+            n);
+    return n;
+}
+
+/*
+ * Regexes whose backtracking explodes on job="a" x 40. RE2 (Prometheus)
+ * answers them; promstore answers the same or says which matcher it could
+ * not evaluate -- never "no series" because a limit was hit.
+ */
+static void test_costly_regex_read(void **state)
+{
+    (void)state;
+    h_buf body = {0};
+    h_write_request(&body, "bad_input_costly", AS40, first_t, first_v, 1);
+    h_response r;
+    long st = h_request(g, "POST", "/api/v1/write", h_write_headers, body.p, body.len, &r);
+    h_buf_free(&body);
+    assert_int_equal(st, 204);
+    h_response_free(&r);
+
+    st = read_costly(2 /* RE */, "(a*)*b|.*", &r);
+    assert_int_equal(costly_samples("costly_regex_answered", st, &r), 1);
+    h_response_free(&r);
+    st = read_costly(3 /* NRE */, "(a*)*b|.*", &r);
+    assert_int_equal(costly_samples("costly_regex_answered_nre", st, &r), 0);
+    h_response_free(&r);
+
+    st = read_costly(2, "(a{1,100}){1,100}b|.*", &r);
+    expect("costly_regex_refused", "job=~\"(a{1,100}){1,100}b|.*\", job=\"a\" x 40", st, &r,
+           400, "job=~\"(a{1,100}){1,100}b|.*\"");
+    h_response_free(&r);
+    st = read_costly(3, "(a{1,100}){1,100}b|.*", &r);
+    expect("costly_regex_refused_nre", "job!~\"(a{1,100}){1,100}b|.*\"", st, &r, 400,
+           "job!~\"(a{1,100}){1,100}b|.*\"");
+    h_response_free(&r);
+    still_serving(g);
+}
+
+/*
+ * The figure for docs/RELIABILITY.md: 300 more values on which the
+ * backtracker gives up, all answered by the DFA in one read. The time is
+ * printed, never asserted; the answer is checked.
+ */
+static void test_costly_regex_many_values(void **state)
+{
+    (void)state;
+    enum { VALUES = 300 };
+    for (int i = 0; i < VALUES; i++) {
+        char job[64];
+        snprintf(job, sizeof job, "%s-%d", AS40, i);
+        h_buf body = {0};
+        h_write_request(&body, "bad_input_costly", job, first_t, first_v, 1);
+        h_response r;
+        long st = h_request(g, "POST", "/api/v1/write", h_write_headers, body.p, body.len, &r);
+        h_buf_free(&body);
+        h_response_free(&r);
+        assert_int_equal(st, 204);
+    }
+    h_response r;
+    double t0 = h_now_s();
+    long st = read_costly(2, "(a*)*b|.*", &r);
+    double took = h_now_s() - t0;
+    assert_int_equal(st, 200);
+    long n = h_read_response_series(r.body, r.body_len);
+    fprintf(stderr, "CASE costly_regex_many_values | job=~\"(a*)*b|.*\" over %d values of 40 a's "
+            "and a suffix | %ld | %ld series in %.0f ms\n", VALUES + 1, st, n, took * 1e3);
+    assert_int_equal(n, VALUES + 1);
+    h_response_free(&r);
+    still_serving(g);
+}
+
 /* --- Connections ------------------------------------------------------------ */
 
 /* The connection cases' own server; stopped here even when a case fails. */
@@ -691,6 +789,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(test_wrong_content_type),
         cmocka_unit_test(test_wrong_content_encoding),
         cmocka_unit_test(test_wrong_method),
+        cmocka_unit_test(test_costly_regex_read),
+        cmocka_unit_test(test_costly_regex_many_values),
         cmocka_unit_test_teardown(test_slow_client, own_teardown),
         cmocka_unit_test_teardown(test_idle_connections, own_teardown),
     };

@@ -242,6 +242,93 @@ static void test_bad_matchers(void **state)
     assert_int_equal(st, PROMSTORE_E_BAD_MATCHER);
 }
 
+/*
+ * Regexes whose backtracking explodes on a long run of 'a' (docs/RELIABILITY.md,
+ * "Costly regexes"). RE2, which Prometheus uses, answers them in linear time,
+ * so an answer here must be RE2's or an error naming the matcher -- never
+ * "no match" because a limit was hit.
+ */
+#define AS40 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+static void load_costly_data(promstore *db)
+{
+    tu_lset a = LS("__name__", "up", "job", AS40, NULL);
+    tu_lset b = LS("__name__", "up", "job", "b", NULL);
+    promstore_sample s = SMP(TU_T0, 1);
+    tu_append1_ok(db, &a, &s, 1);
+    tu_append1_ok(db, &b, &s, 1);
+}
+
+/* The job values the query selects, joined with '|' in series order. */
+static char *costly_jobs(promstore *db, promstore_match_type t, const char *re)
+{
+    promstore_matcher m[2] = {MT(PROMSTORE_MATCH_EQ, "__name__", "up"), MT(t, "job", re)};
+    tu_result r;
+    tu_query_ok(db, m, 2, TU_FULL, TU_SAMPLES, &r);
+    char *out = tu_calloc(1, 128);
+    for (size_t i = 0; i < r.n; i++) {
+        const promstore_label *l = tu_find_label(r.s[i].labels, r.s[i].n_labels, "job");
+        assert_non_null(l);
+        snprintf(out + strlen(out), 128 - strlen(out), "%s%.*s", i ? "|" : "",
+                 (int)l->value_len, l->value);
+    }
+    tu_result_free(&r);
+    return out;
+}
+
+/* The backtracker gives up on (a*)*b|.* over 40 a's; the answer is still RE2's. */
+static void test_costly_regex_answered(void **state)
+{
+    tu_store *f = *state;
+    load_costly_data(f->db);
+    TU_ASSERT_STRS(costly_jobs(f->db, PROMSTORE_MATCH_RE, "(a*)*b|.*"), AS40 "|b");
+    TU_ASSERT_STRS(costly_jobs(f->db, PROMSTORE_MATCH_NRE, "(a*)*b|.*"), "");
+    TU_ASSERT_STRS(costly_jobs(f->db, PROMSTORE_MATCH_RE, "(a|aa)*c|a*"), AS40);
+    TU_ASSERT_STRS(costly_jobs(f->db, PROMSTORE_MATCH_NRE, "(a|aa)*c|a*"), "b");
+    promstore_matcher m = MT(PROMSTORE_MATCH_RE, "job", "(a*)*b|.*");
+    TU_ASSERT_STRS(tu_label_values(f->db, "job", &m, 1, TU_FULL), AS40 "|b");
+}
+
+/* One status and message for every call that evaluates the matcher. */
+static void assert_limit_error(promstore_status st, const promstore_error *err, const char *what)
+{
+    if (st != PROMSTORE_E_LIMIT)
+        fail_msg("%s: status %d (%s), want PROMSTORE_E_LIMIT", what, st, err->message);
+    assert_int_equal(err->status, PROMSTORE_E_LIMIT);
+    if (strstr(err->message, "job=~\"(a{1,100}){1,100}b|.*\"") == NULL &&
+        strstr(err->message, "job!~\"(a{1,100}){1,100}b|.*\"") == NULL)
+        fail_msg("%s: message \"%s\" does not name the matcher", what, err->message);
+}
+
+/* Beyond both bounds: an error naming the matcher, from every call. */
+static void test_costly_regex_refused(void **state)
+{
+    tu_store *f = *state;
+    load_costly_data(f->db);
+    const promstore_match_type types[] = {PROMSTORE_MATCH_RE, PROMSTORE_MATCH_NRE};
+    for (size_t i = 0; i < 2; i++) {
+        promstore_matcher m = MT(types[i], "job", "(a{1,100}){1,100}b|.*");
+        promstore_error err;
+        memset(&err, 0, sizeof err);
+        promstore_series_iter *it = (promstore_series_iter *)(uintptr_t)0x1;
+        promstore_status st = promstore_query(f->db, &m, 1, TU_FULL, &it, &err);
+        assert_limit_error(st, &err, "promstore_query");
+        assert_null(it);
+        promstore_string_iter *sit = (promstore_string_iter *)(uintptr_t)0x1;
+        memset(&err, 0, sizeof err);
+        st = promstore_label_values(f->db, "job", 3, &m, 1, TU_FULL, &sit, &err);
+        assert_limit_error(st, &err, "promstore_label_values");
+        assert_null(sit);
+        sit = (promstore_string_iter *)(uintptr_t)0x1;
+        memset(&err, 0, sizeof err);
+        st = promstore_label_names(f->db, &m, 1, TU_FULL, &sit, &err);
+        assert_limit_error(st, &err, "promstore_label_names");
+        assert_null(sit);
+    }
+    /* The store and the same selector without the costly matcher still answer. */
+    TU_ASSERT_STRS(costly_jobs(f->db, PROMSTORE_MATCH_RE, "a+|b"), AS40 "|b");
+}
+
 /* ------------------------------------------------------------------------ */
 /* Sort order                                                               */
 /* ------------------------------------------------------------------------ */
@@ -408,6 +495,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         TU_TEST(test_matchers),
         TU_TEST(test_bad_matchers),
+        TU_TEST(test_costly_regex_answered),
+        TU_TEST(test_costly_regex_refused),
         TU_TEST(test_sort_order),
         TU_TEST(test_many_series),
     };

@@ -55,9 +55,21 @@ static void compile_bad(promstore_match_type t, const char *name, const char *va
     ps_matcher_free(&m); /* "holds nothing to free": must be safe */
 }
 
+/* Whether m accepts v[0..len), which it must be able to decide. */
+static int matches_n(ps_matcher *m, const char *v, size_t len)
+{
+    promstore_error err;
+    memset(&err, 0, sizeof err);
+    int matched = -1;
+    if (ps_matcher_eval(m, v, len, &matched, &err) != PROMSTORE_OK)
+        fail_msg("matching %s: %s", m->value, err.message);
+    assert_true(matched == 0 || matched == 1);
+    return matched;
+}
+
 static int matches(ps_matcher *m, const char *v)
 {
-    return ps_matcher_matches(m, v, strlen(v));
+    return matches_n(m, v, strlen(v));
 }
 
 /* One-shot: does `name <op> value` accept v ("" stands for an absent label)? */
@@ -95,8 +107,8 @@ static void test_eq_neq(void **state)
     ps_matcher m;
     promstore_matcher s = {EQ, "job", 3, "a\0b", 3};
     assert_int_equal(ps_matcher_compile(&m, &s, NULL), PROMSTORE_OK);
-    assert_true(ps_matcher_matches(&m, "a\0b", 3));
-    assert_false(ps_matcher_matches(&m, "a", 1));
+    assert_true(matches_n(&m, "a\0b", 3));
+    assert_false(matches_n(&m, "a", 1));
     ps_matcher_free(&m);
 }
 
@@ -161,7 +173,7 @@ static void test_re_dotall_utf8_flags(void **state)
     /* An invalid UTF-8 value is no match, never a crash. */
     ps_matcher m;
     compile_ok(&m, RE, "job", ".*");
-    assert_false(ps_matcher_matches(&m, "\xff", 1));
+    assert_false(matches_n(&m, "\xff", 1));
     ps_matcher_free(&m);
 }
 
@@ -237,7 +249,10 @@ static void test_no_false_positives(void **state)
     assert_true(check(RE, "\\Q(?=\\E", "(?="));
 }
 
-/* (a+)+$ against aaa...b backtracks exponentially; the limit must stop it. */
+/*
+ * (a+)+$ against aaa...b backtracks exponentially; the limit stops the
+ * backtracker and the DFA fallback gives RE2's answer.
+ */
 static void test_catastrophic_pattern(void **state)
 {
     (void)state;
@@ -247,11 +262,11 @@ static void test_catastrophic_pattern(void **state)
     subject[65] = '\0';
     ps_matcher m;
     compile_ok(&m, RE, "job", "(a+)+$");
-    assert_false(matches(&m, subject));  /* limit hit: "no match" */
+    assert_false(matches(&m, subject));  /* decided by the DFA */
     assert_true(matches(&m, "aaaa"));     /* still usable afterwards */
     ps_matcher_free(&m);
     compile_ok(&m, NRE, "job", "(a+)+$");
-    assert_true(matches(&m, subject));   /* limit hit: "match" for NRE */
+    assert_true(matches(&m, subject));   /* the same, negated */
     assert_false(matches(&m, "aaaa"));
     ps_matcher_free(&m);
     compile_ok(&m, RE, "job", "(x+x+)+y");
@@ -260,6 +275,84 @@ static void test_catastrophic_pattern(void **state)
     xs[48] = '\0';
     assert_false(matches(&m, xs));
     ps_matcher_free(&m);
+}
+
+/* A value on which the patterns below make PCRE2's backtracker give up. */
+static const char as[] = "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"; /* 40 */
+
+/*
+ * Patterns on which the backtracker hits its limit long before the end, but
+ * RE2 answers in linear time: the answer must still be RE2's.
+ */
+static void test_costly_patterns_answered(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *re;
+        int want; /* does the run of 40 a's match? */
+    } cases[] = {
+        {"(a*)*b|.*", 1}, {"(a|aa)*c|a*", 1}, {"(a*)*b", 0}, {"(a|aa)*b|.*", 1},
+        {"(?:(?:a*)*)*b|c", 0}, {"(a|a)*b|(a|a)*", 1}, {"(?s:(a+)+)c|.{40}", 1},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        ps_matcher m;
+        compile_ok(&m, RE, "job", cases[i].re);
+        if (matches(&m, as) != cases[i].want)
+            fail_msg("job=~\"%s\" on 40 a's: %d, want %d", cases[i].re, !cases[i].want,
+                     cases[i].want);
+        ps_matcher_free(&m);
+        compile_ok(&m, NRE, "job", cases[i].re);
+        if (matches(&m, as) == cases[i].want)
+            fail_msg("job!~\"%s\" on 40 a's: %d, want %d", cases[i].re, cases[i].want,
+                     !cases[i].want);
+        ps_matcher_free(&m);
+    }
+}
+
+/* The call fails with PROMSTORE_E_LIMIT and a message naming the matcher. */
+static void expect_undecided(ps_matcher *m, const char *v, const char *text)
+{
+    promstore_error err;
+    memset(&err, 0, sizeof err);
+    int matched;
+    promstore_status st = ps_matcher_eval(m, v, strlen(v), &matched, &err);
+    if (st != PROMSTORE_E_LIMIT)
+        fail_msg("%s on \"%s\": status %d, want PROMSTORE_E_LIMIT", text, v, st);
+    assert_int_equal(err.status, PROMSTORE_E_LIMIT);
+    if (strstr(err.message, text) == NULL || strstr(err.message, "regex too costly") == NULL)
+        fail_msg("message \"%s\" does not name %s", err.message, text);
+}
+
+/* Beyond the backtracker's and the DFA's bounds: an error, never an answer. */
+static void test_costly_patterns_refused(void **state)
+{
+    (void)state;
+    static const struct {
+        promstore_match_type type;
+        const char *re, *text;
+    } cases[] = {
+        {RE, "(a{1,100}){1,100}b|.*", "job=~\"(a{1,100}){1,100}b|.*\""},
+        {NRE, "(a{1,100}){1,100}b|.*", "job!~\"(a{1,100}){1,100}b|.*\""},
+        /* Multiline mode is not trusted to the DFA (matcher.c note 3)... */
+        {RE, "(?m)(a*)*b|.*", "job=~\"(?m)(a*)*b|.*\""},
+        {RE, "(?im:(a*)*b)|.*", "job=~\"(?im:(a*)*b)|.*\""},
+    };
+    ps_matcher m;
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        compile_ok(&m, cases[i].type, "job", cases[i].re);
+        expect_undecided(&m, as, cases[i].text);
+        /* Still usable afterwards, and as undecided the second time. */
+        assert_int_equal(matches(&m, "b"), cases[i].type == RE);
+        expect_undecided(&m, as, cases[i].text);
+        ps_matcher_free(&m);
+    }
+    /* ...but turning it off, or other flags, is no reason to refuse. */
+    compile_ok(&m, RE, "job", "(?i-m)(a*)*b|.*");
+    assert_true(matches(&m, as));
+    ps_matcher_free(&m);
+    /* Still multiline-correct where no limit is hit: '$' before a newline. */
+    assert_true(check(RE, "(?m)a$\nb", "a\nb"));
+    assert_false(check(RE, "a$\nb", "a\nb"));
 }
 
 static void expect_literals(const char *pattern, size_t n, ...)
@@ -280,7 +373,7 @@ static void expect_literals(const char *pattern, size_t n, ...)
         assert_memory_equal(m.literals[i], want, strlen(want));
         assert_int_equal(m.literals[i][m.literal_lens[i]], '\0');
         /* Every literal is matched by the regex itself. */
-        assert_true(ps_matcher_matches(&m, m.literals[i], m.literal_lens[i]));
+        assert_true(matches_n(&m, m.literals[i], m.literal_lens[i]));
     }
     va_end(ap);
     ps_matcher_free(&m);
@@ -320,6 +413,85 @@ static void test_literals(void **state)
     assert_int_equal(m.n_literals, 0);
     assert_null(m.re);
     ps_matcher_free(&m);
+}
+
+/* Alternative j of the large alternation: its text, and its escaped form in the pattern. */
+static void large_literal(unsigned j, char *text, char *escaped)
+{
+    static const char *const tail[] = {".", "|", "\\", "*", ""};
+    static const char *const tail_escaped[] = {"\\.", "\\|", "\\\\", "\\*", ""};
+    sprintf(text, "svc-%u%s", j, tail[j % 5]);
+    sprintf(escaped, "svc-%u%s", j, tail_escaped[j % 5]);
+}
+
+static int cmp_cstr(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/*
+ * 20,000 alternatives, 5,000 of them repeats, in shuffled order, with escaped
+ * punctuation: sorted, distinct, unescaped, matched exactly (no prefix, no
+ * neighbour) -- and accepted at all, where PCRE2 refuses a pattern this large.
+ */
+static void test_large_literal_alternation(void **state)
+{
+    (void)state;
+    enum { N = 20000, DISTINCT = 15000 };
+    char *pattern = malloc((size_t)N * 24);
+    char **want = malloc(DISTINCT * sizeof *want);
+    assert_non_null(pattern);
+    assert_non_null(want);
+    size_t w = 0;
+    uint32_t x = 12345;
+    for (unsigned i = 0; i < N; i++) {
+        x = x * 1103515245u + 12345u; /* the same shuffle every run */
+        unsigned j = i < DISTINCT ? (i * 7919u) % DISTINCT : (x >> 8) % DISTINCT;
+        char text[32], escaped[32];
+        large_literal(j, text, escaped);
+        w += (size_t)sprintf(pattern + w, "%s%s", i ? "|" : "", escaped);
+    }
+    for (unsigned j = 0; j < DISTINCT; j++) {
+        char escaped[32];
+        want[j] = malloc(32);
+        assert_non_null(want[j]);
+        large_literal(j, want[j], escaped);
+    }
+    qsort(want, DISTINCT, sizeof *want, cmp_cstr);
+
+    ps_matcher m;
+    promstore_matcher src = {RE, "job", 3, pattern, w};
+    promstore_error err;
+    memset(&err, 0, sizeof err);
+    if (ps_matcher_compile(&m, &src, &err) != PROMSTORE_OK)
+        fail_msg("compiling a %u-way alternation: %.200s", (unsigned)N, err.message);
+    assert_int_equal(m.n_literals, DISTINCT);
+    assert_null(m.re);
+    assert_false(m.matches_empty);
+    for (size_t k = 0; k < DISTINCT; k++) {
+        if (m.literal_lens[k] != strlen(want[k]) ||
+            memcmp(m.literals[k], want[k], m.literal_lens[k]) != 0)
+            fail_msg("literal %zu: \"%.*s\", want \"%s\"", k, (int)m.literal_lens[k],
+                     m.literals[k], want[k]);
+        assert_true(matches(&m, want[k]));
+    }
+    static const char *const outside[] = {"", "svc-", "svc-1", "svc-0.x", "svc-15000",
+                                          "svc-1\\", "svc-0\\.", "svc-2|svc-3", "SVC-0."};
+    for (size_t k = 0; k < sizeof outside / sizeof outside[0]; k++)
+        if (matches(&m, outside[k]))
+            fail_msg("\"%s\" matched", outside[k]);
+    ps_matcher_free(&m);
+    src.type = NRE;
+    assert_int_equal(ps_matcher_compile(&m, &src, &err), PROMSTORE_OK);
+    assert_false(matches(&m, want[0]));
+    assert_false(matches(&m, want[DISTINCT - 1]));
+    assert_true(matches(&m, "svc-1"));
+    assert_true(m.matches_empty);
+    ps_matcher_free(&m);
+    for (unsigned j = 0; j < DISTINCT; j++)
+        free(want[j]);
+    free(want);
+    free(pattern);
 }
 
 static void test_format(void **state)
@@ -390,7 +562,10 @@ int main(void)
         cmocka_unit_test(test_refused_constructs),
         cmocka_unit_test(test_no_false_positives),
         cmocka_unit_test(test_catastrophic_pattern),
+        cmocka_unit_test(test_costly_patterns_answered),
+        cmocka_unit_test(test_costly_patterns_refused),
         cmocka_unit_test(test_literals),
+        cmocka_unit_test(test_large_literal_alternation),
         cmocka_unit_test(test_format),
         cmocka_unit_test(test_compile_fields_and_free),
     };
