@@ -360,13 +360,14 @@ static void put_sample(rr_buf *b, const promstore_sample *s)
     }
 }
 
-static promstore_status answer_too_big(size_t qi, uint64_t len, promstore_error *err)
+/* The error of an answer past RR_SAMPLES_MAX; the caller names the query. */
+static promstore_status answer_too_big(promstore_error *err)
 {
     return ps_fail(err, PROMSTORE_E_LIMIT,
-                   "remote read: the SAMPLES answer reaches %llu bytes decoded at query %zu, "
-                   "past the %llu that snappy's block format can carry; narrow the query, "
-                   "lower max_samples_per_query or accept STREAMED_XOR_CHUNKS",
-                   (unsigned long long)len, qi, (unsigned long long)RR_SAMPLES_MAX);
+                   "remote read: the SAMPLES answer would be over %llu bytes decoded, the most "
+                   "snappy's block format can carry; narrow the query, lower "
+                   "max_samples_per_query or accept STREAMED_XOR_CHUNKS",
+                   (unsigned long long)RR_SAMPLES_MAX);
 }
 
 /*
@@ -377,7 +378,7 @@ static promstore_status answer_too_big(size_t qi, uint64_t len, promstore_error 
  */
 
 /* The length of the current series's TimeSeries, read to its end. */
-static promstore_status size_series(promstore_series_iter *it, size_t qi, uint64_t *out,
+static promstore_status size_series(promstore_series_iter *it, uint64_t *out,
                                     promstore_error *err)
 {
     const promstore_label *ls;
@@ -390,7 +391,7 @@ static promstore_status size_series(promstore_series_iter *it, size_t qi, uint64
     while ((rc = promstore_series_iter_sample(it, &s, err)) == PROMSTORE_OK) {
         len += len_field_size(sample_body_size(&s));
         if (len > RR_SAMPLES_MAX) /* a cheap test: stops one huge series early */
-            return answer_too_big(qi, len, err);
+            return answer_too_big(err);
     }
     if (rc != PROMSTORE_DONE)
         return rc;
@@ -407,12 +408,12 @@ static promstore_status size_result(promstore_reader *r, size_t qi, promstore_er
     uint64_t result = 0;
     while (rc == PROMSTORE_OK && (rc = promstore_series_iter_next(it, err)) == PROMSTORE_OK) {
         uint64_t len = 0;
-        rc = size_series(it, qi, &len, err);
+        rc = size_series(it, &len, err);
         if (rc)
             break;
         result += len_field_size(len);
         if (r->answer_len + len_field_size(result) > RR_SAMPLES_MAX) {
-            rc = answer_too_big(qi, r->answer_len + len_field_size(result), err);
+            rc = answer_too_big(err);
             break;
         }
         if (PS_GROW(r->series_len, r->series_cap, r->n_series + 1)) {
