@@ -914,11 +914,12 @@ PROMSTORE_API promstore_status promstore_remote_read_open(promstore *db,
  * The next piece of the response body.
  *
  * Ownership: *data points into the reader's memory, valid until the next call
- *   on it. Pieces are produced as the store is read, at most read_frame_bytes
- *   each: memory stays bounded by the frame size (streamed) or by a 64 KiB
- *   fragment of the answer and 4 bytes per series in it (SAMPLES, which
- *   promstore_remote_read_open() has read once to size it: its limits were
- *   met there).
+ *   on it. Pieces are produced as the store is read: one frame each
+ *   (streamed), or at most read_frame_bytes of the compressed answer
+ *   (SAMPLES). Memory stays bounded by the frame size (streamed) or by a
+ *   64 KiB fragment of the answer and 4 bytes per series in it (SAMPLES,
+ *   which promstore_remote_read_open() has read once to size it: its limits
+ *   were met there).
  * Returns:   PROMSTORE_OK (*data, *len set), PROMSTORE_DONE (the body is
  *   complete), or an error (PROMSTORE_E_LIMIT, PROMSTORE_E_IO, ...) after which
  *   the body must be cut short: the client then sees an incomplete response.
