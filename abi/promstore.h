@@ -234,10 +234,11 @@ typedef struct promstore_series {
  *   max_concurrent_reads  remote reads served at once; one more is answered 503
  *                      with Retry-After (default 10, as Prometheus).
  *   max_request_bytes  largest compressed remote write/read body (default 32 MiB).
- *   max_decoded_bytes  largest decoded body, checked against the snappy header
- *                      before anything is allocated (default 32 MiB); also the
- *                      largest SAMPLES remote-read response before compression,
- *                      since that answer is built in memory.
+ *   max_decoded_bytes  largest decoded request body, checked against the snappy
+ *                      header before anything is allocated (default 32 MiB).
+ *                      It does not cap a SAMPLES remote-read answer, which is
+ *                      streamed: the query limits and the 4 GiB its format
+ *                      can carry do.
  *   read_frame_bytes   target size of a streamed remote-read frame (default 1 MiB).
  *   maintenance_interval_ms  how often the maintenance thread runs when no
  *                      append wakes it (default 60 s). Since: 1.1
@@ -914,7 +915,11 @@ typedef struct promstore_reader promstore_reader;
  * framed ChunkedReadResponse messages, one series per frame, stored chunk bytes
  * as they are). Every query is checked before the first byte is produced, so
  * an error still has its own status; a limit reached while streaming ends the
- * stream early (the client sees a broken stream, as with Prometheus).
+ * stream early (the client sees a broken stream, as with Prometheus). A
+ * SAMPLES answer is read twice in one snapshot of the store: this call reads
+ * it once to size it, so every query limit is still a 400 here, and
+ * promstore_remote_read_next() reads it again as it sends it (a storage error
+ * then can only cut the body).
  *
  * On return *resp holds the status and headers to send. If resp->status is
  * 200, *out is a reader: call promstore_remote_read_next() until
@@ -938,8 +943,12 @@ PROMSTORE_API promstore_status promstore_remote_read_open(promstore *db,
  * The next piece of the response body.
  *
  * Ownership: *data points into the reader's memory, valid until the next call
- *   on it. Pieces are produced as the store is read: memory stays bounded by
- *   the frame size (streamed) or the query limits (SAMPLES).
+ *   on it. Pieces are produced as the store is read: one frame each
+ *   (streamed), or at most read_frame_bytes of the compressed answer
+ *   (SAMPLES). Memory stays bounded by the frame size (streamed) or by a
+ *   64 KiB fragment of the answer and 4 bytes per series in it (SAMPLES,
+ *   which promstore_remote_read_open() has read once to size it: its limits
+ *   were met there).
  * Returns:   PROMSTORE_OK (*data, *len set), PROMSTORE_DONE (the body is
  *   complete), or an error (PROMSTORE_E_LIMIT, PROMSTORE_E_IO, ...) after which
  *   the body must be cut short: the client then sees an incomplete response.

@@ -56,7 +56,7 @@ static const struct opt opts[] = {
     {"storage.remote.read-max-bytes-in-frame", OPT_BYTES, F(read_frame_bytes), "1MiB",
      "Target size of a streamed remote-read frame."},
     {"storage.remote.max-decoded-bytes", OPT_BYTES, F(max_decoded_bytes), "32MiB",
-     "Largest decoded (uncompressed) remote write/read body."},
+     "Largest decoded (uncompressed) remote write/read request body."},
     {"web.listen-address", OPT_STRING, F(listen_address), "127.0.0.1:9201",
      "Address to listen on: host:port, [ipv6]:port or :port (port 0 picks one)."},
     {"web.max-request-bytes", OPT_BYTES, F(max_request_bytes), "32MiB",

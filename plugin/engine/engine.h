@@ -31,7 +31,7 @@ int ps_engine_handle_ok(const promstore *db);
 /* The store's limits on remote requests: promstore_options, defaults applied. */
 typedef struct ps_remote_limits {
     uint64_t max_request_bytes;    /* a request body as received */
-    uint64_t max_decoded_bytes;    /* a request body decompressed; a SAMPLES response */
+    uint64_t max_decoded_bytes;    /* a request body decompressed */
     uint64_t read_frame_bytes;     /* a streamed frame's target; a piece of a SAMPLES body */
     uint32_t max_concurrent_reads; /* remote reads under way at once */
 } ps_remote_limits;
@@ -78,5 +78,27 @@ void ps_selector_free(ps_selector *sel); /* NULL is a no-op */
  */
 promstore_status ps_query_open(promstore *db, ps_selector *sel, int64_t mint, int64_t maxt,
                                promstore_series_iter **out, promstore_error *err);
+
+/* --- a read snapshot several queries share ---------------------------------------- */
+
+/*
+ * One read transaction that queries opened with ps_snapshot_query read, one
+ * after another (one thread at a time, as any iterator): they all see the store as it was when the snapshot was opened,
+ * so reading the same query twice yields the same series and samples, byte
+ * for byte -- what a protocol needs that sizes an answer in a first pass and
+ * sends it in a second. Every iterator opened in a snapshot must be closed
+ * before the snapshot is. A snapshot, like an iterator, holds the backend's
+ * reader for its life (LMDB keeps the pages it sees, SQLite cannot
+ * checkpoint past it), so keep it no longer than the answer takes.
+ * ps_snapshot_open: PROMSTORE_OK, PROMSTORE_E_NOMEM or the backend's error;
+ * ps_snapshot_close(NULL) is a no-op. ps_snapshot_query is ps_query_open
+ * in the snapshot, with the same errors and limits (counted per iterator).
+ */
+typedef struct ps_snapshot ps_snapshot;
+promstore_status ps_snapshot_open(promstore *db, ps_snapshot **out, promstore_error *err);
+void ps_snapshot_close(ps_snapshot *snap);
+promstore_status ps_snapshot_query(ps_snapshot *snap, ps_selector *sel, int64_t mint,
+                                   int64_t maxt, promstore_series_iter **out,
+                                   promstore_error *err);
 
 #endif

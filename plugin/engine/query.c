@@ -7,7 +7,8 @@
  *   series merge  one series' chunks and samples in range     series_merge.h
  *
  * The iterator holds what ties them together: one read transaction (the
- * snapshot all three read, for the iterator's life), the per-query limits
+ * snapshot all three read, for the iterator's life: its own, or that of a
+ * ps_snapshot several queries share, engine.h), the per-query limits
  * counted as it advances, and whether there is a current series. It skips
  * series with no sample in range, so every series it hands out has some.
  * Memory stays what the parts bound: the bitmap (while the set walks),
@@ -28,6 +29,7 @@
 struct promstore_series_iter {
     promstore *db;
     ps_txn *txn;
+    int owns_txn; /* its own snapshot, ended at close; else a ps_snapshot's */
     ps_series_set set;
     ps_series_merge merge;
     int has_cur; /* the set's current series is the iterator's */
@@ -50,7 +52,7 @@ static void iter_free(promstore_series_iter *it)
         return;
     ps_series_set_close(&it->set);
     ps_series_merge_close(&it->merge);
-    if (it->txn)
+    if (it->owns_txn)
         ps_txn_abort(&it->db->sch, it->txn);
     ps_free(it);
 }
@@ -60,17 +62,22 @@ void promstore_series_iter_close(promstore_series_iter *it)
     iter_free(it);
 }
 
-promstore_status ps_query_open(promstore *db, ps_selector *sel, int64_t mint, int64_t maxt,
-                               promstore_series_iter **out, promstore_error *err)
+/* The query's three objects over txn, which the caller began (engine.h). */
+static promstore_status query_open_in(promstore *db, ps_txn *txn, int owns_txn, ps_selector *sel,
+                                      int64_t mint, int64_t maxt, promstore_series_iter **out,
+                                      promstore_error *err)
 {
     promstore_series_iter *it = ps_calloc(1, sizeof *it);
-    if (it == NULL)
+    if (it == NULL) {
+        if (owns_txn)
+            ps_txn_abort(&db->sch, txn);
         return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a query");
+    }
     it->db = db;
+    it->txn = txn;
+    it->owns_txn = owns_txn;
     ps_bitmap ids = {0};
-    promstore_status rc = ps_txn_begin(&db->sch, 0, &it->txn, err);
-    if (rc == PROMSTORE_OK)
-        rc = ps_select(db, it->txn, sel->m, sel->n, &ids, err);
+    promstore_status rc = ps_select(db, it->txn, sel->m, sel->n, &ids, err);
     if (rc == PROMSTORE_OK) {
         ps_series_set_open(&it->set, &db->sch, it->txn, &ids, PS_SMALL_SELECTION);
         rc = ps_report(ps_series_set_err(&it->set), ps_series_set_error(&it->set), err);
@@ -83,6 +90,53 @@ promstore_status ps_query_open(promstore *db, ps_selector *sel, int64_t mint, in
     }
     *out = it;
     return PROMSTORE_OK;
+}
+
+promstore_status ps_query_open(promstore *db, ps_selector *sel, int64_t mint, int64_t maxt,
+                               promstore_series_iter **out, promstore_error *err)
+{
+    ps_txn *txn = NULL;
+    promstore_status rc = ps_txn_begin(&db->sch, 0, &txn, err);
+    if (rc)
+        return rc;
+    return query_open_in(db, txn, 1, sel, mint, maxt, out, err);
+}
+
+/* --- snapshots shared by queries --------------------------------------------------- */
+
+struct ps_snapshot {
+    promstore *db;
+    ps_txn *txn;
+};
+
+promstore_status ps_snapshot_open(promstore *db, ps_snapshot **out, promstore_error *err)
+{
+    ps_snapshot *snap = ps_calloc(1, sizeof *snap);
+    if (snap == NULL)
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a read snapshot");
+    snap->db = db;
+    promstore_status rc = ps_txn_begin(&db->sch, 0, &snap->txn, err);
+    if (rc) {
+        ps_free(snap);
+        return rc;
+    }
+    *out = snap;
+    return PROMSTORE_OK;
+}
+
+void ps_snapshot_close(ps_snapshot *snap)
+{
+    if (snap == NULL)
+        return;
+    ps_txn_abort(&snap->db->sch, snap->txn);
+    ps_free(snap);
+}
+
+promstore_status ps_snapshot_query(ps_snapshot *snap, ps_selector *sel, int64_t mint,
+                                   int64_t maxt, promstore_series_iter **out,
+                                   promstore_error *err)
+{
+    return query_open_in(snap->db, snap->txn, 0, sel, mint, maxt, out, err);
 }
 
 static promstore_status abi_query(promstore *db, const promstore_matcher *matchers,

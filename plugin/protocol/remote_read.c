@@ -11,13 +11,41 @@
  * there to bound the memory of concurrent reads) -> compressed size and
  * declared decoded size (413, ps_proto_unsnappy) -> snappy and protobuf
  * decoding (400, 413 past the decoder's memory bound) -> negotiation (400) ->
- * every query validated (400) -> the response's first bytes produced.
+ * every query validated (400) -> SAMPLES's first pass, or the first frame
+ * of a stream (400 past a limit).
  * Nothing is handed out before all of that passed, so every error has its
  * own status.
  *
- * SAMPLES: the whole ReadResponse is encoded in open(), then compressed, and
- * next() hands it out in pieces. Its size is bounded by the query limits
- * (max_samples_per_query ...); a limit reached here is still a proper 400.
+ * SAMPLES: one snappy-compressed ReadResponse, built in bounded memory
+ * whatever its size and sent as it is made, in two passes over one read
+ * snapshot (ps_snapshot, engine.h) that all queries of the request share,
+ * so that both passes read the same series and samples:
+ *
+ *   1. open() reads every query through to its end and keeps only lengths:
+ *      each TimeSeries's (4 bytes a series; one is less than 4 GiB, as the
+ *      whole is), each QueryResult's, and the ReadResponse's. The protobuf
+ *      wire format puts a length before each message and snappy's block
+ *      format the decoded length before everything, so nothing can be sent
+ *      before these are known. The limits are met in this pass --
+ *      max_samples_per_query and max_series_per_query from the iterator, and
+ *      RR_SAMPLES_MAX, the most snappy's 32-bit length can say -- so each
+ *      is still a 400 with a status line of its own.
+ *   2. next() reads the queries again and writes the same message into
+ *      r->frag, RR_FRAGMENT (64 KiB) of decoded bytes at a time, compresses
+ *      each with snappy_compress alone and hands out its elements without
+ *      the fragment's own length preamble, behind the answer's length in
+ *      the first piece. A snappy copy reaches back only inside its
+ *      fragment (the reference compresses a whole buffer this way, in
+ *      blocks of this size), so the joined elements are one valid stream,
+ *      byte for byte what snappy_compress makes of the whole answer. Each
+ *      length pass 2 writes is checked against what it then writes; a
+ *      difference (a bug: one snapshot reads the same twice) or a storage
+ *      error cuts the stream, as the ABI says.
+ *
+ * Memory is the decoded request, the lengths of pass 1, one series's
+ * chunks in the query's merge, a fragment (64 KiB plus one element) and
+ * its compressed form (~75 KiB): it does not grow with the samples. The
+ * price is reading and decoding the answer twice.
  *
  * STREAMED_XOR_CHUNKS: one frame per next() call, from the current series's
  * chunk cursor. The reader holds one frame buffer (read_frame_bytes plus at
@@ -32,7 +60,8 @@
  * output buffer. Fields are written in field-number order and proto3
  * defaults (0, "") are left out, exactly as Go's encoder does, so that the
  * streamed bytes equal Prometheus's (the test checks the example frame of
- * docs/PROTOCOL.md 3.4).
+ * docs/PROTOCOL.md 3.4). A value is left out only when its bits are all 0:
+ * -0.0 is kept, as Go keeps it, where protobuf-c's pack() drops it.
  * The request is decoded with the generated protobuf-c code.
  */
 #include <stdint.h>
@@ -58,6 +87,23 @@
 /* What a frame adds to its ChunkedSeries: FRAME_HEAD + query_index (1 + 10). */
 #define FRAME_OVERHEAD (FRAME_HEAD + 11)
 
+/*
+ * A SAMPLES answer is compressed a fragment at a time: RR_FRAGMENT is
+ * snappy's own block size (kBlockSize in snappy.cc), which snappy_compress
+ * cuts a whole buffer into, so the pieces together are byte for byte what
+ * it makes of the whole answer. RR_ZHEAD is room before a compressed
+ * fragment for the answer's length (a varint of at most 5 bytes).
+ */
+#define RR_FRAGMENT ((size_t)1 << 16)
+#define RR_ZHEAD 10
+/* The most one Sample field takes: tag 1 + length 1 + value 9 + timestamp 11. */
+#define RR_SAMPLE_MAX 22
+/*
+ * The largest decoded SAMPLES answer: the snappy block format's length
+ * preamble is 32 bits wide (libsnappy and Go's decoder refuse more).
+ */
+#define RR_SAMPLES_MAX UINT64_C(0xFFFFFFFF)
+
 /* Protobuf wire types. */
 #define WT_VARINT 0
 #define WT_FIXED64 1
@@ -82,14 +128,26 @@ struct promstore_reader {
     promstore_status failed; /* sticky error: the body is cut */
     int done;
 
-    /* SAMPLES: the compressed body and how much of it was handed out. */
-    uint8_t *body;
-    size_t body_len, body_pos;
-
-    /* STREAMED: where we are, and the frame last built. */
-    size_t qi;                 /* query being streamed */
+    /* Both: where we are. */
+    size_t qi;                 /* query being answered */
     promstore_series_iter *it; /* its iterator, NULL between queries */
-    int in_series;             /* the current series has chunks left */
+    int in_series;             /* the current series has samples or chunks left */
+
+    /* SAMPLES: what pass 1 measured (NOTES), and pass 2's buffers. */
+    ps_snapshot *snap;     /* both passes read it */
+    uint32_t *series_len;  /* each TimeSeries's length, in the answer's order */
+    size_t n_series, series_cap;
+    uint64_t *result_len;  /* each QueryResult's length */
+    uint64_t answer_len;   /* the ReadResponse's */
+    size_t next_series;    /* pass 2: the next series's index in series_len */
+    uint64_t series_left;  /* bytes of the current TimeSeries still to make */
+    uint64_t made;         /* decoded bytes compressed so far */
+    rr_buf frag;           /* decoded bytes not compressed yet */
+    uint8_t *zbuf;         /* RR_ZHEAD, then a compressed fragment */
+    size_t z_off, z_end;   /* what of zbuf is still to hand out */
+    int preamble_sent;     /* the answer's length went out with the first piece */
+
+    /* STREAMED: the frame last built. */
     int have_pending;          /* a chunk read that did not fit the last frame */
     promstore_chunk pending;
     rr_buf frame;
@@ -302,119 +360,271 @@ static void put_sample(rr_buf *b, const promstore_sample *s)
     }
 }
 
+/* The error of an answer past RR_SAMPLES_MAX; the caller names the query. */
+static promstore_status answer_too_big(promstore_error *err)
+{
+    return ps_fail(err, PROMSTORE_E_LIMIT,
+                   "remote read: the SAMPLES answer would be over %llu bytes decoded, the most "
+                   "snappy's block format can carry; narrow the query, lower "
+                   "max_samples_per_query or accept STREAMED_XOR_CHUNKS",
+                   (unsigned long long)RR_SAMPLES_MAX);
+}
+
 /*
- * One TimeSeries { labels = 1; samples = 2; } of the current series into ts
- * (reset first): labels, then every sample in range, in time order.
+ * PASS 1: the length of every TimeSeries and QueryResult, and of the whole
+ * ReadResponse, read in r->snap. The limits are met here, so that a query
+ * past max_samples_per_query or max_series_per_query, or an answer past what
+ * the snappy format can carry, is still a 400 before any byte is sent.
  */
-static promstore_status encode_series(promstore_series_iter *it, rr_buf *ts, promstore_error *err)
+
+/* The length of the current series's TimeSeries, read to its end. */
+static promstore_status size_series(promstore_series_iter *it, uint64_t *out,
+                                    promstore_error *err)
 {
     const promstore_label *ls;
     size_t nl;
-    ts->len = 0;
     promstore_status rc = promstore_series_iter_labels(it, &ls, &nl);
     if (rc)
         return ps_fail(err, rc, "no current series");
-    if (ps_buf_reserve(ts, labels_size(ls, nl)))
-        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a series");
-    put_labels(ts, 1, ls, nl);
-    for (;;) {
-        promstore_sample s;
-        rc = promstore_series_iter_sample(it, &s, err);
-        if (rc == PROMSTORE_DONE)
-            return PROMSTORE_OK;
+    uint64_t len = labels_size(ls, nl);
+    promstore_sample s;
+    while ((rc = promstore_series_iter_sample(it, &s, err)) == PROMSTORE_OK) {
+        len += len_field_size(sample_body_size(&s));
+        if (len > RR_SAMPLES_MAX) /* a cheap test: stops one huge series early */
+            return answer_too_big(err);
+    }
+    if (rc != PROMSTORE_DONE)
+        return rc;
+    *out = len;
+    return PROMSTORE_OK;
+}
+
+static promstore_status size_result(promstore_reader *r, size_t qi, promstore_error *err)
+{
+    promstore_series_iter *it = NULL;
+    const Prometheus__Query *q = r->req->queries[qi];
+    promstore_status rc =
+        ps_snapshot_query(r->snap, r->sel[qi], q->start_timestamp_ms, q->end_timestamp_ms, &it, err);
+    uint64_t result = 0;
+    while (rc == PROMSTORE_OK && (rc = promstore_series_iter_next(it, err)) == PROMSTORE_OK) {
+        uint64_t len = 0;
+        rc = size_series(it, &len, err);
+        if (rc)
+            break;
+        result += len_field_size(len);
+        if (r->answer_len + len_field_size(result) > RR_SAMPLES_MAX) {
+            rc = answer_too_big(err);
+            break;
+        }
+        if (PS_GROW(r->series_len, r->series_cap, r->n_series + 1)) {
+            rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the size of series %zu",
+                         r->n_series);
+            break;
+        }
+        r->series_len[r->n_series++] = (uint32_t)len; /* < RR_SAMPLES_MAX */
+    }
+    promstore_series_iter_close(it);
+    if (rc != PROMSTORE_DONE) {
+        ps_error_prefix(err, "query %zu", qi);
+        return rc;
+    }
+    r->result_len[qi] = result;
+    r->answer_len += len_field_size(result);
+    return PROMSTORE_OK;
+}
+
+/* Pass 1 over every query, then the buffers pass 2 works in. */
+static promstore_status size_samples(promstore_reader *r, promstore_error *err)
+{
+    size_t n = r->req->n_queries;
+    promstore_status rc = ps_snapshot_open(r->db, &r->snap, err);
+    if (rc)
+        return rc;
+    r->result_len = ps_calloc(n ? n : 1, sizeof *r->result_len);
+    if (r->result_len == NULL)
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for %zu query results", n);
+    for (size_t i = 0; i < n; i++) {
+        rc = size_result(r, i, err);
         if (rc)
             return rc;
-        /* At most 1 + 1 + 9 + 11 bytes per sample. */
-        if (ps_buf_reserve(ts, 22))
-            return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for samples");
-        put_sample(ts, &s);
     }
+    /* Room for a whole fragment and one sample past it, which is all a
+     * sample run writes (labels reserve their own); the compressed fragment
+     * after the room for the answer's length. */
+    r->zbuf = ps_malloc(RR_ZHEAD + snappy_max_compressed_length(RR_FRAGMENT));
+    if (r->zbuf == NULL || ps_buf_reserve(&r->frag, RR_FRAGMENT + RR_SAMPLE_MAX))
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the response's buffers");
+    return PROMSTORE_OK;
 }
 
 /*
- * Append QueryResult { repeated TimeSeries timeseries = 1; } of query i to
- * out as field 1 of ReadResponse. Room for the field's header is reserved
- * first and the result slid back over the unused part at the end, so that
- * the series are written once, straight into out.
+ * PASS 2: the same reads again, now written out, a fragment at a time. What
+ * pass 2 makes is checked against what pass 1 measured, field by field: one
+ * snapshot reads the same both times, so a difference is a bug, and it cuts
+ * the stream rather than send a body whose lengths lie.
  */
-static promstore_status encode_result(promstore_reader *r, size_t i, rr_buf *out, rr_buf *ts,
-                                      promstore_error *err)
+static promstore_status pass_differs(promstore_reader *r, const char *what, promstore_error *err)
 {
-    promstore_series_iter *it = NULL;
-    promstore_status rc = open_query(r, i, &it, err);
-    if (rc)
-        return rc;
-    if (ps_buf_reserve(out, 11)) {
-        rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the response");
-        goto fail;
-    }
-    size_t start = out->len;
-    out->len += 11;
-    while ((rc = promstore_series_iter_next(it, err)) == PROMSTORE_OK) {
-        rc = encode_series(it, ts, err);
-        if (rc)
-            goto fail;
-        if (ps_buf_reserve(out, len_field_size(ts->len))) {
-            rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory for the response");
-            goto fail;
-        }
-        put_byte(out, TAG(1, WT_LEN));
-        put_varint(out, ts->len);
-        put_bytes(out, ts->data, ts->len);
-        /* SAMPLES is built in memory: bound it, as the header promises. */
-        if (out->len > r->lim->max_decoded_bytes) {
-            rc = ps_fail(err, PROMSTORE_E_LIMIT,
-                         "remote read: the SAMPLES response of query %zu exceeds %llu bytes "
-                         "(max_decoded_bytes); narrow the query or accept STREAMED_XOR_CHUNKS",
-                         i, (unsigned long long)r->lim->max_decoded_bytes);
-            goto fail;
-        }
-    }
-    if (rc != PROMSTORE_DONE)
-        goto fail;
-    size_t body = out->len - start - 11;
-    uint8_t head[11];
-    head[0] = TAG(1, WT_LEN);
-    size_t hl = 1 + varint_put(head + 1, body);
-    memmove(out->data + start + hl, out->data + start + 11, body);
-    memcpy(out->data + start, head, hl);
-    out->len = start + hl + body;
-    promstore_series_iter_close(it);
-    return PROMSTORE_OK;
-fail:
-    promstore_series_iter_close(it);
-    return rc;
+    return ps_fail(err, PROMSTORE_E_CORRUPT,
+                   "remote read: query %zu read differently in the second pass (%s)", r->qi, what);
 }
 
-/* Build the whole snappy-compressed ReadResponse into r->body. */
-static promstore_status build_samples(promstore_reader *r, promstore_error *err)
+/* Samples of the current series into r->frag, until the fragment is full or they end. */
+static promstore_status make_samples(promstore_reader *r, promstore_error *err)
 {
-    rr_buf out = {0}, ts = {0};
-    promstore_status rc = PROMSTORE_OK;
-    for (size_t i = 0; i < r->req->n_queries; i++) {
-        rc = encode_result(r, i, &out, &ts, err);
+    rr_buf *f = &r->frag;
+    while (f->len < RR_FRAGMENT) {
+        promstore_sample s;
+        promstore_status rc = promstore_series_iter_sample(r->it, &s, err);
+        if (rc == PROMSTORE_DONE) {
+            r->in_series = 0;
+            return r->series_left ? pass_differs(r, "a series ended early", err) : PROMSTORE_OK;
+        }
         if (rc)
-            goto fail;
+            return rc;
+        size_t need = len_field_size(sample_body_size(&s));
+        if (need > r->series_left)
+            return pass_differs(r, "a series grew", err);
+        r->series_left -= need;
+        put_sample(f, &s); /* room: f->len < RR_FRAGMENT, cap RR_FRAGMENT + RR_SAMPLE_MAX */
     }
-    ps_buf_free(&ts);
-    size_t cap = snappy_max_compressed_length(out.len);
-    r->body = ps_malloc(cap ? cap : 1);
-    if (r->body == NULL) {
-        rc = ps_fail(err, PROMSTORE_E_NOMEM, "no memory to compress %zu bytes", out.len);
-        goto fail;
-    }
-    r->body_len = cap;
-    if (snappy_compress((const char *)(out.data ? out.data : (uint8_t *)""), out.len, (char *)r->body,
-                        &r->body_len) != SNAPPY_OK) {
-        rc = ps_fail(err, PROMSTORE_E_NOMEM, "snappy could not compress the response");
-        goto fail;
-    }
-    ps_buf_free(&out);
     return PROMSTORE_OK;
-fail:
-    ps_buf_free(&out);
-    ps_buf_free(&ts);
-    return rc;
+}
+
+/* The next TimeSeries's head and labels into r->frag, or the end of the query. */
+static promstore_status make_series_head(promstore_reader *r, promstore_error *err)
+{
+    promstore_status rc = promstore_series_iter_next(r->it, err);
+    if (rc == PROMSTORE_DONE) {
+        promstore_series_iter_close(r->it);
+        r->it = NULL;
+        r->qi++;
+        return PROMSTORE_OK;
+    }
+    if (rc)
+        return rc;
+    if (r->next_series == r->n_series)
+        return pass_differs(r, "one series more", err);
+    const promstore_label *ls;
+    size_t nl;
+    rc = promstore_series_iter_labels(r->it, &ls, &nl);
+    if (rc)
+        return ps_fail(err, rc, "no current series");
+    uint64_t len = r->series_len[r->next_series++];
+    size_t head = labels_size(ls, nl);
+    if (head > len)
+        return pass_differs(r, "labels grew", err);
+    if (ps_buf_reserve(&r->frag, 11 + head + RR_SAMPLE_MAX))
+        return ps_fail(err, PROMSTORE_E_NOMEM, "no memory for a series's labels");
+    put_byte(&r->frag, TAG(1, WT_LEN));
+    put_varint(&r->frag, len);
+    put_labels(&r->frag, 1, ls, nl);
+    r->series_left = len - head;
+    r->in_series = 1;
+    return PROMSTORE_OK;
+}
+
+/*
+ * Add the answer's next bytes to r->frag: a QueryResult's head, a
+ * TimeSeries's head and labels, or a run of samples. PROMSTORE_OK (maybe
+ * with nothing added, between queries), PROMSTORE_DONE, or an error.
+ */
+static promstore_status make_more(promstore_reader *r, promstore_error *err)
+{
+    if (r->in_series)
+        return make_samples(r, err);
+    if (r->it)
+        return make_series_head(r, err);
+    if (r->qi == r->req->n_queries)
+        return r->next_series == r->n_series ? PROMSTORE_DONE
+                                             : pass_differs(r, "series missing", err);
+    const Prometheus__Query *q = r->req->queries[r->qi];
+    promstore_status rc = ps_snapshot_query(r->snap, r->sel[r->qi], q->start_timestamp_ms,
+                                            q->end_timestamp_ms, &r->it, err);
+    ps_selector_free(r->sel[r->qi]);
+    r->sel[r->qi] = NULL;
+    if (rc)
+        return rc;
+    /* A fragment has room past RR_FRAGMENT for this head (11 < RR_SAMPLE_MAX). */
+    put_byte(&r->frag, TAG(1, WT_LEN));
+    put_varint(&r->frag, r->result_len[r->qi]);
+    return PROMSTORE_OK;
+}
+
+/*
+ * Compress the first RR_FRAGMENT bytes of r->frag (or all that is left at
+ * the end) into r->zbuf as snappy elements, without the length preamble
+ * snappy_compress writes for the fragment alone; the first piece carries the
+ * answer's own. The bytes past the fragment move to the front.
+ */
+static promstore_status compress_fragment(promstore_reader *r, promstore_error *err)
+{
+    rr_buf *f = &r->frag;
+    size_t n = f->len < RR_FRAGMENT ? f->len : RR_FRAGMENT;
+    size_t zlen = snappy_max_compressed_length(RR_FRAGMENT);
+    char *z = (char *)r->zbuf + RR_ZHEAD;
+    size_t elements = 0; /* the fragment's preamble: skipped */
+    if (n) {
+        if (snappy_compress((const char *)f->data, n, z, &zlen) != SNAPPY_OK)
+            return ps_fail(err, PROMSTORE_E_NOMEM, "snappy could not compress the response");
+        elements = varint_size(n);
+    } else {
+        zlen = 0;
+    }
+    r->z_end = RR_ZHEAD + zlen;
+    r->z_off = RR_ZHEAD + elements;
+    if (!r->preamble_sent) {
+        uint8_t pre[10];
+        size_t pl = varint_put(pre, r->answer_len);
+        r->z_off -= pl;
+        memcpy(r->zbuf + r->z_off, pre, pl);
+        r->preamble_sent = 1;
+    }
+    r->made += n;
+    memmove(f->data, f->data + n, f->len - n);
+    f->len -= n;
+    return PROMSTORE_OK;
+}
+
+/* SAMPLES: the next piece of at most read_frame_bytes of the compressed answer. */
+static promstore_status next_samples(promstore_reader *r, const uint8_t **data, size_t *len,
+                                     promstore_error *err)
+{
+    while (r->z_off == r->z_end) {
+        if (r->done && r->frag.len == 0 && r->preamble_sent)
+            return PROMSTORE_DONE;
+        promstore_status rc = PROMSTORE_OK;
+        while (!r->done && r->frag.len < RR_FRAGMENT && rc == PROMSTORE_OK)
+            rc = make_more(r, err);
+        if (rc == PROMSTORE_DONE) {
+            r->done = 1;
+            if (r->made + r->frag.len != r->answer_len)
+                rc = pass_differs(r, "the answer's length", err);
+            else
+                rc = PROMSTORE_OK;
+        }
+        if (rc == PROMSTORE_OK)
+            rc = compress_fragment(r, err);
+        if (rc) {
+            r->failed = rc;
+            promstore_series_iter_close(r->it); /* release the snapshot now */
+            r->it = NULL;
+            ps_snapshot_close(r->snap);
+            r->snap = NULL;
+            return rc;
+        }
+        if (r->done && r->frag.len == 0) { /* the last fragment: done with the store */
+            ps_snapshot_close(r->snap);
+            r->snap = NULL;
+        }
+    }
+    size_t n = r->z_end - r->z_off;
+    if (n > r->lim->read_frame_bytes)
+        n = (size_t)r->lim->read_frame_bytes;
+    *data = r->zbuf + r->z_off;
+    *len = n;
+    r->z_off += n;
+    return PROMSTORE_OK;
 }
 
 /* --- STREAMED_XOR_CHUNKS ----------------------------------------------------- */
@@ -579,12 +789,16 @@ static void reader_free(promstore_reader *r)
     if (r == NULL)
         return;
     promstore_series_iter_close(r->it);
+    ps_snapshot_close(r->snap); /* after its iterator */
     ps_pb_alloc_release(&r->pa); /* also after a failed unpack */
     ps_free(r->mt);
     for (size_t i = 0; i < r->n_sel; i++)
         ps_selector_free(r->sel[i]);
     ps_free(r->sel);
-    ps_free(r->body);
+    ps_free(r->series_len);
+    ps_free(r->result_len);
+    ps_buf_free(&r->frag);
+    ps_free(r->zbuf);
     ps_buf_free(&r->frame);
     ps_engine_read_slot_give(r->db);
     ps_free(r);
@@ -657,15 +871,15 @@ static int check_request(promstore_reader *r, promstore_http_response *resp)
 }
 
 /*
- * The first bytes of the answer: all of SAMPLES, or the first frame of a
- * stream. An error here still has a status of its own: 0, or -1 answered.
+ * Before the answer's first byte: pass 1 of SAMPLES, or the first frame of
+ * a stream. An error here still has a status of its own: 0, or -1 answered.
  */
 static int start_body(promstore_reader *r, promstore_http_response *resp)
 {
     promstore_error e;
     promstore_status rc;
     if (r->mode == RR_SAMPLES) {
-        rc = build_samples(r, &e);
+        rc = size_samples(r, &e);
     } else {
         rc = build_frame(r, &e);
         if (rc == PROMSTORE_OK)
@@ -728,20 +942,6 @@ answered:
     return PROMSTORE_OK;
 }
 
-/* SAMPLES: the compressed body in pieces of at most read_frame_bytes. */
-static promstore_status next_samples(promstore_reader *r, const uint8_t **data, size_t *len)
-{
-    if (r->body_pos == r->body_len)
-        return PROMSTORE_DONE;
-    size_t n = r->body_len - r->body_pos;
-    if (n > r->lim->read_frame_bytes)
-        n = (size_t)r->lim->read_frame_bytes;
-    *data = r->body + r->body_pos;
-    *len = n;
-    r->body_pos += n;
-    return PROMSTORE_OK;
-}
-
 static promstore_status next_streamed(promstore_reader *r, const uint8_t **data, size_t *len,
                                       promstore_error *err)
 {
@@ -774,7 +974,7 @@ static promstore_status abi_next(promstore_reader *r, const uint8_t **data, size
     if (r->failed)
         return ps_fail(err, r->failed, "the response failed earlier; close the reader");
     if (r->mode == RR_SAMPLES)
-        return next_samples(r, data, len);
+        return next_samples(r, data, len, err);
     return next_streamed(r, data, len, err);
 }
 

@@ -25,81 +25,10 @@ backend=${1:?usage: run_e2e.sh lmdb|sqlite SERVER}
 server=${2:?usage: run_e2e.sh lmdb|sqlite SERVER}
 loadgen=${3:-}
 PROMETHEUS=${PROMETHEUS:-prometheus}
-for tool in "$PROMETHEUS" curl jq; do
-  command -v "$tool" >/dev/null || { echo "e2e: FAIL: $tool not found (scripts/setup-deps.sh)"; exit 1; }
-done
-
-work=$(mktemp -d "${TMPDIR:-/tmp}/promstore-e2e-$backend.XXXXXX")
-declare -A pid=()
-failures=0
-t_start=$SECONDS
-
-log() { printf 'e2e[%s] %3ds: %s\n' "$backend" $((SECONDS - t_start)) "$*"; }
-
-# --- processes ---------------------------------------------------------------
-
-stop() { # stop NAME [SIGNAL]: signal one of our processes and reap it (<= 10 s)
-  local p=${pid[$1]:-} i
-  [[ -n $p ]] || return 0
-  disown "$p" 2>/dev/null || true # no "Killed" job notice; bash still reaps it
-  kill -"${2:-TERM}" "$p" 2>/dev/null || true
-  for ((i = 0; i < 100; i++)); do
-    kill -0 "$p" 2>/dev/null || break
-    sleep 0.1
-  done
-  kill -KILL "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-  unset "pid[$1]"
-}
-
-cleanup() {
-  local rc=$? n
-  trap - EXIT INT TERM
-  for n in "${!pid[@]}"; do stop "$n"; done
-  if ((rc != 0)); then
-    echo "--- last lines of promstore.log"
-    tail -n 15 "$work/promstore.log" 2>/dev/null || true
-    for n in prom_a prom_b; do
-      echo "--- last warnings and errors in $n.log"
-      grep -E 'level=(warn|error)' "$work/$n.log" 2>/dev/null | tail -n 10 || true
-    done
-  fi
-  if [[ ${KEEP:-0} == 1 ]]; then echo "e2e: work dir kept: $work"; else rm -rf "$work"; fi
-  exit "$rc"
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
-
-declare -A used_port=()
-# Ports are taken from 20000-31999, below Linux's ephemeral range (32768 up by
-# default): a port in that range can be the local end of an outgoing
-# connection (a scrape, a curl) by the time the server binds it, and then its
-# bind fails with "address already in use" (seen: Prometheus B on 34836).
-free_port() { # free_port VAR: a port in 20000-31999 that nothing accepts connections on
-  local i p
-  for ((i = 0; i < 100; i++)); do
-    p=$((20000 + RANDOM % 12000))
-    [[ -z ${used_port[$p]:-} ]] || continue
-    if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null; then
-      used_port[$p]=1
-      printf -v "$1" '%s' "$p"
-      return 0
-    fi
-  done
-  echo "e2e: no free port" >&2
-  return 1
-}
-
-wait_ready() { # wait_ready NAME URL SECONDS
-  local i
-  for ((i = 0; i < $3 * 5; i++)); do
-    curl -sf -o /dev/null --max-time 2 "$2" && return 0
-    kill -0 "${pid[$1]}" 2>/dev/null || { log "$1 exited"; return 1; }
-    sleep 0.2
-  done
-  log "$1 not ready after $3 s: $2"
-  return 1
-}
+# shellcheck source=tests/e2e/lib.sh
+source "$(dirname "$0")/lib.sh"
+e2e_need_tools "$PROMETHEUS" curl jq
+e2e_init e2e prom_a prom_b
 
 start_promstore() {
   if [[ $(basename "$server") == prometheus ]]; then # harness self-check
@@ -245,10 +174,7 @@ remote_read:
 EOF
 
 # A hard bound on the whole run (it takes about 80 s).
-( for ((i = 0; i < 290; i++)); do sleep 1; done
-  echo "e2e[$backend] FAIL: time budget of 290 s exceeded" >&2
-  kill -TERM $$ ) </dev/null >/dev/null &
-pid[watchdog]=$!
+e2e_watchdog 290
 
 # 1. Start everything.
 start_promstore

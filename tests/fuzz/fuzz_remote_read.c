@@ -1,7 +1,8 @@
 /*
  * fuzz_remote_read -- promstore_remote_read_open(), _next() until done, and
  * _close() over remote read request bodies, against a small store filled at
- * start (a few series, a few hundred samples each, stale markers).
+ * start (a few series, a few hundred samples each, stale markers, and one
+ * long series whose SAMPLES answer spans several 64 KiB snappy fragments).
  *
  * Input: byte 0 chooses the form of the rest.
  *   bit 0 clear: the rest is the body as sent (snappy bytes).
@@ -14,7 +15,10 @@
  * every streamed piece is one whole frame with a valid CRC32C that decodes
  * as a ChunkedReadResponse whose query_index is in range and whose chunks
  * decode; a SAMPLES body decompresses to a ReadResponse with one result per
- * query and every sample inside its query's time range.
+ * query and every sample inside its query's time range, and its bytes are
+ * what snappy_compress makes of the decoded answer (the fragments it was
+ * compressed in join into the whole's encoding), and the SAMPLES reader
+ * fails in next() on nothing (its limits were met in open()).
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -33,7 +37,7 @@ static const int g_allowed[] = {200, 400, 413, 0};
 static void opts(promstore_options *o)
 {
     o->read_frame_bytes = 512;        /* several frames per answer */
-    o->max_samples_per_query = 1000;  /* reachable: the store holds 1500 */
+    o->max_samples_per_query = 10000; /* reachable: the store holds 10500 */
     o->max_decoded_bytes = 1u << 20;  /* keep hostile length headers cheap */
 }
 
@@ -61,6 +65,19 @@ static void fill(promstore *db)
         if (promstore_append(db, &ser, 1, NULL, &err) != PROMSTORE_OK)
             fuzz_fail("fill: %s", err.message);
     }
+    /* 9000 samples: ~160 KiB as SAMPLES, three snappy fragments. */
+    enum { LONG = 9000 };
+    static promstore_sample smp[LONG];
+    for (int i = 0; i < LONG; i++) {
+        double v = (double)i * 0.1;
+        smp[i].timestamp_ms = 1000000 + (int64_t)i * 15000;
+        memcpy(&smp[i].value_bits, &v, sizeof v);
+    }
+    promstore_label l[2] = {{"__name__", 8, "long", 4}, {"job", 3, "node", 4}};
+    promstore_series ser = {l, 2, smp, LONG};
+    promstore_error err;
+    if (promstore_append(db, &ser, 1, NULL, &err) != PROMSTORE_OK)
+        fuzz_fail("fill: %s", err.message);
 }
 
 int LLVMFuzzerInitialize(int *argc, char ***argv)
@@ -164,6 +181,14 @@ static void check_samples_body(const uint8_t *body, size_t len, const Prometheus
         }
     }
     prometheus__read_response__free_unpacked(rr, NULL);
+    size_t zlen = snappy_max_compressed_length(n);
+    char *whole = malloc(zlen ? zlen : 1);
+    if (whole == NULL || snappy_compress(raw, n, whole, &zlen) != SNAPPY_OK)
+        fuzz_fail("snappy_compress of the decoded answer failed");
+    if (zlen != len || memcmp(whole, body, len) != 0)
+        fuzz_fail("SAMPLES body (%zu bytes) is not snappy_compress of its %zu decoded bytes "
+                  "(%zu)", len, n, zlen);
+    free(whole);
     free(raw);
 }
 
