@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -75,21 +76,30 @@ enum MHD_Result srv_http_send(srv_request *r, int status, struct MHD_Response *r
     return rc;
 }
 
-enum MHD_Result srv_http_send_text(srv_request *r, int status, const char *text)
+/* A text/plain response of text and a newline, not queued yet; NULL when out of memory. */
+static struct MHD_Response *text_response(const char *text)
 {
     size_t n = strlen(text);
     char *body = malloc(n + 2);
     if (body == NULL)
-        return MHD_NO;
+        return NULL;
     memcpy(body, text, n);
     body[n] = '\n';
     body[n + 1] = '\0';
     struct MHD_Response *resp = MHD_create_response_from_buffer(n + 1, body, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
         free(body);
-        return MHD_NO;
+        return NULL;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    return resp;
+}
+
+enum MHD_Result srv_http_send_text(srv_request *r, int status, const char *text)
+{
+    struct MHD_Response *resp = text_response(text);
+    if (resp == NULL)
+        return MHD_NO;
     return srv_http_send(r, status, resp, text);
 }
 
@@ -160,18 +170,86 @@ static bool has_body(srv_request *r)
            srv_http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
+/* How often the headers that frame a body occur, and the Transfer-Encoding. */
+struct framing {
+    unsigned content_length, transfer_encoding;
+    const char *coding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct framing *fr = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        fr->content_length++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0 && fr->transfer_encoding++ == 0)
+        fr->coding = value;
+    return MHD_YES;
+}
+
+/* True when a Transfer-Encoding value is exactly the chunked coding (any case). */
+static bool plain_chunked(const char *coding)
+{
+    size_t n = strlen(coding);
+    while (n > 0 && (coding[n - 1] == ' ' || coding[n - 1] == '\t'))
+        n--;
+    return n == 7 && strncasecmp(coding, "chunked", 7) == 0;
+}
+
 /*
- * What the headers alone decide: 404, 405 (its Allow in *allow), 401 or 413;
- * 0 when the request may go on.
+ * The body must have one framing (docs/PROTOCOL.md 4.1):
+ * libmicrohttpd frames by chunked when Content-Length comes too, and keeps the
+ * connection, so a request hidden after the chunked end would run (request
+ * smuggling); and it has no answer for a coding it cannot undo, it waits for
+ * the read timeout. 400 or 501 (the reason in r->why), answered at once and
+ * with the connection closed; 0 when the framing is sound.
+ */
+static int check_framing(srv_request *r)
+{
+    struct framing fr = {0, 0, NULL};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, &fr);
+    if (fr.transfer_encoding > 0 && fr.content_length > 0) {
+        snprintf(r->why, sizeof r->why,
+                 "both Content-Length and Transfer-Encoding are set: the body's framing is "
+                 "ambiguous");
+        return 400;
+    }
+    if (fr.content_length > 1) {
+        snprintf(r->why, sizeof r->why,
+                 "%u Content-Length headers: the body's framing is ambiguous", fr.content_length);
+        return 400;
+    }
+    if (fr.transfer_encoding > 1) {
+        snprintf(r->why, sizeof r->why,
+                 "%u Transfer-Encoding headers: only one, \"chunked\", is accepted",
+                 fr.transfer_encoding);
+        return 501;
+    }
+    if (fr.transfer_encoding == 1 && !plain_chunked(fr.coding)) {
+        snprintf(r->why, sizeof r->why,
+                 "unsupported Transfer-Encoding \"%.100s\": only chunked is accepted", fr.coding);
+        return 501;
+    }
+    return 0;
+}
+
+/*
+ * What the headers alone decide: 400 or 501 for the framing (r->closing is
+ * set), 404, 405 (its Allow in *allow), 401 or 413; 0 when the request may
+ * go on.
  */
 static int precheck(srv_request *r, const char *url, const char *method, const char **allow)
 {
     const struct route *rt = find_route(url);
-    if (rt == NULL) {
-        r->route = SRV_ROUTE_OTHER;
-        return 404;
+    r->route = rt ? rt->route : SRV_ROUTE_OTHER;
+    int framing = check_framing(r);
+    if (framing != 0) {
+        r->closing = true;
+        return framing;
     }
-    r->route = rt->route;
+    if (rt == NULL)
+        return 404;
     if (!method_allowed(rt, method)) {
         *allow = rt->allow;
         return 405;
@@ -186,8 +264,20 @@ static int precheck(srv_request *r, const char *url, const char *method, const c
     return 0;
 }
 
+/* A refusal that closes the connection: nothing more is read from it. */
+static enum MHD_Result send_closing(srv_request *r)
+{
+    struct MHD_Response *resp = text_response(r->why);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    return srv_http_send(r, r->early, resp, r->why);
+}
+
 static enum MHD_Result send_early(srv_request *r)
 {
+    if (r->closing)
+        return send_closing(r);
     switch (r->early) {
     case 404:
         return srv_http_send_text(r, 404, "not found");
@@ -221,7 +311,7 @@ static enum MHD_Result begin(srv_server *s, struct MHD_Connection *conn, const c
     *con_cls = r;
     atomic_fetch_add(&s->in_flight, 1);
     r->early = precheck(r, url, method, &r->allow);
-    if (r->early != 0 && has_body(r))
+    if (r->closing || (r->early != 0 && has_body(r)))
         return send_early(r);
     long long announced = content_length(r);
     if (r->early == 0 && announced > 0) {
