@@ -29,6 +29,14 @@
 /* The first buffer for a body whose length is not announced. */
 #define BODY_INITIAL (64u << 10)
 
+/*
+ * A refused body is read and dropped before the answer goes out, at most
+ * this many bytes (or twice --web.max-request-bytes, if more) and for at
+ * most this long; past either the connection is cut.
+ */
+#define DRAIN_MIN_BYTES (64ull << 20)
+#define DRAIN_MAX_MS 10000
+
 static const struct route {
     const char *path;
     enum srv_route route;
@@ -290,9 +298,47 @@ static enum MHD_Result send_early(srv_request *r)
     }
 }
 
+/* Seconds on the monotonic clock since t0. */
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* How much of a refused body is read and dropped before answering. */
+static uint64_t drain_limit(const srv_request *r)
+{
+    uint64_t twice = r->srv->cfg->max_request_bytes * 2;
+    return twice > DRAIN_MIN_BYTES ? twice : DRAIN_MIN_BYTES;
+}
+
+/* The client waits for "100 Continue" before it sends the body. */
+static bool expects_continue(srv_request *r)
+{
+    const char *v = srv_http_header(r, MHD_HTTP_HEADER_EXPECT);
+    return v != NULL && strcasecmp(v, "100-continue") == 0;
+}
+
 /*
- * First call: the headers are in. A refused request with a body is answered
- * now, so its body is never read (MHD then closes the connection); anything
+ * Whether a refused request's body is read and dropped before its answer
+ * (lingering close, docs/PROTOCOL.md 4.1). Answered while the client is still
+ * sending, libmicrohttpd closes the connection on unread data, the kernel
+ * resets it, and a Go client (Prometheus) reports "broken pipe" instead of
+ * the status, about three times in five, and retries the batch forever. Not
+ * when the client waits for 100 Continue (it will not send the body), nor
+ * when the announced body is past the drain limit (it is cut anyway).
+ */
+static bool drain_first(srv_request *r)
+{
+    long long announced = content_length(r);
+    return !expects_continue(r) && (announced < 0 || (uint64_t)announced <= drain_limit(r));
+}
+
+/*
+ * First call: the headers are in. A refused framing is answered now and the
+ * connection closed; a refused request with a body is answered once its body
+ * has been read and dropped (drain_first), or now when it will not be; anything
  * else is answered at the last call, which keeps the connection alive.
  */
 static enum MHD_Result begin(srv_server *s, struct MHD_Connection *conn, const char *url,
@@ -311,7 +357,7 @@ static enum MHD_Result begin(srv_server *s, struct MHD_Connection *conn, const c
     *con_cls = r;
     atomic_fetch_add(&s->in_flight, 1);
     r->early = precheck(r, url, method, &r->allow);
-    if (r->closing || (r->early != 0 && has_body(r)))
+    if (r->closing || (r->early != 0 && has_body(r) && !drain_first(r)))
         return send_early(r);
     long long announced = content_length(r);
     if (r->early == 0 && announced > 0) {
@@ -326,9 +372,10 @@ static enum MHD_Result collect(srv_request *r, const char *data, size_t n)
 {
     uint64_t max = r->srv->cfg->max_request_bytes;
     if (r->too_large || r->no_memory || r->early) {
-        /* Discard; a sender that goes on far past the limit is cut off. */
+        /* Drain (see drain_first); a sender that goes on too far or too long is cut off. */
         r->len += n < SIZE_MAX - r->len ? n : 0;
-        return r->len > 2 * max ? MHD_NO : MHD_YES;
+        bool too_much = r->len > drain_limit(r);
+        return too_much || seconds_since(&r->start) * 1000 > DRAIN_MAX_MS ? MHD_NO : MHD_YES;
     }
     if (n > max - r->len) {
         r->too_large = true;
@@ -397,12 +444,8 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     srv_request *r = *con_cls;
     if (r == NULL)
         return;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double secs = (double)(now.tv_sec - r->start.tv_sec) +
-                  (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
     if (r->status != 0)
-        srv_metrics_request(r->route, r->status, secs);
+        srv_metrics_request(r->route, r->status, seconds_since(&r->start));
     srv_deadline_request_done(r->deadline);
     free(r->body);
     free(r);
