@@ -39,6 +39,7 @@ typedef struct srv_config {
     /* web.* */
     char *listen_address;     /* host:port, [v6]:port or :port */
     uint64_t max_request_bytes;
+    uint64_t max_body_bytes_in_flight; /* all bodies being received, together */
     uint64_t max_connections;
     int64_t read_timeout_ms;  /* whole-request read deadline and idle timeout, 0: none */
     uint64_t connection_memory_limit;

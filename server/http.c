@@ -151,13 +151,60 @@ static enum MHD_Result send_401(srv_request *r)
     return srv_http_send(r, 401, resp, "missing or wrong credentials");
 }
 
+/* 413: r->why when the headers gave a reason, else the body outgrew the limit. */
 static enum MHD_Result send_413(srv_request *r)
 {
-    char msg[128];
-    snprintf(msg, sizeof msg, "request body larger than %llu bytes",
-             (unsigned long long)r->srv->cfg->max_request_bytes);
+    if (r->why[0] == '\0')
+        snprintf(r->why, sizeof r->why, "request body larger than %llu bytes",
+                 (unsigned long long)r->srv->cfg->max_request_bytes);
     srv_metrics_limit(SRV_LIMIT_REQUEST_BYTES);
-    return srv_http_send_text(r, 413, msg);
+    return srv_http_send_text(r, 413, r->why);
+}
+
+/* 503 with Retry-After: the reason is r->why. */
+static enum MHD_Result send_503(srv_request *r)
+{
+    struct MHD_Response *resp = text_response(r->why);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    return srv_http_send(r, 503, resp, r->why);
+}
+
+/*
+ * The budget of --web.max-body-bytes-in-flight: every byte allocated for a
+ * body being received is taken from it first (the announced length at the
+ * headers, each growth of a chunked body's buffer as it arrives) and given
+ * back when the request completes, so a few hundred connections cannot hold
+ * a few hundred maximal bodies at once. False, with nothing taken and the
+ * refusal counted, when n bytes do not fit.
+ */
+static bool budget_take(srv_request *r, size_t n)
+{
+    uint64_t max = r->srv->cfg->max_body_bytes_in_flight;
+    uint_fast64_t held = atomic_load(&r->srv->body_bytes);
+    do {
+        if (n > max || held > max - n) {
+            snprintf(r->why, sizeof r->why,
+                     "request bodies being received would pass "
+                     "--web.max-body-bytes-in-flight (%llu bytes): retry later",
+                     (unsigned long long)max);
+            srv_metrics_limit(SRV_LIMIT_BODY_BYTES);
+            return false;
+        }
+    } while (!atomic_compare_exchange_weak(&r->srv->body_bytes, &held, held + n));
+    r->reserved += n;
+    return true;
+}
+
+/* Free the body buffer and give its bytes back to the budget. */
+static void drop_body(srv_request *r)
+{
+    free(r->body);
+    r->body = NULL;
+    r->cap = 0;
+    atomic_fetch_sub(&r->srv->body_bytes, r->reserved);
+    r->reserved = 0;
 }
 
 /* The announced body length, or -1 when absent or not a number. */
@@ -244,7 +291,8 @@ static int check_framing(srv_request *r)
 
 /*
  * What the headers alone decide: 400 or 501 for the framing (r->closing is
- * set), 404, 405 (its Allow in *allow), 401 or 413; 0 when the request may
+ * set), 404, 405 (its Allow in *allow), 413 (too large, or a body where none
+ * is taken: the reason in r->why) or 401; 0 when the request may
  * go on.
  */
 static int precheck(srv_request *r, const char *url, const char *method, const char **allow)
@@ -261,6 +309,11 @@ static int precheck(srv_request *r, const char *url, const char *method, const c
     if (!method_allowed(rt, method)) {
         *allow = rt->allow;
         return 405;
+    }
+    /* Refused before anything is held: an open health check must not buffer. */
+    if (strcmp(rt->allow, "POST") != 0 && has_body(r)) {
+        snprintf(r->why, sizeof r->why, "%s takes no request body", rt->path);
+        return 413;
     }
     bool open = r->route == SRV_ROUTE_HEALTHY || r->route == SRV_ROUTE_READY;
     if (!open && !srv_auth_check(&r->srv->auth,
@@ -293,6 +346,8 @@ static enum MHD_Result send_early(srv_request *r)
         return send_405(r, r->allow);
     case 401:
         return send_401(r);
+    case 503:
+        return send_503(r);
     default:
         return send_413(r);
     }
@@ -336,10 +391,12 @@ static bool drain_first(srv_request *r)
 }
 
 /*
- * First call: the headers are in. A refused framing is answered now and the
- * connection closed; a refused request with a body is answered once its body
- * has been read and dropped (drain_first), or now when it will not be; anything
- * else is answered at the last call, which keeps the connection alive.
+ * First call: the headers are in. An announced body takes its length from
+ * the budget (budget_take) or is refused with 503. A refused framing is
+ * answered now and the connection closed; a refused request with a body is
+ * answered once its body has been read and dropped (drain_first), or now when
+ * it will not be; anything else is answered at the last call, which keeps the
+ * connection alive.
  */
 static enum MHD_Result begin(srv_server *s, struct MHD_Connection *conn, const char *url,
                              const char *method, void **con_cls)
@@ -357,12 +414,16 @@ static enum MHD_Result begin(srv_server *s, struct MHD_Connection *conn, const c
     *con_cls = r;
     atomic_fetch_add(&s->in_flight, 1);
     r->early = precheck(r, url, method, &r->allow);
+    long long announced = content_length(r);
+    if (r->early == 0 && announced > 0 && !budget_take(r, (size_t)announced))
+        r->early = 503;
     if (r->closing || (r->early != 0 && has_body(r) && !drain_first(r)))
         return send_early(r);
-    long long announced = content_length(r);
     if (r->early == 0 && announced > 0) {
         r->body = malloc((size_t)announced);
         r->cap = r->body ? (size_t)announced : 0;
+        if (r->body == NULL)
+            drop_body(r);
     }
     return MHD_YES;
 }
@@ -371,7 +432,7 @@ static enum MHD_Result begin(srv_server *s, struct MHD_Connection *conn, const c
 static enum MHD_Result collect(srv_request *r, const char *data, size_t n)
 {
     uint64_t max = r->srv->cfg->max_request_bytes;
-    if (r->too_large || r->no_memory || r->early) {
+    if (r->too_large || r->no_memory || r->over_budget || r->early) {
         /* Drain (see drain_first); a sender that goes on too far or too long is cut off. */
         r->len += n < SIZE_MAX - r->len ? n : 0;
         bool too_much = r->len > drain_limit(r);
@@ -379,9 +440,7 @@ static enum MHD_Result collect(srv_request *r, const char *data, size_t n)
     }
     if (n > max - r->len) {
         r->too_large = true;
-        free(r->body);
-        r->body = NULL;
-        r->cap = 0;
+        drop_body(r);
         r->len = max + n;
         return MHD_YES;
     }
@@ -391,11 +450,15 @@ static enum MHD_Result collect(srv_request *r, const char *data, size_t n)
             cap *= 2;
         if (cap > max)
             cap = (size_t)max;
+        if (!budget_take(r, cap - r->cap)) {
+            r->over_budget = true;
+            drop_body(r);
+            return MHD_YES;
+        }
         uint8_t *p = realloc(r->body, cap);
         if (p == NULL) {
             r->no_memory = true;
-            free(r->body);
-            r->body = NULL;
+            drop_body(r);
             return MHD_YES;
         }
         r->body = p;
@@ -414,6 +477,8 @@ static enum MHD_Result finish(srv_request *r)
         return send_early(r);
     if (r->too_large)
         return send_413(r);
+    if (r->over_budget)
+        return send_503(r);
     if (r->no_memory)
         return srv_http_send_text(r, 503, "out of memory storing the request body");
     return srv_handle(r);
@@ -447,7 +512,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->status != 0)
         srv_metrics_request(r->route, r->status, seconds_since(&r->start));
     srv_deadline_request_done(r->deadline);
-    free(r->body);
+    drop_body(r);
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&s->in_flight, 1);

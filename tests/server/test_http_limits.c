@@ -13,7 +13,9 @@
  */
 #define _GNU_SOURCE
 #include <curl/curl.h>
+#include <poll.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -244,6 +246,188 @@ static void test_unknown_transfer_coding(void **state)
     h_fixture_done(f);
 }
 
+/* --- Item: memory held by bodies ------------------------------------------- */
+
+/* Send all n bytes of p; false when the connection failed. */
+static bool send_all(int fd, const void *p, size_t n)
+{
+    const char *c = p;
+    while (n > 0) {
+        ssize_t k = send(fd, c, n, MSG_NOSIGNAL);
+        if (k <= 0)
+            return false;
+        c += k;
+        n -= (size_t)k;
+    }
+    return true;
+}
+
+/* Send n filler bytes. */
+static bool send_filler(int fd, size_t n)
+{
+    static char block[64 << 10];
+    memset(block, 0xa5, sizeof block);
+    while (n > 0) {
+        size_t k = n < sizeof block ? n : sizeof block;
+        if (!send_all(fd, block, k))
+            return false;
+        n -= k;
+    }
+    return true;
+}
+
+/* A field of /proc/PID/status in KiB (VmRSS, VmHWM), or -1. */
+static long proc_kib(pid_t pid, const char *field)
+{
+    char path[64], line[256];
+    snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+    FILE *fp = fopen(path, "r");
+    long kib = -1;
+    size_t n = strlen(field);
+    while (fp && fgets(line, sizeof line, fp))
+        if (strncmp(line, field, n) == 0 && line[n] == ':')
+            kib = strtol(line + n + 1, NULL, 10);
+    if (fp)
+        fclose(fp);
+    return kib;
+}
+
+/* Read until the end of a response head ("\r\n\r\n") or timeout_s; false when none came. */
+static bool read_head(int fd, double timeout_s, char *out, size_t len)
+{
+    size_t got = 0;
+    double t0 = h_now_s();
+    out[0] = '\0';
+    while (strstr(out, "\r\n\r\n") == NULL && got < len - 1) {
+        struct pollfd p = {fd, POLLIN, 0};
+        double left = timeout_s - (h_now_s() - t0);
+        if (left <= 0 || poll(&p, 1, (int)(left * 1000) + 1) <= 0)
+            return false;
+        ssize_t n = recv(fd, out + got, len - 1 - got, 0);
+        if (n <= 0)
+            return false;
+        got += (size_t)n;
+        out[got] = '\0';
+    }
+    return strstr(out, "\r\n\r\n") != NULL;
+}
+
+/*
+ * Sixteen unauthenticated GET /-/healthy, each with a 32 MiB body, sent at
+ * once: each used to be buffered in full (RSS 527 MiB), and at the default
+ * 512 connections that is 16 GiB. A route that takes no body refuses one at
+ * the headers (413), reads it without keeping it, and only then answers.
+ */
+static void test_health_check_bodies(void **state)
+{
+    (void)state;
+    enum { N = 16 };
+    const size_t body = 32u << 20, held = body - (1u << 20);
+    h_fixture *f = start_own("bodies", NULL);
+    long hwm0 = proc_kib(f->srv.pid, "VmHWM");
+    assert_true(hwm0 > 0);
+    int fds[N];
+    char head[256];
+    int hl = snprintf(head, sizeof head,
+                      "GET /-/healthy HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: %zu\r\n\r\n",
+                      body);
+    /* All sixteen hold all but the last MiB of their bodies at once. */
+    for (int i = 0; i < N; i++) {
+        fds[i] = h_connect(f->srv.port);
+        assert_true(fds[i] >= 0);
+        assert_true(send_all(fds[i], head, (size_t)hl));
+        assert_true(send_filler(fds[i], held));
+    }
+    long grown = proc_kib(f->srv.pid, "VmHWM") - hwm0;
+    int refused = 0;
+    char out[4096], line[256];
+    for (int i = 0; i < N; i++) {
+        assert_true(send_filler(fds[i], body - held));
+        shutdown(fds[i], SHUT_WR);
+        h_read_until_close(fds[i], 10.0, out, sizeof out);
+        close(fds[i]);
+        raw_body_line(out, line, sizeof line);
+        if (raw_status(out) == 413 && strstr(line, "/-/healthy takes no request body"))
+            refused++;
+    }
+    fprintf(stderr, "CASE health_check_bodies | %d GET /-/healthy with 32 MiB bodies at once | "
+                    "%d of %d: 413 %s | peak RSS grew %ld KiB\n",
+            N, refused, N, line, grown);
+    assert_int_equal(refused, N);
+    assert_true(grown < 64 * 1024);
+    h_response r;
+    assert_int_equal(h_request(f, "GET", "/-/healthy", NULL, NULL, 0, &r), 200);
+    h_response_free(&r);
+    h_fixture_done(f);
+}
+
+/*
+ * A global budget for bodies in flight: two slow writes hold 3 MiB each of
+ * an 8 MiB budget, so a third with an announced length, and a chunked one
+ * whose buffer must grow past the budget, get 503 with Retry-After while
+ * health checks answer; once the two complete, a body as large fits again.
+ */
+static void test_body_budget(void **state)
+{
+    (void)state;
+    const size_t body = 3u << 20, sent = 1024;
+    const char *extra[] = {"--web.max-request-bytes=4MiB", "--web.max-body-bytes-in-flight=8MiB",
+                           NULL};
+    h_fixture *f = start_own("budget", extra);
+    int slow[2];
+    char out[4096], framing[128];
+    snprintf(framing, sizeof framing, "Content-Length: %zu\r\nExpect: 100-continue\r\n", body);
+    for (int i = 0; i < 2; i++) {
+        h_buf head = {0};
+        write_head(&head, framing);
+        slow[i] = h_connect(f->srv.port);
+        assert_true(slow[i] >= 0);
+        assert_true(send_all(slow[i], head.p, head.len));
+        h_buf_free(&head);
+        /* 100 Continue: the headers were taken, and the body's bytes with them. */
+        assert_true(read_head(slow[i], 10.0, out, sizeof out));
+        assert_int_equal(raw_status(out), 100);
+        assert_true(send_filler(slow[i], sent));
+    }
+    char *big = malloc(body);
+    assert_non_null(big);
+    memset(big, 0xa5, body);
+    h_response r;
+    char retry[16] = "";
+    long st = h_request(f, "POST", "/api/v1/write", h_write_headers, big, body, &r);
+    fprintf(stderr, "CASE body_budget | a third 3 MiB write while two hold 6 of 8 MiB | %ld | %s",
+            st, r.body);
+    assert_int_equal(st, 503);
+    assert_non_null(strstr(r.body, "--web.max-body-bytes-in-flight"));
+    assert_int_equal(h_header(&r, "Retry-After", retry, sizeof retry), 0);
+    h_response_free(&r);
+    const char *chunked[] = {"Content-Type: application/x-protobuf", "Content-Encoding: snappy",
+                             "Transfer-Encoding: chunked", NULL};
+    st = h_request(f, "POST", "/api/v1/write", chunked, big, body, &r);
+    fprintf(stderr, "CASE body_budget_chunked | a chunked 3 MiB write, the same | %ld | %s", st,
+            r.body);
+    assert_int_equal(st, 503);
+    assert_int_equal(h_header(&r, "Retry-After", retry, sizeof retry), 0);
+    h_response_free(&r);
+    assert_int_equal(h_request(f, "GET", "/-/healthy", NULL, NULL, 0, &r), 200);
+    h_response_free(&r);
+    /* The slow two finish (their bodies are not snappy: 400) and give their bytes back. */
+    for (int i = 0; i < 2; i++) {
+        assert_true(send_filler(slow[i], body - sent));
+        shutdown(slow[i], SHUT_WR);
+        h_read_until_close(slow[i], 10.0, out, sizeof out);
+        close(slow[i]);
+        assert_int_equal(raw_status(out), 400);
+    }
+    assert_int_equal(h_request(f, "POST", "/api/v1/write", h_write_headers, big, body, &r), 400);
+    h_response_free(&r);
+    assert_int_equal(h_request(f, "GET", "/metrics", NULL, NULL, 0, &r), 200);
+    assert_non_null(strstr(r.body, "promstore_limit_hits_total{limit=\"body_bytes_in_flight\"} 2\n"));
+    h_response_free(&r);
+    free(big);
+    h_fixture_done(f);
+}
+
 int main(int argc, char **argv)
 {
     h_args(argc, argv);
@@ -252,6 +436,8 @@ int main(int argc, char **argv)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_smuggled_request, own_teardown),
         cmocka_unit_test_teardown(test_unknown_transfer_coding, own_teardown),
+        cmocka_unit_test_teardown(test_health_check_bodies, own_teardown),
+        cmocka_unit_test_teardown(test_body_budget, own_teardown),
     };
     char group[64];
     snprintf(group, sizeof group, "http_limits_%s", h_backend);
