@@ -63,9 +63,15 @@ static const struct opt opts[] = {
     {"web.max-body-bytes-in-flight", OPT_BYTES, F(max_body_bytes_in_flight), "256MiB",
      "Memory all request bodies being received may hold together; past it 503."},
     {"web.max-connections", OPT_UINT, F(max_connections), "512",
-     "Most simultaneous connections; idle ones are shed once 3/4 are taken."},
+     "Most simultaneous connections (a few more are kept for /-/healthy and /-/ready); "
+     "idle and slow ones are shed once 3/4 are taken."},
     {"web.read-timeout", OPT_DURATION, F(read_timeout_ms), "5m",
      "Deadline for reading a whole request, and for an idle connection; 0: none."},
+    {"web.min-body-rate", OPT_BYTES, F(min_body_rate), "4KiB",
+     "Slowest average rate (bytes a second) of a request body that has been arriving "
+     "longer than --web.min-body-rate-grace; a slower one is cut. 0: no minimum."},
+    {"web.min-body-rate-grace", OPT_DURATION, F(min_body_rate_grace_ms), "10s",
+     "How long a request body may arrive before --web.min-body-rate applies."},
     {"web.connection-memory-limit", OPT_BYTES, F(connection_memory_limit), "64KiB",
      "Memory for one connection's headers and buffers (not its body)."},
     {"web.threads", OPT_UINT, F(threads), "0", "HTTP worker threads; 0: one per CPU."},

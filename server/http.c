@@ -4,6 +4,28 @@
  * credentials, and may answer at once), then with each piece of the body
  * (collected up to --web.max-request-bytes), then once more with no data
  * (the handler runs). on_completed() counts the request and frees its state.
+ *
+ * NOTES ON THE DESIGN
+ *
+ * 1. The headers decide as much as they can, before a body byte is read or
+ *    held (precheck): the framing (400/501, docs/PROTOCOL.md 4.1), the spare
+ *    slots (503), the route (404), the method (405), a body where none is
+ *    taken (413), the credentials (401), the announced length (413), and the
+ *    body budget (503).
+ * 2. Such a refusal is answered in one of two ways. A refused framing is
+ *    answered at once with "Connection: close": the body cannot be trusted
+ *    to end where MHD thinks. Any other is answered only after the body has
+ *    been read and dropped (drain_first, bounded in bytes and time), at the
+ *    last call, so the connection has no unread data when the answer goes
+ *    out: closing on unread data resets the connection, and Go's client
+ *    (Prometheus) then loses the answer.
+ * 3. Every byte allocated for a body comes out of one budget shared by all
+ *    connections (budget_take) and goes back when the request completes
+ *    (drop_body), so memory for bodies is bounded by a flag, not by
+ *    connections times the body limit.
+ * 4. Time is deadline.c's: the whole-request read deadline, the minimum body
+ *    rate, the shedding when slots run short. collect() tells it how much of
+ *    the body came.
  */
 #define _GNU_SOURCE
 #include "http.h"
@@ -36,6 +58,12 @@
  */
 #define DRAIN_MIN_BYTES (64ull << 20)
 #define DRAIN_MAX_MS 10000
+
+/*
+ * libmicrohttpd takes this many connections past --web.max-connections; those
+ * spare ones may ask only for /-/healthy and /-/ready (see deadline.h).
+ */
+#define SPARE_SLOTS 4
 
 static const struct route {
     const char *path;
@@ -290,10 +318,10 @@ static int check_framing(srv_request *r)
 }
 
 /*
- * What the headers alone decide: 400 or 501 for the framing (r->closing is
- * set), 404, 405 (its Allow in *allow), 413 (too large, or a body where none
- * is taken: the reason in r->why) or 401; 0 when the request may
- * go on.
+ * What the headers alone decide: 400 or 501 for the framing, 503 for a spare
+ * connection asking for more than a health check (r->closing set for these),
+ * 404, 405 (its Allow in *allow), 413 (too large, or a body where none is
+ * taken: the reason in r->why) or 401; 0 when the request may go on.
  */
 static int precheck(srv_request *r, const char *url, const char *method, const char **allow)
 {
@@ -303,6 +331,17 @@ static int precheck(srv_request *r, const char *url, const char *method, const c
     if (framing != 0) {
         r->closing = true;
         return framing;
+    }
+    bool open = r->route == SRV_ROUTE_HEALTHY || r->route == SRV_ROUTE_READY;
+    /* A spare connection (deadline.h) serves only the health checks. */
+    if (!open && srv_deadline_spare(r->deadline)) {
+        snprintf(r->why, sizeof r->why,
+                 "all %llu connections (--web.max-connections) are taken; this spare one "
+                 "serves only /-/healthy and /-/ready",
+                 (unsigned long long)r->srv->cfg->max_connections);
+        srv_metrics_limit(SRV_LIMIT_CONNECTIONS);
+        r->closing = true;
+        return 503;
     }
     if (rt == NULL)
         return 404;
@@ -315,7 +354,6 @@ static int precheck(srv_request *r, const char *url, const char *method, const c
         snprintf(r->why, sizeof r->why, "%s takes no request body", rt->path);
         return 413;
     }
-    bool open = r->route == SRV_ROUTE_HEALTHY || r->route == SRV_ROUTE_READY;
     if (!open && !srv_auth_check(&r->srv->auth,
                                  srv_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION)))
         return 401;
@@ -332,6 +370,8 @@ static enum MHD_Result send_closing(srv_request *r)
     if (resp == NULL)
         return MHD_NO;
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (r->early == 503)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
     return srv_http_send(r, r->early, resp, r->why);
 }
 
@@ -432,6 +472,7 @@ static enum MHD_Result begin(srv_server *s, struct MHD_Connection *conn, const c
 static enum MHD_Result collect(srv_request *r, const char *data, size_t n)
 {
     uint64_t max = r->srv->cfg->max_request_bytes;
+    srv_deadline_body_arrived(r->deadline, n);
     if (r->too_large || r->no_memory || r->over_budget || r->early) {
         /* Drain (see drain_first); a sender that goes on too far or too long is cut off. */
         r->len += n < SIZE_MAX - r->len ? n : 0;
@@ -537,8 +578,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 static void count_cut(enum srv_cut_reason reason)
 {
-    srv_metrics_limit(reason == SRV_CUT_DEADLINE ? SRV_LIMIT_READ_TIMEOUT
-                                                 : SRV_LIMIT_CONNECTIONS);
+    srv_metrics_limit(reason == SRV_CUT_DEADLINE    ? SRV_LIMIT_READ_TIMEOUT
+                      : reason == SRV_CUT_SLOW_BODY ? SRV_LIMIT_BODY_RATE
+                                                    : SRV_LIMIT_CONNECTIONS);
 }
 
 /* Shed idle connections once three quarters of the slots are taken. */
@@ -671,8 +713,14 @@ int srv_http_start(srv_server *s, char *why, size_t why_len)
     if (tls_cert)
         flags |= MHD_USE_TLS;
     unsigned timeout_s = (unsigned)((cfg->read_timeout_ms + 999) / 1000);
-    s->deadlines = srv_deadlines_start(cfg->read_timeout_ms,
-                                       shed_threshold((unsigned)cfg->max_connections), count_cut);
+    srv_deadline_limits limits = {
+        .timeout_ms = cfg->read_timeout_ms,
+        .shed_at = shed_threshold((unsigned)cfg->max_connections),
+        .max_connections = (unsigned)cfg->max_connections,
+        .min_body_rate = cfg->min_body_rate,
+        .min_body_grace_ms = cfg->min_body_rate_grace_ms,
+    };
+    s->deadlines = srv_deadlines_start(&limits, count_cut);
     if (s->deadlines == NULL) {
         snprintf(why, why_len, "cannot start the connection sweeper thread");
         return -1;
@@ -680,7 +728,7 @@ int srv_http_start(srv_server *s, char *why, size_t why_len)
     struct MHD_OptionItem ops[] = {
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)worker_threads(cfg), NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(cfg->max_connections + SPARE_SLOTS), NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout_s, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->connection_memory_limit, NULL},
         {tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls_cert},

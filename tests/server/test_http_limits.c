@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <setjmp.h>
@@ -428,6 +429,101 @@ static void test_body_budget(void **state)
     h_fixture_done(f);
 }
 
+/* --- Item: slow bodies ----------------------------------------------------- */
+
+/* A raw GET of path on its own connection: the status, or -1 without one in timeout_s. */
+static long raw_get(const h_fixture *f, const char *path, double timeout_s, double *secs)
+{
+    char req[256], out[4096];
+    int n = snprintf(req, sizeof req,
+                     "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n", path);
+    raw_exchange(f, req, (size_t)n, timeout_s, out, sizeof out, secs);
+    return raw_status(out);
+}
+
+/* The value of promstore_limit_hits_total{limit="<limit>"}, or -1. */
+static long limit_hits(const h_fixture *f, const char *limit)
+{
+    h_response r;
+    assert_int_equal(h_request(f, "GET", "/metrics", NULL, NULL, 0, &r), 200);
+    char key[96];
+    snprintf(key, sizeof key, "promstore_limit_hits_total{limit=\"%s\"} ", limit);
+    const char *at = strstr(r.body, key);
+    long v = at ? strtol(at + strlen(key), NULL, 10) : -1;
+    h_response_free(&r);
+    return v;
+}
+
+/*
+ * Every connection slot (--web.max-connections 16) held by a writer that
+ * sent complete headers and then sends a body byte a second, at the default
+ * read timeout (5 m): such connections are not idle, so they used to keep
+ * every slot and /-/healthy got no answer. Now a spare slot answers the
+ * health check at once (and refuses anything else there), the slowest body
+ * senders are shed while slots run short, and the rest are cut once their
+ * body has taken --web.min-body-rate-grace (3 s here) below
+ * --web.min-body-rate (4 KiB/s).
+ */
+static void test_slow_bodies(void **state)
+{
+    (void)state;
+    enum { N = 16 };
+    const char *extra[] = {"--web.max-connections=16", "--web.min-body-rate-grace=3s", NULL};
+    h_fixture *f = start_own("slowbody", extra);
+    int fds[N];
+    h_buf head = {0};
+    write_head(&head, "Content-Length: 100000\r\n");
+    for (int i = 0; i < N; i++) {
+        fds[i] = h_connect(f->srv.port);
+        assert_true(fds[i] >= 0);
+        assert_true(send_all(fds[i], head.p, head.len));
+        assert_true(send_all(fds[i], "x", 1));
+    }
+    h_buf_free(&head);
+    double t0 = h_now_s(), health_secs, spare_secs;
+    long health = raw_get(f, "/-/healthy", 5.0, &health_secs);
+    long spare = raw_get(f, "/metrics", 5.0, &spare_secs);
+    /* A byte a second on every socket until the server has cut them all (20 s at most). */
+    int closed = 0;
+    bool open[N];
+    for (int i = 0; i < N; i++)
+        open[i] = true;
+    while (closed < N && h_now_s() - t0 < 20.0) {
+        for (int i = 0; i < N; i++) {
+            if (!open[i])
+                continue;
+            struct pollfd p = {fds[i], POLLIN, 0};
+            char buf[512];
+            if ((poll(&p, 1, 0) > 0 && recv(fds[i], buf, sizeof buf, 0) <= 0) ||
+                send(fds[i], "x", 1, MSG_NOSIGNAL) != 1) {
+                open[i] = false;
+                closed++;
+            }
+        }
+        struct timespec tick = {1, 0};
+        nanosleep(&tick, NULL);
+    }
+    double all_cut = h_now_s() - t0;
+    for (int i = 0; i < N; i++)
+        close(fds[i]);
+    long shed = limit_hits(f, "connections"), slow = limit_hits(f, "body_rate");
+    fprintf(stderr, "CASE slow_bodies | %d writers, headers then a body byte a second, "
+                    "--web.max-connections 16, read-timeout 5m | /-/healthy %ld after %.1f s, "
+                    "/metrics on a spare slot %ld; %d of %d cut within %.1f s (shed %ld, "
+                    "body_rate %ld)\n",
+            N, health, health_secs, spare, closed, N, all_cut, shed, slow);
+    assert_int_equal(health, 200);
+    assert_true(health_secs < 5.0);
+    assert_int_equal(spare, 503);
+    assert_int_equal(closed, N);
+    assert_true(slow > 0);
+    assert_true(shed + slow >= N);
+    h_response r;
+    assert_int_equal(h_request(f, "GET", "/-/healthy", NULL, NULL, 0, &r), 200);
+    h_response_free(&r);
+    h_fixture_done(f);
+}
+
 int main(int argc, char **argv)
 {
     h_args(argc, argv);
@@ -438,6 +534,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_unknown_transfer_coding, own_teardown),
         cmocka_unit_test_teardown(test_health_check_bodies, own_teardown),
         cmocka_unit_test_teardown(test_body_budget, own_teardown),
+        cmocka_unit_test_teardown(test_slow_bodies, own_teardown),
     };
     char group[64];
     snprintf(group, sizeof group, "http_limits_%s", h_backend);
