@@ -61,10 +61,18 @@ static const struct opt opts[] = {
      "Address to listen on: host:port, [ipv6]:port or :port (port 0 picks one)."},
     {"web.max-request-bytes", OPT_BYTES, F(max_request_bytes), "32MiB",
      "Largest request body; a larger one is refused with 413."},
+    {"web.max-body-bytes-in-flight", OPT_BYTES, F(max_body_bytes_in_flight), "256MiB",
+     "Memory all request bodies being received may hold together; past it 503."},
     {"web.max-connections", OPT_UINT, F(max_connections), "512",
-     "Most simultaneous connections; idle ones are shed once 3/4 are taken."},
+     "Most simultaneous connections (a few more are kept for /-/healthy and /-/ready); "
+     "idle and slow ones are shed once 3/4 are taken."},
     {"web.read-timeout", OPT_DURATION, F(read_timeout_ms), "5m",
      "Deadline for reading a whole request, and for an idle connection; 0: none."},
+    {"web.min-body-rate", OPT_BYTES, F(min_body_rate), "4KiB",
+     "Slowest average rate (bytes a second) of a request body that has been arriving "
+     "longer than --web.min-body-rate-grace; a slower one is cut. 0: no minimum."},
+    {"web.min-body-rate-grace", OPT_DURATION, F(min_body_rate_grace_ms), "10s",
+     "How long a request body may arrive before --web.min-body-rate applies."},
     {"web.connection-memory-limit", OPT_BYTES, F(connection_memory_limit), "64KiB",
      "Memory for one connection's headers and buffers (not its body)."},
     {"web.threads", OPT_UINT, F(threads), "0", "HTTP worker threads; 0: one per CPU."},
@@ -333,6 +341,8 @@ static int validate(const srv_config *cfg)
         return fail("--storage.remote.read-concurrent-limit must be between 1 and 4294967295");
     if (cfg->max_request_bytes == 0)
         return fail("--web.max-request-bytes must be positive");
+    if (cfg->max_body_bytes_in_flight < cfg->max_request_bytes)
+        return fail("--web.max-body-bytes-in-flight must be at least --web.max-request-bytes");
     if (cfg->max_connections == 0 || cfg->max_connections > 1000000)
         return fail("--web.max-connections must be between 1 and 1000000");
     if (cfg->threads > 1024)

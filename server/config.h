@@ -39,8 +39,11 @@ typedef struct srv_config {
     /* web.* */
     char *listen_address;     /* host:port, [v6]:port or :port */
     uint64_t max_request_bytes;
+    uint64_t max_body_bytes_in_flight; /* all bodies being received, together */
     uint64_t max_connections;
     int64_t read_timeout_ms;  /* whole-request read deadline and idle timeout, 0: none */
+    uint64_t min_body_rate;   /* bytes a second a body must average after the grace, 0: none */
+    int64_t min_body_rate_grace_ms;
     uint64_t connection_memory_limit;
     uint64_t threads;         /* 0: one per online CPU */
     char *basic_auth_user;

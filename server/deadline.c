@@ -17,13 +17,15 @@ struct srv_deadline {
     atomic_int_fast64_t clock_start_ms; /* when the clock last started */
     atomic_bool reading;                /* the clock runs */
     atomic_bool begun;                  /* a request's headers are in */
+    atomic_int_fast64_t begun_ms;       /* when they came in */
+    atomic_uint_fast64_t body_bytes;    /* of the current request, so far */
+    bool spare;                         /* accepted past max_connections */
     bool cut;                           /* shut down already (sweeper only) */
     srv_deadline *prev, *next;          /* under the set's lock */
 };
 
 struct srv_deadlines {
-    int64_t timeout_ms;
-    unsigned shed_at;
+    srv_deadline_limits lim;
     void (*on_cut)(enum srv_cut_reason reason);
     pthread_mutex_t lock; /* the list; held while shutting a socket down */
     srv_deadline *head;
@@ -40,37 +42,105 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-/* An idle connection is shed after this long when slots run short. */
+/* An idle connection (or a slow body) is shed after this long when slots run short. */
 #define SHED_IDLE_MS 1000
+
+/* Not close(): the descriptor is libmicrohttpd's; it closes it on EOF. */
+static void cut(srv_deadlines *set, srv_deadline *d, enum srv_cut_reason reason)
+{
+    shutdown(d->fd, SHUT_RDWR);
+    d->cut = true;
+    if (set->on_cut)
+        set->on_cut(reason);
+}
+
+/*
+ * The average rate of d's body since its headers (bytes a second), when it
+ * has been arriving for at least grace_ms and is below the minimum; -1 when
+ * it is not such a slow body.
+ */
+static double slow_body_rate(const srv_deadlines *set, srv_deadline *d, int64_t now,
+                             int64_t grace_ms)
+{
+    if (set->lim.min_body_rate == 0 || !atomic_load(&d->begun))
+        return -1;
+    int64_t took = now - atomic_load(&d->begun_ms);
+    if (took < grace_ms || took <= 0)
+        return -1;
+    double rate = (double)atomic_load(&d->body_bytes) * 1000.0 / (double)took;
+    return rate < (double)set->lim.min_body_rate ? rate : -1;
+}
+
+struct slow {
+    srv_deadline *d;
+    double rate;
+};
+
+static int slowest_first(const void *a, const void *b)
+{
+    double x = ((const struct slow *)a)->rate, y = ((const struct slow *)b)->rate;
+    return x < y ? -1 : x > y;
+}
+
+/*
+ * Slots are still short after the idle were shed: cut up to `want` body
+ * senders below the minimum rate for a second or more, slowest first. Should
+ * the list not be allocated, every one of them is cut.
+ */
+static void shed_slow_bodies(srv_deadlines *set, int64_t now, unsigned want)
+{
+    struct slow *list = malloc((size_t)set->count * sizeof *list);
+    size_t n = 0;
+    for (srv_deadline *d = set->head; d != NULL; d = d->next) {
+        double rate;
+        if (d->cut || !atomic_load(&d->reading) ||
+            (rate = slow_body_rate(set, d, now, SHED_IDLE_MS)) < 0)
+            continue;
+        if (list == NULL)
+            cut(set, d, SRV_CUT_SHED);
+        else
+            list[n++] = (struct slow){d, rate};
+    }
+    if (list == NULL)
+        return;
+    qsort(list, n, sizeof *list, slowest_first);
+    for (size_t i = 0; i < n && i < want; i++)
+        cut(set, list[i].d, SRV_CUT_SHED);
+    free(list);
+}
 
 static void sweep(srv_deadlines *set)
 {
     int64_t now = now_ms();
-    bool shedding = set->shed_at > 0 && set->count >= set->shed_at;
+    unsigned live = 0;
+    for (srv_deadline *d = set->head; d != NULL; d = d->next)
+        live += !d->cut;
+    bool shedding = set->lim.shed_at > 0 && live >= set->lim.shed_at;
     for (srv_deadline *d = set->head; d != NULL; d = d->next) {
         if (d->cut || !atomic_load(&d->reading))
             continue;
         int64_t waited = now - atomic_load(&d->clock_start_ms);
         enum srv_cut_reason reason;
-        if (set->timeout_ms > 0 && waited >= set->timeout_ms)
+        if (set->lim.timeout_ms > 0 && waited >= set->lim.timeout_ms)
             reason = SRV_CUT_DEADLINE;
         else if (shedding && !atomic_load(&d->begun) && waited >= SHED_IDLE_MS)
             reason = SRV_CUT_SHED;
+        else if (slow_body_rate(set, d, now, set->lim.min_body_grace_ms) >= 0)
+            reason = SRV_CUT_SLOW_BODY;
         else
             continue;
-        /* Not close(): the descriptor is libmicrohttpd's; it closes it on EOF. */
-        shutdown(d->fd, SHUT_RDWR);
-        d->cut = true;
-        if (set->on_cut)
-            set->on_cut(reason);
+        cut(set, d, reason);
+        live--;
     }
+    if (shedding && live >= set->lim.shed_at)
+        shed_slow_bodies(set, now, live - set->lim.shed_at + 1);
 }
 
 static void *sweeper_main(void *arg)
 {
     srv_deadlines *set = arg;
     /* A quarter of the deadline, within [50 ms, 1 s]: cuts land at most that late. */
-    int64_t every = set->timeout_ms > 0 ? set->timeout_ms / 4 : SHED_IDLE_MS / 4;
+    int64_t every = set->lim.timeout_ms > 0 ? set->lim.timeout_ms / 4 : SHED_IDLE_MS / 4;
     every = every < 50 ? 50 : every > 1000 ? 1000 : every;
     pthread_mutex_lock(&set->lock);
     while (!set->stopping) {
@@ -90,14 +160,13 @@ static void *sweeper_main(void *arg)
     return NULL;
 }
 
-srv_deadlines *srv_deadlines_start(int64_t timeout_ms, unsigned shed_at,
+srv_deadlines *srv_deadlines_start(const srv_deadline_limits *limits,
                                    void (*on_cut)(enum srv_cut_reason reason))
 {
     srv_deadlines *set = calloc(1, sizeof *set);
     if (set == NULL)
         return NULL;
-    set->timeout_ms = timeout_ms;
-    set->shed_at = shed_at;
+    set->lim = *limits;
     set->on_cut = on_cut;
     pthread_condattr_t attr;
     pthread_condattr_init(&attr);
@@ -137,6 +206,7 @@ srv_deadline *srv_deadline_track(srv_deadlines *set, int fd)
     atomic_store(&d->clock_start_ms, now_ms());
     atomic_store(&d->reading, true);
     pthread_mutex_lock(&set->lock);
+    d->spare = set->lim.max_connections > 0 && set->count >= set->lim.max_connections;
     d->next = set->head;
     if (set->head)
         set->head->prev = d;
@@ -164,8 +234,22 @@ void srv_deadline_untrack(srv_deadlines *set, srv_deadline *d)
 
 void srv_deadline_request_begun(srv_deadline *d)
 {
+    if (d == NULL)
+        return;
+    atomic_store(&d->body_bytes, 0);
+    atomic_store(&d->begun_ms, now_ms());
+    atomic_store(&d->begun, true);
+}
+
+void srv_deadline_body_arrived(srv_deadline *d, uint64_t n)
+{
     if (d != NULL)
-        atomic_store(&d->begun, true);
+        atomic_fetch_add(&d->body_bytes, n);
+}
+
+bool srv_deadline_spare(const srv_deadline *d)
+{
+    return d != NULL && d->spare;
 }
 
 void srv_deadline_request_read(srv_deadline *d)

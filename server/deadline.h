@@ -20,6 +20,21 @@
  * sweeper also cuts every connection that has been idle for a second or more;
  * a real client (a Prometheus with keep-alive) just reconnects.
  *
+ * Bodies (slow bodies): a client that sends complete headers and then a body
+ * byte every few seconds is not idle, and used to keep its slot until the
+ * deadline (5 minutes by default); enough of them locked everyone out. Once
+ * a body has been arriving for min_body_grace_ms, it must have averaged
+ * min_body_rate bytes a second since the headers, or it is cut (as nginx's
+ * client_body_timeout and Go's read deadline bound a body). When slots run
+ * short, the grace shrinks to a second, and the slowest senders below the
+ * rate are cut first, only as many as bring the count back under shed_at.
+ *
+ * A reserve for health checks: libmicrohttpd is given a few slots more than
+ * max_connections; a connection accepted while max_connections or more are
+ * open is marked as spare (srv_deadline_spare()), and the server lets such a
+ * connection ask only for /-/healthy and /-/ready, so an orchestrator's probe
+ * gets in while every ordinary slot is taken.
+ *
  * Threads: every call may come from any thread. The tracker of a connection
  * is created in the connection's STARTED notification and freed in its CLOSED
  * one, which libmicrohttpd delivers before it closes the socket, so the
@@ -29,6 +44,7 @@
 #ifndef SRV_DEADLINE_H
 #define SRV_DEADLINE_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 typedef struct srv_deadlines srv_deadlines;
@@ -36,17 +52,26 @@ typedef struct srv_deadline srv_deadline; /* one connection */
 
 /* Why the sweeper cut a connection. */
 enum srv_cut_reason {
-    SRV_CUT_DEADLINE, /* the request was not read within the timeout */
-    SRV_CUT_SHED      /* idle while connection slots ran short */
+    SRV_CUT_DEADLINE,  /* the request was not read within the timeout */
+    SRV_CUT_SHED,      /* idle, or a slow body, while connection slots ran short */
+    SRV_CUT_SLOW_BODY  /* a body slower than min_body_rate past the grace */
 };
 
+/* What the sweeper enforces. */
+typedef struct srv_deadline_limits {
+    int64_t timeout_ms;         /* the whole-request deadline; 0: none */
+    unsigned shed_at;           /* shed from this many connections on; 0: never */
+    unsigned max_connections;   /* connections past this many are spare */
+    uint64_t min_body_rate;     /* bytes a second a body must average; 0: no minimum */
+    int64_t min_body_grace_ms;  /* how long a body may take before the rate applies */
+} srv_deadline_limits;
+
 /*
- * Start the sweeper: a deadline of timeout_ms (0: none), shedding from shed_at
- * connections on (0: never); on_cut (may be NULL) is called from the sweeper
- * thread for each connection it cuts. Returns the set, or NULL when out of
- * memory or threads. Free with srv_deadlines_stop().
+ * Start the sweeper with these limits (copied); on_cut (may be NULL) is
+ * called from the sweeper thread for each connection it cuts. Returns the
+ * set, or NULL when out of memory or threads. Free with srv_deadlines_stop().
  */
-srv_deadlines *srv_deadlines_start(int64_t timeout_ms, unsigned shed_at,
+srv_deadlines *srv_deadlines_start(const srv_deadline_limits *limits,
                                    void (*on_cut)(enum srv_cut_reason reason));
 
 /* Stop the sweeper and free the set; every tracker must be untracked first. */
@@ -58,8 +83,17 @@ srv_deadline *srv_deadline_track(srv_deadlines *set, int fd);
 /* Forget a connection (its CLOSED notification); NULL is a no-op. */
 void srv_deadline_untrack(srv_deadlines *set, srv_deadline *d);
 
-/* The headers of a request are in: the connection is no longer idle. NULL: no-op. */
+/*
+ * The headers of a request are in: the connection is no longer idle, and its
+ * body's rate is measured from now. NULL: no-op.
+ */
 void srv_deadline_request_begun(srv_deadline *d);
+
+/* n more bytes of the current request's body arrived. NULL: no-op. */
+void srv_deadline_body_arrived(srv_deadline *d, uint64_t n);
+
+/* True when the connection was accepted past max_connections (NULL: false). */
+bool srv_deadline_spare(const srv_deadline *d);
 
 /* The current request has been read in full: its clock stops. NULL: no-op. */
 void srv_deadline_request_read(srv_deadline *d);

@@ -4,6 +4,28 @@
  * credentials, and may answer at once), then with each piece of the body
  * (collected up to --web.max-request-bytes), then once more with no data
  * (the handler runs). on_completed() counts the request and frees its state.
+ *
+ * NOTES ON THE DESIGN
+ *
+ * 1. The headers decide as much as they can, before a body byte is read or
+ *    held (precheck): the framing (400/501, docs/PROTOCOL.md 4.1), the spare
+ *    slots (503), the route (404), the method (405), a body where none is
+ *    taken (413), the credentials (401), the announced length (413), and the
+ *    body budget (503).
+ * 2. Such a refusal is answered in one of two ways. A refused framing is
+ *    answered at once with "Connection: close": the body cannot be trusted
+ *    to end where MHD thinks. Any other is answered only after the body has
+ *    been read and dropped (drain_first, bounded in bytes and time), at the
+ *    last call, so the connection has no unread data when the answer goes
+ *    out: closing on unread data resets the connection, and Go's client
+ *    (Prometheus) then loses the answer.
+ * 3. Every byte allocated for a body comes out of one budget shared by all
+ *    connections (budget_take) and goes back when the request completes
+ *    (drop_body), so memory for bodies is bounded by a flag, not by
+ *    connections times the body limit.
+ * 4. Time is deadline.c's: the whole-request read deadline, the minimum body
+ *    rate, the shedding when slots run short. collect() tells it how much of
+ *    the body came.
  */
 #define _GNU_SOURCE
 #include "http.h"
@@ -16,6 +38,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -29,6 +52,20 @@
 
 /* The first buffer for a body whose length is not announced. */
 #define BODY_INITIAL (64u << 10)
+
+/*
+ * A refused body is read and dropped before the answer goes out, at most
+ * this many bytes (or twice --web.max-request-bytes, if more) and for at
+ * most this long; past either the connection is cut.
+ */
+#define DRAIN_MIN_BYTES (64ull << 20)
+#define DRAIN_MAX_MS 10000
+
+/*
+ * libmicrohttpd takes this many connections past --web.max-connections; those
+ * spare ones may ask only for /-/healthy and /-/ready (see deadline.h).
+ */
+#define SPARE_SLOTS 4
 
 static const struct route {
     const char *path;
@@ -79,21 +116,30 @@ enum MHD_Result srv_http_send(srv_request *r, int status, struct MHD_Response *r
     return rc;
 }
 
-enum MHD_Result srv_http_send_text(srv_request *r, int status, const char *text)
+/* A text/plain response of text and a newline, not queued yet; NULL when out of memory. */
+static struct MHD_Response *text_response(const char *text)
 {
     size_t n = strlen(text);
     char *body = malloc(n + 2);
     if (body == NULL)
-        return MHD_NO;
+        return NULL;
     memcpy(body, text, n);
     body[n] = '\n';
     body[n + 1] = '\0';
     struct MHD_Response *resp = MHD_create_response_from_buffer(n + 1, body, MHD_RESPMEM_MUST_FREE);
     if (resp == NULL) {
         free(body);
-        return MHD_NO;
+        return NULL;
     }
     MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, "text/plain; charset=utf-8");
+    return resp;
+}
+
+enum MHD_Result srv_http_send_text(srv_request *r, int status, const char *text)
+{
+    struct MHD_Response *resp = text_response(text);
+    if (resp == NULL)
+        return MHD_NO;
     return srv_http_send(r, status, resp, text);
 }
 
@@ -137,13 +183,60 @@ static enum MHD_Result send_401(srv_request *r)
     return srv_http_send(r, 401, resp, "missing or wrong credentials");
 }
 
+/* 413: r->why when the headers gave a reason, else the body outgrew the limit. */
 static enum MHD_Result send_413(srv_request *r)
 {
-    char msg[128];
-    snprintf(msg, sizeof msg, "request body larger than %llu bytes",
-             (unsigned long long)r->srv->cfg->max_request_bytes);
+    if (r->why[0] == '\0')
+        snprintf(r->why, sizeof r->why, "request body larger than %llu bytes",
+                 (unsigned long long)r->srv->cfg->max_request_bytes);
     srv_metrics_limit(SRV_LIMIT_REQUEST_BYTES);
-    return srv_http_send_text(r, 413, msg);
+    return srv_http_send_text(r, 413, r->why);
+}
+
+/* 503 with Retry-After: the reason is r->why. */
+static enum MHD_Result send_503(srv_request *r)
+{
+    struct MHD_Response *resp = text_response(r->why);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    return srv_http_send(r, 503, resp, r->why);
+}
+
+/*
+ * The budget of --web.max-body-bytes-in-flight: every byte allocated for a
+ * body being received is taken from it first (the announced length at the
+ * headers, each growth of a chunked body's buffer as it arrives) and given
+ * back when the request completes, so a few hundred connections cannot hold
+ * a few hundred maximal bodies at once. False, with nothing taken and the
+ * refusal counted, when n bytes do not fit.
+ */
+static bool budget_take(srv_request *r, size_t n)
+{
+    uint64_t max = r->srv->cfg->max_body_bytes_in_flight;
+    uint_fast64_t held = atomic_load(&r->srv->body_bytes);
+    do {
+        if (n > max || held > max - n) {
+            snprintf(r->why, sizeof r->why,
+                     "request bodies being received would pass "
+                     "--web.max-body-bytes-in-flight (%llu bytes): retry later",
+                     (unsigned long long)max);
+            srv_metrics_limit(SRV_LIMIT_BODY_BYTES);
+            return false;
+        }
+    } while (!atomic_compare_exchange_weak(&r->srv->body_bytes, &held, held + n));
+    r->reserved += n;
+    return true;
+}
+
+/* Free the body buffer and give its bytes back to the budget. */
+static void drop_body(srv_request *r)
+{
+    free(r->body);
+    r->body = NULL;
+    r->cap = 0;
+    atomic_fetch_sub(&r->srv->body_bytes, r->reserved);
+    r->reserved = 0;
 }
 
 /* The announced body length, or -1 when absent or not a number. */
@@ -164,23 +257,107 @@ static bool has_body(srv_request *r)
            srv_http_header(r, MHD_HTTP_HEADER_TRANSFER_ENCODING) != NULL;
 }
 
+/* How often the headers that frame a body occur, and the Transfer-Encoding. */
+struct framing {
+    unsigned content_length, transfer_encoding;
+    const char *coding;
+};
+
+static enum MHD_Result count_framing(void *cls, enum MHD_ValueKind kind, const char *key,
+                                     const char *value)
+{
+    (void)kind;
+    struct framing *fr = cls;
+    if (strcasecmp(key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0)
+        fr->content_length++;
+    if (strcasecmp(key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0 && fr->transfer_encoding++ == 0)
+        fr->coding = value;
+    return MHD_YES;
+}
+
+/* True when a Transfer-Encoding value is exactly the chunked coding (any case). */
+static bool plain_chunked(const char *coding)
+{
+    size_t n = strlen(coding);
+    while (n > 0 && (coding[n - 1] == ' ' || coding[n - 1] == '\t'))
+        n--;
+    return n == 7 && strncasecmp(coding, "chunked", 7) == 0;
+}
+
 /*
- * What the headers alone decide: 404, 405 (its Allow in *allow), 401 or 413;
- * 0 when the request may go on.
+ * The body must have one framing (docs/PROTOCOL.md 4.1):
+ * libmicrohttpd frames by chunked when Content-Length comes too, and keeps the
+ * connection, so a request hidden after the chunked end would run (request
+ * smuggling); and it has no answer for a coding it cannot undo, it waits for
+ * the read timeout. 400 or 501 (the reason in r->why), answered at once and
+ * with the connection closed; 0 when the framing is sound.
+ */
+static int check_framing(srv_request *r)
+{
+    struct framing fr = {0, 0, NULL};
+    MHD_get_connection_values(r->conn, MHD_HEADER_KIND, count_framing, &fr);
+    if (fr.transfer_encoding > 0 && fr.content_length > 0) {
+        snprintf(r->why, sizeof r->why,
+                 "both Content-Length and Transfer-Encoding are set: the body's framing is "
+                 "ambiguous");
+        return 400;
+    }
+    if (fr.content_length > 1) {
+        snprintf(r->why, sizeof r->why,
+                 "%u Content-Length headers: the body's framing is ambiguous", fr.content_length);
+        return 400;
+    }
+    if (fr.transfer_encoding > 1) {
+        snprintf(r->why, sizeof r->why,
+                 "%u Transfer-Encoding headers: only one, \"chunked\", is accepted",
+                 fr.transfer_encoding);
+        return 501;
+    }
+    if (fr.transfer_encoding == 1 && !plain_chunked(fr.coding)) {
+        snprintf(r->why, sizeof r->why,
+                 "unsupported Transfer-Encoding \"%.100s\": only chunked is accepted", fr.coding);
+        return 501;
+    }
+    return 0;
+}
+
+/*
+ * What the headers alone decide: 400 or 501 for the framing, 503 for a spare
+ * connection asking for more than a health check (r->closing set for these),
+ * 404, 405 (its Allow in *allow), 413 (too large, or a body where none is
+ * taken: the reason in r->why) or 401; 0 when the request may go on.
  */
 static int precheck(srv_request *r, const char *url, const char *method, const char **allow)
 {
     const struct route *rt = find_route(url);
-    if (rt == NULL) {
-        r->route = SRV_ROUTE_OTHER;
-        return 404;
+    r->route = rt ? rt->route : SRV_ROUTE_OTHER;
+    int framing = check_framing(r);
+    if (framing != 0) {
+        r->closing = true;
+        return framing;
     }
-    r->route = rt->route;
+    bool open = r->route == SRV_ROUTE_HEALTHY || r->route == SRV_ROUTE_READY;
+    /* A spare connection (deadline.h) serves only the health checks. */
+    if (!open && srv_deadline_spare(r->deadline)) {
+        snprintf(r->why, sizeof r->why,
+                 "all %llu connections (--web.max-connections) are taken; this spare one "
+                 "serves only /-/healthy and /-/ready",
+                 (unsigned long long)r->srv->cfg->max_connections);
+        srv_metrics_limit(SRV_LIMIT_CONNECTIONS);
+        r->closing = true;
+        return 503;
+    }
+    if (rt == NULL)
+        return 404;
     if (!method_allowed(rt, method)) {
         *allow = rt->allow;
         return 405;
     }
-    bool open = r->route == SRV_ROUTE_HEALTHY || r->route == SRV_ROUTE_READY;
+    /* Refused before anything is held: an open health check must not buffer. */
+    if (strcmp(rt->allow, "POST") != 0 && has_body(r)) {
+        snprintf(r->why, sizeof r->why, "%s takes no request body", rt->path);
+        return 413;
+    }
     if (!open && !srv_auth_check(&r->srv->auth,
                                  srv_http_header(r, MHD_HTTP_HEADER_AUTHORIZATION)))
         return 401;
@@ -190,8 +367,22 @@ static int precheck(srv_request *r, const char *url, const char *method, const c
     return 0;
 }
 
+/* A refusal that closes the connection: nothing more is read from it. */
+static enum MHD_Result send_closing(srv_request *r)
+{
+    struct MHD_Response *resp = text_response(r->why);
+    if (resp == NULL)
+        return MHD_NO;
+    MHD_add_response_header(resp, MHD_HTTP_HEADER_CONNECTION, "close");
+    if (r->early == 503)
+        MHD_add_response_header(resp, MHD_HTTP_HEADER_RETRY_AFTER, "1");
+    return srv_http_send(r, r->early, resp, r->why);
+}
+
 static enum MHD_Result send_early(srv_request *r)
 {
+    if (r->closing)
+        return send_closing(r);
     switch (r->early) {
     case 404:
         return srv_http_send_text(r, 404, "not found");
@@ -199,15 +390,57 @@ static enum MHD_Result send_early(srv_request *r)
         return send_405(r, r->allow);
     case 401:
         return send_401(r);
+    case 503:
+        return send_503(r);
     default:
         return send_413(r);
     }
 }
 
+/* Seconds on the monotonic clock since t0. */
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* How much of a refused body is read and dropped before answering. */
+static uint64_t drain_limit(const srv_request *r)
+{
+    uint64_t twice = r->srv->cfg->max_request_bytes * 2;
+    return twice > DRAIN_MIN_BYTES ? twice : DRAIN_MIN_BYTES;
+}
+
+/* The client waits for "100 Continue" before it sends the body. */
+static bool expects_continue(srv_request *r)
+{
+    const char *v = srv_http_header(r, MHD_HTTP_HEADER_EXPECT);
+    return v != NULL && strcasecmp(v, "100-continue") == 0;
+}
+
 /*
- * First call: the headers are in. A refused request with a body is answered
- * now, so its body is never read (MHD then closes the connection); anything
- * else is answered at the last call, which keeps the connection alive.
+ * Whether a refused request's body is read and dropped before its answer
+ * (lingering close, docs/PROTOCOL.md 4.1). Answered while the client is still
+ * sending, libmicrohttpd closes the connection on unread data, the kernel
+ * resets it, and a Go client (Prometheus) reports "broken pipe" instead of
+ * the status, about three times in five, and retries the batch forever. Not
+ * when the client waits for 100 Continue (it will not send the body), nor
+ * when the announced body is past the drain limit (it is cut anyway).
+ */
+static bool drain_first(srv_request *r)
+{
+    long long announced = content_length(r);
+    return !expects_continue(r) && (announced < 0 || (uint64_t)announced <= drain_limit(r));
+}
+
+/*
+ * First call: the headers are in. An announced body takes its length from
+ * the budget (budget_take) or is refused with 503. A refused framing is
+ * answered now and the connection closed; a refused request with a body is
+ * answered once its body has been read and dropped (drain_first), or now when
+ * it will not be; anything else is answered at the last call, which keeps the
+ * connection alive.
  */
 static enum MHD_Result begin(srv_server *s, struct MHD_Connection *conn, const char *url,
                              const char *method, void **con_cls)
@@ -225,12 +458,16 @@ static enum MHD_Result begin(srv_server *s, struct MHD_Connection *conn, const c
     *con_cls = r;
     atomic_fetch_add(&s->in_flight, 1);
     r->early = precheck(r, url, method, &r->allow);
-    if (r->early != 0 && has_body(r))
-        return send_early(r);
     long long announced = content_length(r);
+    if (r->early == 0 && announced > 0 && !budget_take(r, (size_t)announced))
+        r->early = 503;
+    if (r->closing || (r->early != 0 && has_body(r) && !drain_first(r)))
+        return send_early(r);
     if (r->early == 0 && announced > 0) {
         r->body = malloc((size_t)announced);
         r->cap = r->body ? (size_t)announced : 0;
+        if (r->body == NULL)
+            drop_body(r);
     }
     return MHD_YES;
 }
@@ -239,16 +476,16 @@ static enum MHD_Result begin(srv_server *s, struct MHD_Connection *conn, const c
 static enum MHD_Result collect(srv_request *r, const char *data, size_t n)
 {
     uint64_t max = r->srv->cfg->max_request_bytes;
-    if (r->too_large || r->no_memory || r->early) {
-        /* Discard; a sender that goes on far past the limit is cut off. */
+    srv_deadline_body_arrived(r->deadline, n);
+    if (r->too_large || r->no_memory || r->over_budget || r->early) {
+        /* Drain (see drain_first); a sender that goes on too far or too long is cut off. */
         r->len += n < SIZE_MAX - r->len ? n : 0;
-        return r->len > 2 * max ? MHD_NO : MHD_YES;
+        bool too_much = r->len > drain_limit(r);
+        return too_much || seconds_since(&r->start) * 1000 > DRAIN_MAX_MS ? MHD_NO : MHD_YES;
     }
     if (n > max - r->len) {
         r->too_large = true;
-        free(r->body);
-        r->body = NULL;
-        r->cap = 0;
+        drop_body(r);
         r->len = max + n;
         return MHD_YES;
     }
@@ -258,11 +495,15 @@ static enum MHD_Result collect(srv_request *r, const char *data, size_t n)
             cap *= 2;
         if (cap > max)
             cap = (size_t)max;
+        if (!budget_take(r, cap - r->cap)) {
+            r->over_budget = true;
+            drop_body(r);
+            return MHD_YES;
+        }
         uint8_t *p = realloc(r->body, cap);
         if (p == NULL) {
             r->no_memory = true;
-            free(r->body);
-            r->body = NULL;
+            drop_body(r);
             return MHD_YES;
         }
         r->body = p;
@@ -281,6 +522,8 @@ static enum MHD_Result finish(srv_request *r)
         return send_early(r);
     if (r->too_large)
         return send_413(r);
+    if (r->over_budget)
+        return send_503(r);
     if (r->no_memory)
         return srv_http_send_text(r, 503, "out of memory storing the request body");
     return srv_handle(r);
@@ -311,14 +554,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     srv_request *r = *con_cls;
     if (r == NULL)
         return;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    double secs = (double)(now.tv_sec - r->start.tv_sec) +
-                  (double)(now.tv_nsec - r->start.tv_nsec) / 1e9;
     if (r->status != 0)
-        srv_metrics_request(r->route, r->status, secs);
+        srv_metrics_request(r->route, r->status, seconds_since(&r->start));
     srv_deadline_request_done(r->deadline);
-    free(r->body);
+    drop_body(r);
     free(r);
     *con_cls = NULL;
     atomic_fetch_sub(&s->in_flight, 1);
@@ -343,8 +582,9 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 static void count_cut(enum srv_cut_reason reason)
 {
-    srv_metrics_limit(reason == SRV_CUT_DEADLINE ? SRV_LIMIT_READ_TIMEOUT
-                                                 : SRV_LIMIT_CONNECTIONS);
+    srv_metrics_limit(reason == SRV_CUT_DEADLINE    ? SRV_LIMIT_READ_TIMEOUT
+                      : reason == SRV_CUT_SLOW_BODY ? SRV_LIMIT_BODY_RATE
+                                                    : SRV_LIMIT_CONNECTIONS);
 }
 
 /* Shed idle connections once three quarters of the slots are taken. */
@@ -480,8 +720,14 @@ int srv_http_start(srv_server *s, char *why, size_t why_len)
     if (tls_cert)
         flags |= MHD_USE_TLS;
     unsigned timeout_s = (unsigned)((cfg->read_timeout_ms + 999) / 1000);
-    s->deadlines = srv_deadlines_start(cfg->read_timeout_ms,
-                                       shed_threshold((unsigned)cfg->max_connections), count_cut);
+    srv_deadline_limits limits = {
+        .timeout_ms = cfg->read_timeout_ms,
+        .shed_at = shed_threshold((unsigned)cfg->max_connections),
+        .max_connections = (unsigned)cfg->max_connections,
+        .min_body_rate = cfg->min_body_rate,
+        .min_body_grace_ms = cfg->min_body_rate_grace_ms,
+    };
+    s->deadlines = srv_deadlines_start(&limits, count_cut);
     if (s->deadlines == NULL) {
         snprintf(why, why_len, "cannot start the connection sweeper thread");
         return -1;
@@ -489,7 +735,7 @@ int srv_http_start(srv_server *s, char *why, size_t why_len)
     struct MHD_OptionItem ops[] = {
         {MHD_OPTION_SOCK_ADDR, 0, &ss},
         {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)worker_threads(cfg), NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)cfg->max_connections, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)(cfg->max_connections + SPARE_SLOTS), NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, (intptr_t)timeout_s, NULL},
         {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)cfg->connection_memory_limit, NULL},
         {tls_cert ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls_cert},

@@ -25,7 +25,11 @@ typedef struct srv_request {
     size_t len, cap;
     bool too_large; /* the body outgrew the limit: answer 413 */
     bool no_memory; /* the body could not be stored: answer 503 */
-    int early;      /* 404, 405, 401 or 413 decided by the headers, or 0 */
+    bool over_budget; /* bodies in flight reached their budget: answer 503 */
+    size_t reserved;  /* bytes of srv->body_bytes this request holds */
+    int early;      /* 400, 501, 404, 405, 401 or 413 decided by the headers, or 0 */
+    bool closing;   /* the framing is refused: answer at once and close */
+    char why[192];  /* the message of an early answer that needs one */
     const char *allow; /* the Allow header of a 405 */
     int status;     /* what was queued, 0 until then */
 } srv_request;

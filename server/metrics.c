@@ -34,7 +34,10 @@ static const char *const reject_names[] = {"invalid", "out_of_order", "duplicate
                                            "storage"};
 static const char *const limit_names[] = {"request_bytes", "read_concurrency", "query",
                                           "write_busy", "storage_full", "read_timeout",
-                                          "connections"};
+                                          "connections", "body_bytes_in_flight",
+                                          "body_rate"};
+_Static_assert(sizeof limit_names / sizeof limit_names[0] == SRV_LIMIT_COUNT,
+               "one name per enum srv_limit");
 
 static struct {
     atomic_uint_fast64_t requests[SRV_ROUTE_COUNT][CODE_MAX - CODE_MIN + 1];

@@ -19,6 +19,8 @@ enum srv_limit {
     SRV_LIMIT_STORAGE_FULL,     /* disk or map full (507) */
     SRV_LIMIT_READ_TIMEOUT,     /* a request not read within --web.read-timeout */
     SRV_LIMIT_CONNECTIONS,      /* an idle connection shed: slots ran short */
+    SRV_LIMIT_BODY_BYTES,       /* bodies in flight at --web.max-body-bytes-in-flight (503) */
+    SRV_LIMIT_BODY_RATE,        /* a body slower than --web.min-body-rate, cut */
     SRV_LIMIT_COUNT
 };
 

@@ -34,6 +34,7 @@ typedef struct srv_server {
     srv_auth auth;
     atomic_bool ready;     /* the store is open and the server not stopping */
     atomic_int in_flight;  /* requests started and not completed */
+    atomic_uint_fast64_t body_bytes; /* held for bodies being received (the budget) */
     struct MHD_Daemon *daemon;
     struct srv_deadlines *deadlines; /* --web.read-timeout; NULL without one */
     uint16_t port;         /* the bound port (useful with port 0) */

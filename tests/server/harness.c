@@ -8,13 +8,17 @@
 
 #include <curl/curl.h>
 #include <fcntl.h>
+#include <errno.h>
 #include <ftw.h>
+#include <netinet/in.h>
+#include <poll.h>
 #include <signal.h>
 #include <snappy-c.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -644,4 +648,51 @@ long h_read_response_series(const void *body, size_t len)
 out:
     free(raw);
     return n;
+}
+
+/* --- Raw TCP ----------------------------------------------------------------- */
+
+int h_connect(int port)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
+}
+
+int h_read_until_close(int fd, double timeout_s, char *out, size_t len)
+{
+    size_t got = 0;
+    double t0 = h_now_s();
+    out[0] = '\0';
+    for (;;) {
+        double left = timeout_s - (h_now_s() - t0);
+        if (left <= 0)
+            return 0;
+        struct pollfd p = {fd, POLLIN, 0};
+        int pr = poll(&p, 1, (int)(left * 1000) + 1);
+        if (pr < 0 && errno == EINTR)
+            continue;
+        if (pr <= 0)
+            return 0;
+        char buf[4096];
+        ssize_t n = recv(fd, buf, sizeof buf, 0);
+        if (n == 0)
+            return 1;
+        if (n < 0)
+            return errno == EINTR || errno == EAGAIN ? 0 : -1;
+        size_t keep = (size_t)n < len - 1 - got ? (size_t)n : len - 1 - got;
+        memcpy(out + got, buf, keep);
+        got += keep;
+        out[got] = '\0';
+    }
 }

@@ -118,6 +118,20 @@ long h_request(const h_fixture *f, const char *method, const char *path,
 /* Value of a response header (case-insensitive), copied into out; 0 if found. */
 int h_header(const h_response *resp, const char *name, char *out, size_t len);
 
+/* --- Raw TCP, for what curl will not send ---------------------------------- */
+
+/* A blocking TCP connection to 127.0.0.1:port, or -1. */
+int h_connect(int port);
+
+/*
+ * Read what the server sends on fd until it closes the connection or
+ * timeout_s pass, into out (at most len - 1 bytes, NUL-terminated; the rest
+ * is read and dropped). Returns 1 when the server closed the connection
+ * (an orderly close: recv() returned 0), 0 when it was still open after
+ * timeout_s, -1 when the connection was reset.
+ */
+int h_read_until_close(int fd, double timeout_s, char *out, size_t len);
+
 /* --- Protobuf and snappy ------------------------------------------------- */
 
 typedef struct h_buf {
