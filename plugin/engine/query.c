@@ -9,7 +9,9 @@
  * The iterator holds what ties them together: one read transaction (the
  * snapshot all three read, for the iterator's life: its own, or that of a
  * ps_snapshot several queries share, engine.h), the per-query limits
- * counted as it advances, and whether there is a current series. It skips
+ * counted as it advances, the read's work budget (budget.h: its own, or one
+ * a protocol shares among the queries of a request), and whether there is a
+ * current series. It skips
  * series with no sample in range, so every series it hands out has some.
  * Memory stays what the parts bound: the bitmap (while the set walks),
  * at most PS_SMALL_SELECTION keys, and one series' chunks.
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "engine.h"
 #include "error.h"
 #include "select.h"
@@ -33,6 +36,8 @@ struct promstore_series_iter {
     ps_series_set set;
     ps_series_merge merge;
     int has_cur; /* the set's current series is the iterator's */
+    ps_read_budget *budget; /* where its work is counted: own_budget, or the caller's */
+    ps_read_budget own_budget;
     uint64_t n_series, n_samples, n_bytes;
     promstore_status failed;
 };
@@ -64,8 +69,8 @@ void promstore_series_iter_close(promstore_series_iter *it)
 
 /* The query's three objects over txn, which the caller began (engine.h). */
 static promstore_status query_open_in(promstore *db, ps_txn *txn, int owns_txn, ps_selector *sel,
-                                      int64_t mint, int64_t maxt, promstore_series_iter **out,
-                                      promstore_error *err)
+                                      int64_t mint, int64_t maxt, ps_read_budget *budget,
+                                      promstore_series_iter **out, promstore_error *err)
 {
     promstore_series_iter *it = ps_calloc(1, sizeof *it);
     if (it == NULL) {
@@ -76,8 +81,11 @@ static promstore_status query_open_in(promstore *db, ps_txn *txn, int owns_txn, 
     it->db = db;
     it->txn = txn;
     it->owns_txn = owns_txn;
+    if (budget == NULL)
+        ps_read_budget_start(db, budget = &it->own_budget);
+    it->budget = budget;
     ps_bitmap ids = {0};
-    promstore_status rc = ps_select(db, it->txn, sel->m, sel->n, &ids, err);
+    promstore_status rc = ps_select(db, it->txn, sel->m, sel->n, budget, &ids, err);
     if (rc == PROMSTORE_OK) {
         ps_series_set_open(&it->set, &db->sch, it->txn, &ids, PS_SMALL_SELECTION);
         rc = ps_report(ps_series_set_err(&it->set), ps_series_set_error(&it->set), err);
@@ -93,13 +101,14 @@ static promstore_status query_open_in(promstore *db, ps_txn *txn, int owns_txn, 
 }
 
 promstore_status ps_query_open(promstore *db, ps_selector *sel, int64_t mint, int64_t maxt,
-                               promstore_series_iter **out, promstore_error *err)
+                               ps_read_budget *budget, promstore_series_iter **out,
+                               promstore_error *err)
 {
     ps_txn *txn = NULL;
     promstore_status rc = ps_txn_begin(&db->sch, 0, &txn, err);
     if (rc)
         return rc;
-    return query_open_in(db, txn, 1, sel, mint, maxt, out, err);
+    return query_open_in(db, txn, 1, sel, mint, maxt, budget, out, err);
 }
 
 /* --- snapshots shared by queries --------------------------------------------------- */
@@ -133,10 +142,10 @@ void ps_snapshot_close(ps_snapshot *snap)
 }
 
 promstore_status ps_snapshot_query(ps_snapshot *snap, ps_selector *sel, int64_t mint,
-                                   int64_t maxt, promstore_series_iter **out,
-                                   promstore_error *err)
+                                   int64_t maxt, ps_read_budget *budget,
+                                   promstore_series_iter **out, promstore_error *err)
 {
-    return query_open_in(snap->db, snap->txn, 0, sel, mint, maxt, out, err);
+    return query_open_in(snap->db, snap->txn, 0, sel, mint, maxt, budget, out, err);
 }
 
 static promstore_status abi_query(promstore *db, const promstore_matcher *matchers,
@@ -150,11 +159,16 @@ static promstore_status abi_query(promstore *db, const promstore_matcher *matche
     if (mint > maxt)
         return ps_fail(err, PROMSTORE_E_INVALID, "query range is empty: mint %lld > maxt %lld",
                        (long long)mint, (long long)maxt);
+    uint32_t cap = db->remote.max_matchers;
+    if (cap && n_matchers > cap)
+        return ps_fail(err, PROMSTORE_E_LIMIT,
+                       "query has %zu matchers, more than max_matchers_per_query (%u)",
+                       n_matchers, (unsigned)cap);
     ps_selector *sel = NULL;
     promstore_status rc = ps_selector_compile(matchers, n_matchers, &sel, err);
     if (rc)
         return rc;
-    rc = ps_query_open(db, sel, mint, maxt, out, err);
+    rc = ps_query_open(db, sel, mint, maxt, NULL, out, err);
     ps_selector_free(sel);
     return rc;
 }
@@ -171,6 +185,10 @@ static promstore_status abi_series_iter_next(promstore_series_iter *it, promstor
         int has_samples = 0;
         promstore_status rc =
             ps_series_merge_load(&it->merge, s->id, s->labels, s->n_labels, &has_samples, err);
+        if (rc == PROMSTORE_OK) {
+            it->budget->series_visited++;
+            rc = ps_budget_charge(it->budget, 1 + ps_series_merge_n_chunks(&it->merge), err);
+        }
         if (rc)
             return fail_iter(it, rc);
         if (!has_samples)
