@@ -67,6 +67,23 @@ void promstore_series_iter_close(promstore_series_iter *it)
     iter_free(it);
 }
 
+/*
+ * Whether [mint, maxt] can hold a sample of the snapshot txn reads. The
+ * stats record is read in that same snapshot, so it describes exactly the
+ * data the query would see: min_time is at most, and max_time at least, the
+ * time of every sample in it (each append's commit keeps them so, and
+ * retention raises min_time only to the first block it keeps). A range
+ * outside them is answered empty without selecting or visiting a series.
+ */
+static promstore_status range_may_hold_data(promstore *db, ps_txn *txn, int64_t mint,
+                                            int64_t maxt, int *may, promstore_error *err)
+{
+    ps_stats_rec st;
+    promstore_status rc = ps_stats_read(db, txn, &st, err);
+    *may = rc == PROMSTORE_OK && st.samples > 0 && mint <= st.max_time && maxt >= st.min_time;
+    return rc;
+}
+
 /* The query's three objects over txn, which the caller began (engine.h). */
 static promstore_status query_open_in(promstore *db, ps_txn *txn, int owns_txn, ps_selector *sel,
                                       int64_t mint, int64_t maxt, ps_read_budget *budget,
@@ -84,8 +101,15 @@ static promstore_status query_open_in(promstore *db, ps_txn *txn, int owns_txn, 
     if (budget == NULL)
         ps_read_budget_start(db, budget = &it->own_budget);
     it->budget = budget;
+    int may_hold = 0;
+    promstore_status rc = range_may_hold_data(db, txn, mint, maxt, &may_hold, err);
+    if (rc == PROMSTORE_OK && !may_hold) {
+        *out = it; /* a zeroed series set: iter_next answers PROMSTORE_DONE */
+        return PROMSTORE_OK;
+    }
     ps_bitmap ids = {0};
-    promstore_status rc = ps_select(db, it->txn, sel->m, sel->n, budget, &ids, err);
+    if (rc == PROMSTORE_OK)
+        rc = ps_select(db, it->txn, sel->m, sel->n, budget, &ids, err);
     if (rc == PROMSTORE_OK) {
         ps_series_set_open(&it->set, &db->sch, it->txn, &ids, PS_SMALL_SELECTION);
         rc = ps_report(ps_series_set_err(&it->set), ps_series_set_error(&it->set), err);

@@ -220,6 +220,72 @@ static void test_deadline(void **state)
     assert_int_equal(n, 10);
 }
 
+/* Series visited and steps counted by one query over [mint, maxt]; *n its series. */
+static ps_read_budget count_work(promstore *db, const promstore_matcher *m, size_t nm,
+                                 int64_t mint, int64_t maxt, size_t *n)
+{
+    promstore_error err = {0};
+    ps_selector *sel = NULL;
+    assert_int_equal(ps_selector_compile(m, nm, &sel, &err), PROMSTORE_OK);
+    ps_read_budget b;
+    ps_read_budget_start(db, &b);
+    promstore_series_iter *it = NULL;
+    promstore_status st = ps_query_open(db, sel, mint, maxt, &b, &it, &err);
+    ps_selector_free(sel);
+    if (st != PROMSTORE_OK)
+        fail_msg("ps_query_open: %d: %s", st, err.message);
+    *n = 0;
+    while ((st = promstore_series_iter_next(it, &err)) == PROMSTORE_OK)
+        ++*n;
+    promstore_series_iter_close(it);
+    assert_int_equal(st, PROMSTORE_DONE);
+    return b;
+}
+
+/*
+ * A range that holds no sample of the store (before its first, after its
+ * last) is answered empty at once: no series visited, no work counted. A
+ * range with data still visits and answers every series; so does one that
+ * data written after the first query moved into the store's range.
+ */
+static void test_empty_range_visits_nothing(void **state)
+{
+    tu_store *f = *state;
+    enum { N = 2000 };
+    many_series(f->db, N);
+    promstore_matcher m[2] = {MT(PROMSTORE_MATCH_EQ, "__name__", "many"),
+                              MT(PROMSTORE_MATCH_RE, "i", "0.*")};
+    size_t n = 0;
+    for (size_t nm = 1; nm <= 2; nm++) {
+        ps_read_budget b = count_work(f->db, m, nm, TU_T0 + 1001, TU_T0 + 9000000, &n);
+        assert_int_equal(n, 0);
+        assert_int_equal(b.series_visited, 0);
+        assert_int_equal(b.values_tried, 0);
+        assert_int_equal(b.work, 0);
+        b = count_work(f->db, m, nm, INT64_MIN, TU_T0 - 1, &n);
+        assert_int_equal(n, 0);
+        assert_int_equal(b.series_visited, 0);
+        assert_int_equal(b.work, 0);
+        /* The edges hold data. */
+        b = count_work(f->db, m, nm, TU_T0 + 1000, INT64_MAX, &n);
+        assert_int_equal(n, N);
+        assert_int_equal(b.series_visited, N);
+        b = count_work(f->db, m, nm, INT64_MIN, TU_T0, &n);
+        assert_int_equal(n, N);
+    }
+    /* Through the ABI too, and no store-wide figure hides a sample written later. */
+    assert_int_equal(tu_count_series(f->db, m, 1, TU_T0 + 5000, TU_T0 + 6000), 0);
+    tu_lset ls = LS("__name__", "many", "i", "late", NULL);
+    promstore_sample late = SMP(TU_T0 + 5500, 3);
+    tu_append1_ok(f->db, &ls, &late, 1);
+    assert_int_equal(tu_count_series(f->db, m, 1, TU_T0 + 5000, TU_T0 + 6000), 1);
+    /* An empty store answers every range without visiting anything. */
+    tu_store_recreate(f);
+    ps_read_budget b = count_work(f->db, m, 1, TU_FULL, &n);
+    assert_int_equal(n, 0);
+    assert_int_equal(b.work, 0);
+}
+
 int main(int argc, char **argv)
 {
     const struct CMUnitTest tests[] = {
@@ -227,6 +293,7 @@ int main(int argc, char **argv)
         TU_TEST(test_work_budget_regex),
         TU_TEST(test_work_budget_series),
         TU_TEST(test_deadline),
+        TU_TEST(test_empty_range_visits_nothing),
     };
     return TU_RUN(argc, argv, "read_budget", tests);
 }
