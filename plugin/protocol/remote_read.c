@@ -11,8 +11,16 @@
  * there to bound the memory of concurrent reads) -> compressed size and
  * declared decoded size (413, ps_proto_unsnappy) -> snappy and protobuf
  * decoding (400, 413 past the decoder's memory bound) -> negotiation (400) ->
- * every query validated (400) -> SAMPLES's first pass, or the first frame
- * of a stream (400 past a limit).
+ * the number of queries (400 past max_queries_per_read) -> every query
+ * validated, its matchers counted against max_matchers_per_query (400) ->
+ * SAMPLES's first pass, or the first frame of a stream (400 past a limit).
+ *
+ * WORK: one read budget (ps_read_budget, engine.h) serves every query of
+ * the request, started when the queries are checked: the request as a
+ * whole may do max_work_per_read steps of work and take read_deadline_ms.
+ * SAMPLES's first pass is charged and its second is not -- it repeats the
+ * first over the same snapshot, so a request that fit its budget before
+ * the 200 is never cut for it after; a stream is charged as it goes.
  * Nothing is handed out before all of that passed, so every error has its
  * own status.
  *
