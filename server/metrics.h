@@ -19,6 +19,8 @@ enum srv_limit {
     SRV_LIMIT_STORAGE_FULL,     /* disk or map full (507) */
     SRV_LIMIT_READ_TIMEOUT,     /* a request not read within --web.read-timeout */
     SRV_LIMIT_CONNECTIONS,      /* an idle connection shed: slots ran short */
+    SRV_LIMIT_READ_WORK,        /* a read spent its work budget (max_work_per_read) */
+    SRV_LIMIT_READ_DEADLINE,    /* a read worked past its deadline (read_deadline_ms) */
     SRV_LIMIT_COUNT
 };
 
@@ -32,6 +34,13 @@ void srv_metrics_write(const promstore_http_response *resp);
 void srv_metrics_status(enum srv_route route, int code, const char *message);
 
 void srv_metrics_limit(enum srv_limit limit);
+
+/*
+ * A remote read refused or cut short with PROMSTORE_E_LIMIT: counts the
+ * limit its message names (the library names the option it applied:
+ * max_work_per_read, read_deadline_ms; any other is a per-query limit).
+ */
+void srv_metrics_read_limit(const char *message);
 
 /* Remote-read streams open now (a gauge). */
 void srv_metrics_reads_open(int delta);
