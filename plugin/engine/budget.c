@@ -42,3 +42,14 @@ promstore_status ps_budget_charge(ps_read_budget *b, uint64_t steps, promstore_e
                        (long long)b->deadline_ms);
     return PROMSTORE_OK;
 }
+
+promstore_status ps_check_matcher_cap(const promstore *db, size_t n_matchers,
+                                      promstore_error *err)
+{
+    uint32_t cap = db->remote.max_matchers;
+    if (cap && n_matchers > cap)
+        return ps_fail(err, PROMSTORE_E_LIMIT,
+                       "query has %zu matchers, more than max_matchers_per_query (%u)",
+                       n_matchers, (unsigned)cap);
+    return PROMSTORE_OK;
+}

@@ -47,4 +47,12 @@
  */
 promstore_status ps_budget_charge(ps_read_budget *b, uint64_t steps, promstore_error *err);
 
+/*
+ * PROMSTORE_E_LIMIT naming max_matchers_per_query when a query of the ABI
+ * (promstore_query, the label calls) has more than that many matchers; else
+ * PROMSTORE_OK. Remote read checks its queries itself, naming each.
+ */
+promstore_status ps_check_matcher_cap(const promstore *db, size_t n_matchers,
+                                      promstore_error *err);
+
 #endif

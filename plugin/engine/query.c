@@ -183,13 +183,10 @@ static promstore_status abi_query(promstore *db, const promstore_matcher *matche
     if (mint > maxt)
         return ps_fail(err, PROMSTORE_E_INVALID, "query range is empty: mint %lld > maxt %lld",
                        (long long)mint, (long long)maxt);
-    uint32_t cap = db->remote.max_matchers;
-    if (cap && n_matchers > cap)
-        return ps_fail(err, PROMSTORE_E_LIMIT,
-                       "query has %zu matchers, more than max_matchers_per_query (%u)",
-                       n_matchers, (unsigned)cap);
     ps_selector *sel = NULL;
-    promstore_status rc = ps_selector_compile(matchers, n_matchers, &sel, err);
+    promstore_status rc = ps_check_matcher_cap(db, n_matchers, err);
+    if (rc == PROMSTORE_OK)
+        rc = ps_selector_compile(matchers, n_matchers, &sel, err);
     if (rc)
         return rc;
     rc = ps_query_open(db, sel, mint, maxt, NULL, out, err);

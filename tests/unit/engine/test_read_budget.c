@@ -109,6 +109,14 @@ static void test_matchers_cap(void **state)
     promstore_status st = promstore_query(f->db, m, 4, TU_FULL, &it, &err);
     assert_null(it);
     expect_limit(st, &err, "4 matchers, more than max_matchers_per_query (3)");
+    /* The label calls walk a query too. */
+    promstore_string_iter *names = NULL;
+    expect_limit(promstore_label_names(f->db, m, 4, TU_FULL, &names, &err), &err,
+                 "more than max_matchers_per_query (3)");
+    assert_null(names);
+    expect_limit(promstore_label_values(f->db, "i", 1, m, 4, TU_FULL, &names, &err), &err,
+                 "more than max_matchers_per_query (3)");
+    assert_null(names);
     /* 0: no cap. */
     f->opts.max_matchers_per_query = 0;
     tu_store_reopen(f);
