@@ -255,6 +255,31 @@ typedef struct promstore_series {
  *                      no limit (for loading synthetic data). Time retention
  *                      never cuts past the wall clock whatever this is, so a
  *                      stray future sample cannot empty the store. Since: 1.2
+ *   max_matchers_per_query  most matchers one query (promstore_query, or a
+ *                      query of a remote read) may have (default 64); more
+ *                      fail with PROMSTORE_E_LIMIT naming the cap before
+ *                      anything is read. 0: no cap. Since: 1.2
+ *   max_queries_per_read  most queries one remote-read request may hold
+ *                      (default 64); more are answered 400 naming the cap.
+ *                      0: no cap. Since: 1.2
+ *   max_work_per_read  the work one read may do (default 100,000,000
+ *                      steps), counted as it selects and walks series: a
+ *                      label value a regex is tried on counts its length
+ *                      plus one, and the backtracker's whole match limit
+ *                      (1,000,000) when it gives up on the value; a postings
+ *                      entry read counts one; a series loaded one, plus one
+ *                      for each chunk read for it. A read is one
+ *                      promstore_query iterator, or every query of one
+ *                      remote-read request together. Once spent the read
+ *                      fails with PROMSTORE_E_LIMIT naming max_work_per_read
+ *                      (a remote read: 400). 0: no limit. Since: 1.2
+ *   read_deadline_ms   how long one read may work, wall time from its
+ *                      start (default 2 minutes, as Prometheus's
+ *                      --query.timeout); checked where work is counted, so
+ *                      an iterator the caller leaves idle does not fail
+ *                      until it next works. Past it the read fails with
+ *                      PROMSTORE_E_LIMIT naming read_deadline_ms. 0: no
+ *                      deadline; negative is PROMSTORE_E_INVALID. Since: 1.2
  *
  * Growable, read by the library: fields past the caller's struct_size take
  * their defaults; struct_size must at least hold path.
@@ -282,6 +307,10 @@ typedef struct promstore_options {
     void *background_error_ctx;
     /* --- since 1.2 --- */
     int64_t max_future_ms;
+    uint32_t max_matchers_per_query;
+    uint32_t max_queries_per_read;
+    uint64_t max_work_per_read;
+    int64_t read_deadline_ms;
 } promstore_options;
 
 /*
@@ -449,9 +478,13 @@ typedef struct promstore_chunk {
  *   PROMSTORE_E_LIMIT (a regex that could not be evaluated on some label value
  *   within the matching bounds, naming the matcher and the value: a costly
  *   regex ends the query with this error, never with a partial or guessed
- *   selection), PROMSTORE_E_INVALID (mint > maxt, NULL), PROMSTORE_E_IO,
+ *   selection; more matchers than max_matchers_per_query; the selection
+ *   spent max_work_per_read or ran past read_deadline_ms, each named),
+ *   PROMSTORE_E_INVALID (mint > maxt, NULL), PROMSTORE_E_IO,
  *   PROMSTORE_E_NOMEM. The per-query limits are checked as the iterator
- *   advances, not here.
+ *   advances, not here; the work budget and the deadline, counted from this
+ *   call, both here and as it advances. A range that holds no sample of the
+ *   store answers an empty iterator without visiting any series.
  * On error:  *out is set to NULL.
  * Threads:   any. Since: 1.0
  */
@@ -466,8 +499,10 @@ PROMSTORE_API promstore_status promstore_query(promstore *db,
  * Advance to the next series.
  *
  * Returns:   PROMSTORE_OK (a series is current), PROMSTORE_DONE (no more),
- *   PROMSTORE_E_LIMIT (a per-query limit was reached), PROMSTORE_E_IO,
- *   PROMSTORE_E_CORRUPT. After an error the iterator may only be closed.
+ *   PROMSTORE_E_LIMIT (a per-query limit was reached, or the read's
+ *   max_work_per_read or read_deadline_ms, named in the message),
+ *   PROMSTORE_E_IO, PROMSTORE_E_CORRUPT. After an error the iterator may
+ *   only be closed.
  * Threads:   one caller at a time per iterator. Since: 1.0
  */
 PROMSTORE_API promstore_status

@@ -53,6 +53,14 @@ static const struct opt opts[] = {
      "Most series one remote-read query may return; 0: no limit."},
     {"storage.remote.read-bytes-limit", OPT_BYTES, F(read_bytes_limit), "0",
      "Most chunk bytes one remote-read query may return; 0: no limit."},
+    {"storage.remote.read-matchers-limit", OPT_UINT, F(read_matchers_limit), "64",
+     "Most matchers in one remote-read query; more get 400. 0: no limit."},
+    {"storage.remote.read-queries-limit", OPT_UINT, F(read_queries_limit), "64",
+     "Most queries in one remote-read request; more get 400. 0: no limit."},
+    {"storage.remote.read-work-limit", OPT_UINT, F(read_work_limit), "100000000",
+     "Work budget of one remote-read request, in steps (README); past it: 400. 0: no limit."},
+    {"storage.remote.read-deadline", OPT_DURATION, F(read_deadline_ms), "2m",
+     "How long one remote-read request may work; past it: 400. 0: no deadline."},
     {"storage.remote.read-max-bytes-in-frame", OPT_BYTES, F(read_frame_bytes), "1MiB",
      "Target size of a streamed remote-read frame."},
     {"storage.remote.max-decoded-bytes", OPT_BYTES, F(max_decoded_bytes), "32MiB",
@@ -339,6 +347,9 @@ static int validate(const srv_config *cfg)
         return fail("--storage.block-duration must be positive");
     if (cfg->read_concurrent_limit == 0 || cfg->read_concurrent_limit > UINT32_MAX)
         return fail("--storage.remote.read-concurrent-limit must be between 1 and 4294967295");
+    if (cfg->read_matchers_limit > UINT32_MAX || cfg->read_queries_limit > UINT32_MAX)
+        return fail("--storage.remote.read-matchers-limit and --storage.remote.read-queries-limit "
+                    "must be at most 4294967295");
     if (cfg->max_request_bytes == 0)
         return fail("--web.max-request-bytes must be positive");
     if (cfg->max_body_bytes_in_flight < cfg->max_request_bytes)

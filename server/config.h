@@ -35,6 +35,10 @@ typedef struct srv_config {
     uint64_t read_bytes_limit;
     uint64_t read_frame_bytes;
     uint64_t max_decoded_bytes;
+    uint64_t read_matchers_limit; /* 0: no cap */
+    uint64_t read_queries_limit;  /* 0: no cap */
+    uint64_t read_work_limit;     /* 0: no budget */
+    int64_t read_deadline_ms;     /* 0: none */
 
     /* web.* */
     char *listen_address;     /* host:port, [v6]:port or :port */

@@ -113,7 +113,7 @@ static ssize_t read_stream_pull(void *cls, uint64_t pos, char *buf, size_t max)
             return MHD_CONTENT_READER_END_OF_STREAM;
         if (rc != PROMSTORE_OK) {
             if (rc == PROMSTORE_E_LIMIT)
-                srv_metrics_limit(SRV_LIMIT_QUERY);
+                srv_metrics_read_limit(err.message);
             if (srv_log_limit_admit("/api/v1/read", "cut_short"))
                 srv_log(SRV_LOG_WARN, "Remote read cut short", "handler", "/api/v1/read", "err",
                         err.message, NULL);

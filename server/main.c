@@ -72,6 +72,10 @@ static promstore *open_store(const srv_config *c)
     o.max_request_bytes = c->max_request_bytes;
     o.max_decoded_bytes = c->max_decoded_bytes;
     o.read_frame_bytes = c->read_frame_bytes;
+    o.max_matchers_per_query = (uint32_t)c->read_matchers_limit;
+    o.max_queries_per_read = (uint32_t)c->read_queries_limit;
+    o.max_work_per_read = c->read_work_limit;
+    o.read_deadline_ms = c->read_deadline_ms;
     o.on_background_error = on_background_error;
 
     promstore *db = NULL;

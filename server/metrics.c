@@ -35,7 +35,7 @@ static const char *const reject_names[] = {"invalid", "out_of_order", "duplicate
 static const char *const limit_names[] = {"request_bytes", "read_concurrency", "query",
                                           "write_busy", "storage_full", "read_timeout",
                                           "connections", "body_bytes_in_flight",
-                                          "body_rate"};
+                                          "body_rate", "read_work", "read_deadline"};
 _Static_assert(sizeof limit_names / sizeof limit_names[0] == SRV_LIMIT_COUNT,
                "one name per enum srv_limit");
 
@@ -126,7 +126,18 @@ void srv_metrics_status(enum srv_route route, int code, const char *message)
     else if (code == 507)
         srv_metrics_limit(SRV_LIMIT_STORAGE_FULL);
     else if (route == SRV_ROUTE_READ && code >= 400 && code < 500 && message &&
-             (strcasestr(message, "_per_query") || strcasestr(message, "limit")))
+             (strstr(message, "_per_query") || strstr(message, "_per_read") ||
+              strstr(message, "read_deadline_ms") || strcasestr(message, "limit")))
+        srv_metrics_read_limit(message);
+}
+
+void srv_metrics_read_limit(const char *message)
+{
+    if (message && strstr(message, "(max_work_per_read)"))
+        srv_metrics_limit(SRV_LIMIT_READ_WORK);
+    else if (message && strstr(message, "(read_deadline_ms)"))
+        srv_metrics_limit(SRV_LIMIT_READ_DEADLINE);
+    else
         srv_metrics_limit(SRV_LIMIT_QUERY);
 }
 

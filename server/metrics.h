@@ -21,6 +21,8 @@ enum srv_limit {
     SRV_LIMIT_CONNECTIONS,      /* an idle connection shed: slots ran short */
     SRV_LIMIT_BODY_BYTES,       /* bodies in flight at --web.max-body-bytes-in-flight (503) */
     SRV_LIMIT_BODY_RATE,        /* a body slower than --web.min-body-rate, cut */
+    SRV_LIMIT_READ_WORK,        /* a read spent its work budget (max_work_per_read) */
+    SRV_LIMIT_READ_DEADLINE,    /* a read worked past its deadline (read_deadline_ms) */
     SRV_LIMIT_COUNT
 };
 
@@ -34,6 +36,13 @@ void srv_metrics_write(const promstore_http_response *resp);
 void srv_metrics_status(enum srv_route route, int code, const char *message);
 
 void srv_metrics_limit(enum srv_limit limit);
+
+/*
+ * A remote read refused or cut short with PROMSTORE_E_LIMIT: counts the
+ * limit its message names (the library names the option it applied:
+ * max_work_per_read, read_deadline_ms; any other is a per-query limit).
+ */
+void srv_metrics_read_limit(const char *message);
 
 /* Remote-read streams open now (a gauge). */
 void srv_metrics_reads_open(int delta);

@@ -52,4 +52,8 @@ void promstore_options_init(promstore_options *opts)
     opts->max_decoded_bytes = (uint64_t)32 << 20;
     opts->read_frame_bytes = (uint64_t)1 << 20;   /* Prometheus's max-bytes-in-frame */
     opts->max_future_ms = 10 * 60 * 1000;       /* Mimir's creation grace period */
+    opts->max_matchers_per_query = 64;
+    opts->max_queries_per_read = 64;
+    opts->max_work_per_read = 100000000;         /* ~100 costly regex values; budget.h */
+    opts->read_deadline_ms = 2 * 60 * 1000;      /* Prometheus's --query.timeout */
 }

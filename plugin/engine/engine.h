@@ -34,6 +34,8 @@ typedef struct ps_remote_limits {
     uint64_t max_decoded_bytes;    /* a request body decompressed */
     uint64_t read_frame_bytes;     /* a streamed frame's target; a piece of a SAMPLES body */
     uint32_t max_concurrent_reads; /* remote reads under way at once */
+    uint32_t max_matchers;         /* matchers in one query; 0: no cap */
+    uint32_t max_queries;          /* queries in one remote-read request; 0: no cap */
 } ps_remote_limits;
 
 /* Fixed when the store opens: the pointer is valid for the handle's life. */
@@ -56,6 +58,31 @@ promstore_status ps_engine_labels_normalize(const promstore *db, promstore_label
 int ps_engine_read_slot_take(promstore *db);
 void ps_engine_read_slot_give(promstore *db);
 
+/* --- the work of one read ------------------------------------------------------- */
+
+/*
+ * What one read may cost (budget.h): a count of steps against
+ * max_work_per_read and a wall-clock deadline, read_deadline_ms after
+ * ps_read_budget_start. One budget may serve every query of a request
+ * (remote read) or one query (promstore_query); the queries it is handed to
+ * count their work in it as they select and walk series, and fail with
+ * PROMSTORE_E_LIMIT naming max_work_per_read or read_deadline_ms once
+ * either is spent. The fields are the engine's to change; callers only read
+ * them (tests, to see what a read did). One thread at a time, as the
+ * queries that use it.
+ */
+typedef struct ps_read_budget {
+    uint64_t limit;          /* max_work_per_read; 0: no limit */
+    uint64_t work;           /* steps counted so far, whatever the limit */
+    uint64_t values_tried;   /* label values a regex matcher was run on */
+    uint64_t series_visited; /* series the queries loaded */
+    int64_t deadline_ns;     /* CLOCK_MONOTONIC time it ends; 0: no deadline */
+    int64_t deadline_ms;     /* read_deadline_ms, for the message */
+} ps_read_budget;
+
+/* A fresh budget with the store's limits, its deadline counted from now. */
+void ps_read_budget_start(const promstore *db, ps_read_budget *b);
+
 /* --- queries with compiled matchers ----------------------------------------------- */
 
 /*
@@ -74,10 +101,12 @@ void ps_selector_free(ps_selector *sel); /* NULL is a no-op */
 /*
  * promstore_query with compiled matchers, for a handle already checked and a
  * range already checked (mint <= maxt). The iterator is the ABI's: use and
- * close it with the promstore_series_iter_* calls.
+ * close it with the promstore_series_iter_* calls. Its work is counted in
+ * budget, which must outlive it; NULL: a budget of its own, started now.
  */
 promstore_status ps_query_open(promstore *db, ps_selector *sel, int64_t mint, int64_t maxt,
-                               promstore_series_iter **out, promstore_error *err);
+                               ps_read_budget *budget, promstore_series_iter **out,
+                               promstore_error *err);
 
 /* --- a read snapshot several queries share ---------------------------------------- */
 
@@ -92,13 +121,14 @@ promstore_status ps_query_open(promstore *db, ps_selector *sel, int64_t mint, in
  * checkpoint past it), so keep it no longer than the answer takes.
  * ps_snapshot_open: PROMSTORE_OK, PROMSTORE_E_NOMEM or the backend's error;
  * ps_snapshot_close(NULL) is a no-op. ps_snapshot_query is ps_query_open
- * in the snapshot, with the same errors and limits (counted per iterator).
+ * in the snapshot, with the same errors; the per-query limits are counted per
+ * iterator, the work in the budget given (NULL: its own).
  */
 typedef struct ps_snapshot ps_snapshot;
 promstore_status ps_snapshot_open(promstore *db, ps_snapshot **out, promstore_error *err);
 void ps_snapshot_close(ps_snapshot *snap);
 promstore_status ps_snapshot_query(ps_snapshot *snap, ps_selector *sel, int64_t mint,
-                                   int64_t maxt, promstore_series_iter **out,
-                                   promstore_error *err);
+                                   int64_t maxt, ps_read_budget *budget,
+                                   promstore_series_iter **out, promstore_error *err);
 
 #endif

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "engine.h"
 #include "error.h"
 #include "labels.h"
@@ -100,9 +101,11 @@ static promstore_status collect_from_series(promstore *db, promstore_string_iter
 {
     ps_selector *sel = NULL;
     promstore_series_iter *q = NULL;
-    promstore_status rc = ps_selector_compile(matchers, nm, &sel, err);
+    promstore_status rc = ps_check_matcher_cap(db, nm, err);
     if (rc == PROMSTORE_OK)
-        rc = ps_query_open(db, sel, mint, maxt, &q, err);
+        rc = ps_selector_compile(matchers, nm, &sel, err);
+    if (rc == PROMSTORE_OK)
+        rc = ps_query_open(db, sel, mint, maxt, NULL, &q, err);
     while (rc == PROMSTORE_OK && (rc = promstore_series_iter_next(q, err)) == PROMSTORE_OK) {
         const promstore_label *l;
         size_t n;

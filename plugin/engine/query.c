@@ -9,7 +9,9 @@
  * The iterator holds what ties them together: one read transaction (the
  * snapshot all three read, for the iterator's life: its own, or that of a
  * ps_snapshot several queries share, engine.h), the per-query limits
- * counted as it advances, and whether there is a current series. It skips
+ * counted as it advances, the read's work budget (budget.h: its own, or one
+ * a protocol shares among the queries of a request), and whether there is a
+ * current series. It skips
  * series with no sample in range, so every series it hands out has some.
  * Memory stays what the parts bound: the bitmap (while the set walks),
  * at most PS_SMALL_SELECTION keys, and one series' chunks.
@@ -17,6 +19,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "engine.h"
 #include "error.h"
 #include "select.h"
@@ -33,6 +36,8 @@ struct promstore_series_iter {
     ps_series_set set;
     ps_series_merge merge;
     int has_cur; /* the set's current series is the iterator's */
+    ps_read_budget *budget; /* where its work is counted: own_budget, or the caller's */
+    ps_read_budget own_budget;
     uint64_t n_series, n_samples, n_bytes;
     promstore_status failed;
 };
@@ -62,10 +67,27 @@ void promstore_series_iter_close(promstore_series_iter *it)
     iter_free(it);
 }
 
+/*
+ * Whether [mint, maxt] can hold a sample of the snapshot txn reads. The
+ * stats record is read in that same snapshot, so it describes exactly the
+ * data the query would see: min_time is at most, and max_time at least, the
+ * time of every sample in it (each append's commit keeps them so, and
+ * retention raises min_time only to the first block it keeps). A range
+ * outside them is answered empty without selecting or visiting a series.
+ */
+static promstore_status range_may_hold_data(promstore *db, ps_txn *txn, int64_t mint,
+                                            int64_t maxt, int *may, promstore_error *err)
+{
+    ps_stats_rec st;
+    promstore_status rc = ps_stats_read(db, txn, &st, err);
+    *may = rc == PROMSTORE_OK && st.samples > 0 && mint <= st.max_time && maxt >= st.min_time;
+    return rc;
+}
+
 /* The query's three objects over txn, which the caller began (engine.h). */
 static promstore_status query_open_in(promstore *db, ps_txn *txn, int owns_txn, ps_selector *sel,
-                                      int64_t mint, int64_t maxt, promstore_series_iter **out,
-                                      promstore_error *err)
+                                      int64_t mint, int64_t maxt, ps_read_budget *budget,
+                                      promstore_series_iter **out, promstore_error *err)
 {
     promstore_series_iter *it = ps_calloc(1, sizeof *it);
     if (it == NULL) {
@@ -76,8 +98,18 @@ static promstore_status query_open_in(promstore *db, ps_txn *txn, int owns_txn, 
     it->db = db;
     it->txn = txn;
     it->owns_txn = owns_txn;
+    if (budget == NULL)
+        ps_read_budget_start(db, budget = &it->own_budget);
+    it->budget = budget;
+    int may_hold = 0;
+    promstore_status rc = range_may_hold_data(db, txn, mint, maxt, &may_hold, err);
+    if (rc == PROMSTORE_OK && !may_hold) {
+        *out = it; /* a zeroed series set: iter_next answers PROMSTORE_DONE */
+        return PROMSTORE_OK;
+    }
     ps_bitmap ids = {0};
-    promstore_status rc = ps_select(db, it->txn, sel->m, sel->n, &ids, err);
+    if (rc == PROMSTORE_OK)
+        rc = ps_select(db, it->txn, sel->m, sel->n, budget, &ids, err);
     if (rc == PROMSTORE_OK) {
         ps_series_set_open(&it->set, &db->sch, it->txn, &ids, PS_SMALL_SELECTION);
         rc = ps_report(ps_series_set_err(&it->set), ps_series_set_error(&it->set), err);
@@ -93,13 +125,14 @@ static promstore_status query_open_in(promstore *db, ps_txn *txn, int owns_txn, 
 }
 
 promstore_status ps_query_open(promstore *db, ps_selector *sel, int64_t mint, int64_t maxt,
-                               promstore_series_iter **out, promstore_error *err)
+                               ps_read_budget *budget, promstore_series_iter **out,
+                               promstore_error *err)
 {
     ps_txn *txn = NULL;
     promstore_status rc = ps_txn_begin(&db->sch, 0, &txn, err);
     if (rc)
         return rc;
-    return query_open_in(db, txn, 1, sel, mint, maxt, out, err);
+    return query_open_in(db, txn, 1, sel, mint, maxt, budget, out, err);
 }
 
 /* --- snapshots shared by queries --------------------------------------------------- */
@@ -133,10 +166,10 @@ void ps_snapshot_close(ps_snapshot *snap)
 }
 
 promstore_status ps_snapshot_query(ps_snapshot *snap, ps_selector *sel, int64_t mint,
-                                   int64_t maxt, promstore_series_iter **out,
-                                   promstore_error *err)
+                                   int64_t maxt, ps_read_budget *budget,
+                                   promstore_series_iter **out, promstore_error *err)
 {
-    return query_open_in(snap->db, snap->txn, 0, sel, mint, maxt, out, err);
+    return query_open_in(snap->db, snap->txn, 0, sel, mint, maxt, budget, out, err);
 }
 
 static promstore_status abi_query(promstore *db, const promstore_matcher *matchers,
@@ -151,10 +184,12 @@ static promstore_status abi_query(promstore *db, const promstore_matcher *matche
         return ps_fail(err, PROMSTORE_E_INVALID, "query range is empty: mint %lld > maxt %lld",
                        (long long)mint, (long long)maxt);
     ps_selector *sel = NULL;
-    promstore_status rc = ps_selector_compile(matchers, n_matchers, &sel, err);
+    promstore_status rc = ps_check_matcher_cap(db, n_matchers, err);
+    if (rc == PROMSTORE_OK)
+        rc = ps_selector_compile(matchers, n_matchers, &sel, err);
     if (rc)
         return rc;
-    rc = ps_query_open(db, sel, mint, maxt, out, err);
+    rc = ps_query_open(db, sel, mint, maxt, NULL, out, err);
     ps_selector_free(sel);
     return rc;
 }
@@ -171,6 +206,10 @@ static promstore_status abi_series_iter_next(promstore_series_iter *it, promstor
         int has_samples = 0;
         promstore_status rc =
             ps_series_merge_load(&it->merge, s->id, s->labels, s->n_labels, &has_samples, err);
+        if (rc == PROMSTORE_OK) {
+            it->budget->series_visited++;
+            rc = ps_budget_charge(it->budget, 1 + ps_series_merge_n_chunks(&it->merge), err);
+        }
         if (rc)
             return fail_iter(it, rc);
         if (!has_samples)

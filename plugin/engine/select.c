@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "budget.h"
 #include "error.h"
 #include "labels.h"
 #include "mem.h"
@@ -123,20 +124,28 @@ void ps_selector_free(ps_selector *sel)
     ps_free(sel);
 }
 
-/* Set the ids of every postings entry of the pair (name, value). */
+/*
+ * Set the ids of every postings entry of the pair (name, value), counting
+ * the lookup and each entry in the budget (budget.h, note 2).
+ */
 static promstore_status add_pair(promstore *db, ps_txn *txn, const char *name, size_t nl,
-                                 const char *value, size_t vl, ps_bitmap *b, promstore_error *err)
+                                 const char *value, size_t vl, ps_bitmap *b,
+                                 ps_read_budget *budget, promstore_error *err)
 {
     uint8_t pair[PS_PAIR_MAX];
     size_t pl = ps_pair_encode(name, nl, value, vl, pair, sizeof pair);
     if (pl == 0)
         return PROMSTORE_OK; /* longer than any stored pair: matches nothing */
     ps_scan sc;
+    uint64_t entries = 0;
     ps_scan_open(&sc, &db->sch, txn, PS_T_POSTINGS, PS_SCAN_END_AT_BAD, err);
     ps_scan_seek(&sc, &(ps_rec){.posting = {pair, pl, 0}}, 2);
-    while (ps_scan_next(&sc))
+    while (ps_scan_next(&sc)) {
         bitmap_set(b, ps_scan_at(&sc)->posting.id);
-    return ps_scan_close(&sc);
+        entries++;
+    }
+    promstore_status rc = ps_scan_close(&sc);
+    return rc ? rc : ps_budget_charge(budget, 1 + entries, err);
 }
 
 /*
@@ -222,42 +231,52 @@ typedef struct value_ctx {
     ps_matcher *m;
     int want; /* add the ids of values where matches() == want */
     ps_bitmap *b;
+    ps_read_budget *budget;
     promstore_error *err;
 } value_ctx;
 
 /*
  * A value the matcher cannot decide (PROMSTORE_E_LIMIT) ends the selection:
- * leaving it out, or in, could differ from Prometheus's answer.
+ * leaving it out, or in, could differ from Prometheus's answer. So does a
+ * spent budget, named with the matcher that spent it.
  */
 static int add_matching_value(void *p, const char *v, size_t vl)
 {
     value_ctx *c = p;
     int matched;
-    promstore_status rc = ps_matcher_eval(c->m, v, vl, &matched, c->err);
+    uint64_t steps = 0;
+    promstore_status rc = ps_matcher_eval_costed(c->m, v, vl, &matched, &steps, c->err);
+    if (c->budget)
+        c->budget->values_tried++;
+    if (rc == PROMSTORE_OK && (rc = ps_budget_charge(c->budget, steps, c->err))) {
+        promstore_matcher src = {c->m->type, c->m->name, c->m->name_len, c->m->value,
+                                 c->m->value_len};
+        char text[256];
+        ps_error_prefix(c->err, "matcher %s", ps_matcher_format(&src, text, sizeof text));
+    }
     if (rc == PROMSTORE_OK && matched == c->want)
-        rc = add_pair(c->db, c->txn, c->m->name, c->m->name_len, v, vl, c->b, c->err);
+        rc = add_pair(c->db, c->txn, c->m->name, c->m->name_len, v, vl, c->b, c->budget,
+                      c->err);
     return rc ? (int)rc : 0;
 }
 
 /* The ids one matcher accepts (*positive = 1) or rejects (*positive = 0). */
 static promstore_status matcher_set(promstore *db, ps_txn *txn, ps_matcher *m, ps_bitmap *b,
-                                    int *positive, promstore_error *err)
+                                    int *positive, ps_read_budget *budget, promstore_error *err)
 {
     *positive = !m->matches_empty;
-    if (m->type == PROMSTORE_MATCH_EQ && m->value_len > 0)
-        return add_pair(db, txn, m->name, m->name_len, m->value, m->value_len, b, err);
-    if (m->type == PROMSTORE_MATCH_NEQ && m->value_len > 0)
-        return add_pair(db, txn, m->name, m->name_len, m->value, m->value_len, b, err);
+    if ((m->type == PROMSTORE_MATCH_EQ || m->type == PROMSTORE_MATCH_NEQ) && m->value_len > 0)
+        return add_pair(db, txn, m->name, m->name_len, m->value, m->value_len, b, budget, err);
     if (m->type == PROMSTORE_MATCH_RE && m->literals && !m->matches_empty) {
         for (size_t i = 0; i < m->n_literals; i++) {
             promstore_status rc = add_pair(db, txn, m->name, m->name_len, m->literals[i],
-                                           m->literal_lens[i], b, err);
+                                           m->literal_lens[i], b, budget, err);
             if (rc)
                 return rc;
         }
         return PROMSTORE_OK;
     }
-    value_ctx c = {db, txn, m, *positive, b, err};
+    value_ctx c = {db, txn, m, *positive, b, budget, err};
     return ps_each_value(db, txn, m->name, m->name_len, add_matching_value, &c, err);
 }
 
@@ -267,8 +286,8 @@ static void bitmap_and(ps_bitmap *a, const ps_bitmap *b, int negate)
         a->words[i] &= negate ? ~b->words[i] : b->words[i];
 }
 
-promstore_status ps_select(promstore *db, ps_txn *txn, ps_matcher *m, size_t n, ps_bitmap *out,
-                           promstore_error *err)
+promstore_status ps_select(promstore *db, ps_txn *txn, ps_matcher *m, size_t n,
+                           ps_read_budget *budget, ps_bitmap *out, promstore_error *err)
 {
     uint64_t nbits = 1;
     promstore_status rc = ps_meta_u64_get(&db->sch, txn, PS_META_NEXT_ID, &nbits, err);
@@ -285,13 +304,13 @@ promstore_status ps_select(promstore *db, ps_txn *txn, ps_matcher *m, size_t n, 
                 continue;
             if (pass == 1 && !have_result) {
                 if ((rc = bitmap_new(&result, nbits, err)) ||
-                    (rc = add_pair(db, txn, "", 0, "", 0, &result, err)))
+                    (rc = add_pair(db, txn, "", 0, "", 0, &result, budget, err)))
                     break;
                 have_result = 1;
             }
             memset(tmp.words, 0, ((nbits + 63) / 64) * sizeof *tmp.words);
             int positive;
-            if ((rc = matcher_set(db, txn, &m[i], &tmp, &positive, err)))
+            if ((rc = matcher_set(db, txn, &m[i], &tmp, &positive, budget, err)))
                 break;
             if (!have_result) {
                 result = tmp;
@@ -305,7 +324,7 @@ promstore_status ps_select(promstore *db, ps_txn *txn, ps_matcher *m, size_t n, 
     }
     if (rc == PROMSTORE_OK && !have_result) {
         result = tmp, tmp.words = NULL;
-        rc = add_pair(db, txn, "", 0, "", 0, &result, err);
+        rc = add_pair(db, txn, "", 0, "", 0, &result, budget, err);
     }
     ps_bitmap_free(&tmp);
     if (rc) {

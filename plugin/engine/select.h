@@ -48,9 +48,12 @@ static inline int ps_bitmap_has(const ps_bitmap *b, uint64_t id)
     return id < b->nbits && (b->words[id >> 6] >> (id & 63)) & 1;
 }
 
-/* Select into *out (allocated here; free with ps_bitmap_free). */
-promstore_status ps_select(promstore *db, ps_txn *txn, ps_matcher *m, size_t n, ps_bitmap *out,
-                           promstore_error *err);
+/*
+ * Select into *out (allocated here; free with ps_bitmap_free), counting the
+ * work in budget (NULL: not counted): PROMSTORE_E_LIMIT once it is spent.
+ */
+promstore_status ps_select(promstore *db, ps_txn *txn, ps_matcher *m, size_t n,
+                           ps_read_budget *budget, ps_bitmap *out, promstore_error *err);
 uint64_t ps_bitmap_count(const ps_bitmap *b);
 void ps_bitmap_free(ps_bitmap *b);
 

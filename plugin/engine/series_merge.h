@@ -104,6 +104,11 @@ static inline promstore_status ps_series_merge_sample(ps_series_merge *m, promst
                                                       promstore_error *err);
 /* The next chunk by min time: PROMSTORE_OK or PROMSTORE_DONE. */
 promstore_status ps_series_merge_chunk(ps_series_merge *m, promstore_chunk *out);
+/* How many chunks the series loaded has (stored and out-of-order): its cost to a budget. */
+static inline size_t ps_series_merge_n_chunks(const ps_series_merge *m)
+{
+    return m->n_chunks;
+}
 /* Free what the merge holds; a zeroed merge may be closed. */
 void ps_series_merge_close(ps_series_merge *m);
 

@@ -160,10 +160,10 @@ static promstore_status read_options(promstore *db, const promstore_options *in,
     if (o.path == NULL || o.path[0] == '\0')
         return ps_fail(err, PROMSTORE_E_INVALID, "options.path is required");
     if (o.retention_time_ms < 0 || o.block_duration_ms < 0 || o.out_of_order_window_ms < 0 ||
-        o.max_future_ms < 0)
+        o.max_future_ms < 0 || o.read_deadline_ms < 0)
         return ps_fail(err, PROMSTORE_E_INVALID,
-                       "options: retention_time_ms, block_duration_ms, "
-                       "out_of_order_window_ms and max_future_ms must not be negative");
+                       "options: retention_time_ms, block_duration_ms, out_of_order_window_ms, "
+                       "max_future_ms and read_deadline_ms must not be negative");
     db->retention_time_ms = o.retention_time_ms;
     db->retention_size_bytes = o.retention_size_bytes;
     db->block_ms = o.block_duration_ms ? o.block_duration_ms : 2 * 3600 * 1000;
@@ -172,12 +172,16 @@ static promstore_status read_options(promstore *db, const promstore_options *in,
     db->max_series = o.max_series_per_query;
     db->max_samples = o.max_samples_per_query;
     db->max_bytes = o.max_bytes_per_query;
+    db->max_work = o.max_work_per_read;
+    db->read_deadline_ms = o.read_deadline_ms;
     db->flags = o.flags;
     ps_remote_limits *rl = &db->remote;
     rl->max_concurrent_reads = o.max_concurrent_reads ? o.max_concurrent_reads : 10;
     rl->max_request_bytes = o.max_request_bytes ? o.max_request_bytes : (uint64_t)32 << 20;
     rl->max_decoded_bytes = o.max_decoded_bytes ? o.max_decoded_bytes : (uint64_t)32 << 20;
     rl->read_frame_bytes = o.read_frame_bytes ? o.read_frame_bytes : (uint64_t)1 << 20;
+    rl->max_matchers = o.max_matchers_per_query;
+    rl->max_queries = o.max_queries_per_read;
     db->name_rules = (o.flags & PROMSTORE_OPEN_LEGACY_NAMES) ? PS_NAMES_LEGACY : PS_NAMES_UTF8;
     if (o.maintenance_interval_ms < 0)
         return ps_fail(err, PROMSTORE_E_INVALID, "options: maintenance_interval_ms must not be negative");

@@ -64,6 +64,8 @@ struct promstore {
     int64_t ooo_window_ms;
     int64_t max_future_ms; /* 0: no limit */
     uint64_t max_series, max_samples, max_bytes;
+    uint64_t max_work;        /* max_work_per_read; 0: no limit (budget.h) */
+    int64_t read_deadline_ms; /* 0: no deadline */
     uint32_t flags;
     ps_name_rules name_rules;
 

@@ -704,18 +704,21 @@ static promstore_status ps_dfa_matches(ps_matcher *m, PCRE2_SPTR subject, size_t
  * make the JIT read astray.
  */
 static promstore_status ps_regex_matches(ps_matcher *m, const char *value, size_t len,
-                                         int *matched, promstore_error *err)
+                                         int *matched, uint64_t *steps, promstore_error *err)
 {
     PCRE2_SPTR subject = (PCRE2_SPTR)(value != NULL ? value : "");
     int rc = pcre2_match((pcre2_code *)m->re, subject, len, 0, 0, (pcre2_match_data *)m->md,
                          ps_match_context());
+    *steps = (uint64_t)len + 1;
     /* 0 means a match whose offsets did not fit: still a match. */
     if (rc >= 0 || rc == PCRE2_ERROR_NOMATCH || ps_bad_subject(rc)) {
         *matched = rc >= 0;
         return PROMSTORE_OK;
     }
-    if (ps_backtracker_gave_up(rc))
+    if (ps_backtracker_gave_up(rc)) {
+        *steps += PS_MATCH_LIMIT; /* the most it was allowed (matcher.h) */
         return ps_dfa_matches(m, subject, len, rc, matched, err);
+    }
     return ps_undecided(m, (const char *)subject, len, rc, err);
 }
 
@@ -724,12 +727,13 @@ static int ps_equal(const ps_matcher *m, const char *value, size_t len)
     return len == m->value_len && (len == 0 || memcmp(value, m->value, len) == 0);
 }
 
-promstore_status ps_matcher_eval(ps_matcher *m, const char *value, size_t len, int *matched,
-                                 promstore_error *err)
+promstore_status ps_matcher_eval_costed(ps_matcher *m, const char *value, size_t len,
+                                        int *matched, uint64_t *steps, promstore_error *err)
 {
-    if (m == NULL || matched == NULL || (value == NULL && len != 0))
+    if (m == NULL || matched == NULL || steps == NULL || (value == NULL && len != 0))
         return ps_fail(err, PROMSTORE_E_INVALID, "matcher: NULL argument");
     promstore_status st = PROMSTORE_OK;
+    *steps = 1;
     switch (m->type) {
     case PROMSTORE_MATCH_EQ:
         *matched = ps_equal(m, value, len);
@@ -744,13 +748,20 @@ promstore_status ps_matcher_eval(ps_matcher *m, const char *value, size_t len, i
         else if (m->re == NULL)
             return ps_fail(err, PROMSTORE_E_MISUSE, "matcher: regex not compiled");
         else
-            st = ps_regex_matches(m, value, len, matched, err);
+            st = ps_regex_matches(m, value, len, matched, steps, err);
         if (st == PROMSTORE_OK && m->type == PROMSTORE_MATCH_NRE)
             *matched = !*matched;
         return st;
     default:
         return ps_fail(err, PROMSTORE_E_MISUSE, "matcher: unknown type %d", (int)m->type);
     }
+}
+
+promstore_status ps_matcher_eval(ps_matcher *m, const char *value, size_t len, int *matched,
+                                 promstore_error *err)
+{
+    uint64_t steps;
+    return ps_matcher_eval_costed(m, value, len, matched, &steps, err);
 }
 
 void ps_matcher_free(ps_matcher *m)

@@ -15,6 +15,7 @@
 #define PS_MATCHER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 #include "promstore.h"
 
@@ -65,6 +66,17 @@ promstore_status ps_matcher_compile(ps_matcher *m, const promstore_matcher *src,
  */
 promstore_status ps_matcher_eval(ps_matcher *m, const char *value, size_t len, int *matched,
                                  promstore_error *err);
+
+/*
+ * ps_matcher_eval that also says what the evaluation cost, in the steps a
+ * read's work budget counts (plugin/engine/budget.h, note 2): *steps is 1
+ * for =, != and literal alternations; for a regex, the value's length plus
+ * one, plus the backtracker's whole match limit (PCRE2 does not report the
+ * steps a match took) when it gave up on the value and the DFA answered.
+ * *steps is set on PROMSTORE_E_LIMIT too: the work was done.
+ */
+promstore_status ps_matcher_eval_costed(ps_matcher *m, const char *value, size_t len,
+                                        int *matched, uint64_t *steps, promstore_error *err);
 
 /* Free what m owns. Safe on a zeroed ps_matcher. */
 void ps_matcher_free(ps_matcher *m);

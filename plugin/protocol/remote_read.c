@@ -11,8 +11,16 @@
  * there to bound the memory of concurrent reads) -> compressed size and
  * declared decoded size (413, ps_proto_unsnappy) -> snappy and protobuf
  * decoding (400, 413 past the decoder's memory bound) -> negotiation (400) ->
- * every query validated (400) -> SAMPLES's first pass, or the first frame
- * of a stream (400 past a limit).
+ * the number of queries (400 past max_queries_per_read) -> every query
+ * validated, its matchers counted against max_matchers_per_query (400) ->
+ * SAMPLES's first pass, or the first frame of a stream (400 past a limit).
+ *
+ * WORK: one read budget (ps_read_budget, engine.h) serves every query of
+ * the request, started when the queries are checked: the request as a
+ * whole may do max_work_per_read steps of work and take read_deadline_ms.
+ * SAMPLES's first pass is charged and its second is not -- it repeats the
+ * first over the same snapshot, so a request that fit its budget before
+ * the 200 is never cut for it after; a stream is charged as it goes.
  * Nothing is handed out before all of that passed, so every error has its
  * own status.
  *
@@ -125,6 +133,8 @@ struct promstore_reader {
     size_t mt_cap;
     ps_selector **sel; /* each query's, compiled when checked, freed once opened */
     size_t n_sel;
+    ps_read_budget budget;   /* the whole request's work: pass 1, or the stream */
+    ps_read_budget replay;   /* SAMPLES pass 2: unbounded, it repeats pass 1 */
     promstore_status failed; /* sticky error: the body is cut */
     int done;
 
@@ -313,6 +323,10 @@ static promstore_status check_query(promstore_reader *r, size_t i, promstore_err
      */
     if (q->n_matchers == 0)
         return ps_fail(err, PROMSTORE_E_INVALID, "query %zu has no matchers", i);
+    if (r->lim->max_matchers && q->n_matchers > r->lim->max_matchers)
+        return ps_fail(err, PROMSTORE_E_LIMIT,
+                       "query %zu has %zu matchers, more than max_matchers_per_query (%u)", i,
+                       q->n_matchers, (unsigned)r->lim->max_matchers);
     promstore_status rc = query_matchers(r, q, err);
     if (rc == PROMSTORE_OK)
         rc = ps_selector_compile(r->mt, q->n_matchers, &r->sel[i], err);
@@ -326,8 +340,8 @@ static promstore_status open_query(promstore_reader *r, size_t i, promstore_seri
                                    promstore_error *err)
 {
     const Prometheus__Query *q = r->req->queries[i];
-    promstore_status rc =
-        ps_query_open(r->db, r->sel[i], q->start_timestamp_ms, q->end_timestamp_ms, it, err);
+    promstore_status rc = ps_query_open(r->db, r->sel[i], q->start_timestamp_ms,
+                                        q->end_timestamp_ms, &r->budget, it, err);
     ps_selector_free(r->sel[i]);
     r->sel[i] = NULL;
     if (rc)
@@ -403,8 +417,8 @@ static promstore_status size_result(promstore_reader *r, size_t qi, promstore_er
 {
     promstore_series_iter *it = NULL;
     const Prometheus__Query *q = r->req->queries[qi];
-    promstore_status rc =
-        ps_snapshot_query(r->snap, r->sel[qi], q->start_timestamp_ms, q->end_timestamp_ms, &it, err);
+    promstore_status rc = ps_snapshot_query(r->snap, r->sel[qi], q->start_timestamp_ms,
+                                            q->end_timestamp_ms, &r->budget, &it, err);
     uint64_t result = 0;
     while (rc == PROMSTORE_OK && (rc = promstore_series_iter_next(it, err)) == PROMSTORE_OK) {
         uint64_t len = 0;
@@ -540,7 +554,7 @@ static promstore_status make_more(promstore_reader *r, promstore_error *err)
                                              : pass_differs(r, "series missing", err);
     const Prometheus__Query *q = r->req->queries[r->qi];
     promstore_status rc = ps_snapshot_query(r->snap, r->sel[r->qi], q->start_timestamp_ms,
-                                            q->end_timestamp_ms, &r->it, err);
+                                            q->end_timestamp_ms, &r->replay, &r->it, err);
     ps_selector_free(r->sel[r->qi]);
     r->sel[r->qi] = NULL;
     if (rc)
@@ -854,6 +868,11 @@ static int check_request(promstore_reader *r, promstore_http_response *resp)
     }
     promstore_error e;
     size_t n = r->req->n_queries;
+    if (r->lim->max_queries && n > r->lim->max_queries) {
+        ps_resp_error(resp, 400, "the request has %zu queries, more than max_queries_per_read (%u)",
+                      n, (unsigned)r->lim->max_queries);
+        return -1;
+    }
     r->sel = ps_calloc(n ? n : 1, sizeof *r->sel);
     if (r->sel == NULL) {
         ps_fail(&e, PROMSTORE_E_NOMEM, "no memory for %zu queries", n);
@@ -861,6 +880,8 @@ static int check_request(promstore_reader *r, promstore_http_response *resp)
         return -1;
     }
     r->n_sel = n;
+    /* The request's budget and deadline start with its first query's check. */
+    ps_read_budget_start(r->db, &r->budget);
     for (size_t i = 0; i < n; i++) {
         if (check_query(r, i, &e)) {
             ps_resp_engine_error(resp, &e);

@@ -18,7 +18,9 @@
  * query and every sample inside its query's time range, and its bytes are
  * what snappy_compress makes of the decoded answer (the fragments it was
  * compressed in join into the whole's encoding), and the SAMPLES reader
- * fails in next() on nothing (its limits were met in open()).
+ * fails in next() on nothing (its limits were met in open(), the work
+ * budget among them: its second pass is not charged). A 200 never answers
+ * more queries or matchers than the caps the store was opened with.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -39,6 +41,9 @@ static void opts(promstore_options *o)
     o->read_frame_bytes = 512;        /* several frames per answer */
     o->max_samples_per_query = 10000; /* reachable: the store holds 10500 */
     o->max_decoded_bytes = 1u << 20;  /* keep hostile length headers cheap */
+    o->max_queries_per_read = 4;      /* the request caps, reachable */
+    o->max_matchers_per_query = 4;
+    o->max_work_per_read = 3000000;   /* a few costly regex values spend it */
 }
 
 /* Five series, 300 samples each 15 s apart: several chunks per series. */
@@ -227,6 +232,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (rq == NULL)
         fuzz_fail("answered 200 to a ReadRequest protobuf-c cannot decode");
 
+    if (rq->n_queries > 4)
+        fuzz_fail("answered 200 to %zu queries, past max_queries_per_read", rq->n_queries);
+    for (size_t i = 0; i < rq->n_queries; i++)
+        if (rq->queries[i]->n_matchers > 4)
+            fuzz_fail("answered 200 to query %zu of %zu matchers, past max_matchers_per_query",
+                      i, rq->queries[i]->n_matchers);
     int streamed = strcmp(resp.content_type, CT_STREAMED) == 0;
     if (!streamed && (strcmp(resp.content_type, "application/x-protobuf") != 0 ||
                       strcmp(resp.content_encoding, "snappy") != 0))

@@ -472,15 +472,60 @@ static void put_matcher(h_buf *q, int type, const char *name, const char *value)
     h_buf_free(&m);
 }
 
+void h_write_request_jobs(h_buf *out, const char *name, const char *prefix, size_t first,
+                          size_t n, int64_t t, double v)
+{
+    h_buf req = {0};
+    for (size_t i = first; i < first + n; i++) {
+        h_buf ts = {0};
+        char job[256];
+        snprintf(job, sizeof job, "%s-%zu", prefix, i);
+        h_put_label(&ts, "__name__", name);
+        h_put_label(&ts, "job", job);
+        h_put_sample(&ts, 2, t, v);
+        h_put_bytes(&req, 1, ts.p, ts.len);
+        h_buf_free(&ts);
+    }
+    h_snappy(out, req.p, req.len);
+    h_buf_free(&req);
+}
+
+/* A Query's head: its range and __name__=name. */
+static void put_query_head(h_buf *q, const char *name, int64_t start, int64_t end)
+{
+    h_put_varint(q, 1 << 3 | 0);
+    h_put_varint(q, (uint64_t)start);
+    h_put_varint(q, 2 << 3 | 0);
+    h_put_varint(q, (uint64_t)end);
+    put_matcher(q, 0 /* EQ */, "__name__", name);
+}
+
+void h_read_request_shaped(h_buf *out, const char *name, size_t n_queries, size_t extra,
+                           int64_t start, int64_t end)
+{
+    h_buf req = {0};
+    for (size_t i = 0; i < n_queries; i++) {
+        h_buf q = {0};
+        put_query_head(&q, name, start, end);
+        for (size_t k = 0; k < extra; k++) {
+            char label[32];
+            snprintf(label, sizeof label, "l%zu", k);
+            put_matcher(&q, 1 /* NEQ */, label, "x");
+        }
+        h_put_bytes(&req, 1, q.p, q.len);
+        h_buf_free(&q);
+    }
+    h_put_varint(&req, 2 << 3 | 0);
+    h_put_varint(&req, 0); /* accepted_response_types: SAMPLES */
+    h_snappy(out, req.p, req.len);
+    h_buf_free(&req);
+}
+
 void h_read_request_matching(h_buf *out, const char *name, int type, const char *label,
                              const char *value, int64_t start, int64_t end)
 {
     h_buf q = {0}, req = {0};
-    h_put_varint(&q, 1 << 3 | 0);
-    h_put_varint(&q, (uint64_t)start);
-    h_put_varint(&q, 2 << 3 | 0);
-    h_put_varint(&q, (uint64_t)end);
-    put_matcher(&q, 0 /* EQ */, "__name__", name);
+    put_query_head(&q, name, start, end);
     if (label != NULL)
         put_matcher(&q, type, label, value);
     h_put_bytes(&req, 1, q.p, q.len);

@@ -169,6 +169,21 @@ void h_snappy(h_buf *out, const void *raw, size_t len);
 void h_write_request(h_buf *out, const char *name, const char *job, const int64_t *t,
                      const double *v, size_t n);
 
+/*
+ * A snappy-compressed WriteRequest of n series {__name__=name, job=<prefix>-<i>}
+ * for i in [first, first + n), each with the one sample (t, v).
+ */
+void h_write_request_jobs(h_buf *out, const char *name, const char *prefix, size_t first,
+                          size_t n, int64_t t, double v);
+
+/*
+ * A snappy-compressed ReadRequest (SAMPLES) of n_queries queries over
+ * [start, end], each __name__=name and then extra matchers l<k>!="x" for k in
+ * [0, extra): to build requests of any shape.
+ */
+void h_read_request_shaped(h_buf *out, const char *name, size_t n_queries, size_t extra,
+                           int64_t start, int64_t end);
+
 /* A snappy-compressed ReadRequest: one query __name__=name over [start, end], SAMPLES. */
 void h_read_request(h_buf *out, const char *name, int64_t start, int64_t end);
 /*

@@ -60,7 +60,7 @@ static unsigned select_mask(promstore *db, const promstore_matcher *src, size_t 
     if (st == PROMSTORE_OK)
         st = ps_txn_begin(&db->sch, 0, &txn, &err);
     if (st == PROMSTORE_OK)
-        st = ps_select(db, txn, m, n, &sel, &err);
+        st = ps_select(db, txn, m, n, NULL, &sel, &err);
     unsigned mask = 0;
     uint64_t ids = 0, unknown = 0, twice = 0;
     for (uint64_t id = 0; st == PROMSTORE_OK && id < sel.nbits; id++) {

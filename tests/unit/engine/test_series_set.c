@@ -95,7 +95,7 @@ static walked select_set(promstore *db, const promstore_matcher *m, size_t n, ui
     if (st == PROMSTORE_OK)
         st = ps_txn_begin(&db->sch, 0, &txn, &err);
     if (st == PROMSTORE_OK)
-        st = ps_select(db, txn, pm, n, &ids, &err);
+        st = ps_select(db, txn, pm, n, NULL, &ids, &err);
     if (st == PROMSTORE_OK)
         w = read_set(db, txn, &ids, small_max);
     ps_bitmap_free(&ids);

@@ -236,6 +236,16 @@ static void expect_status(promstore *db, const uint8_t *b, size_t n, const char 
     free(out.p);
 }
 
+/* Serve and expect a whole 200 answer (its body is not looked at). */
+static void expect_served(promstore *db, const uint8_t *b, size_t n)
+{
+    promstore_http_response resp;
+    body out;
+    assert_int_equal(serve(db, b, n, &resp, &out), PROMSTORE_OK);
+    assert_int_equal(resp.status, 200);
+    free(out.p);
+}
+
 /* The decoded SAMPLES answer (checks the headers too). */
 static Prometheus__ReadResponse *samples_of(const promstore_http_response *resp, const body *b)
 {
@@ -892,6 +902,106 @@ static void test_limits_samples(void **state)
 }
 
 /*
+ * The request's shape is capped before anything is read: more queries than
+ * max_queries_per_read, or a query with more matchers than
+ * max_matchers_per_query, is a 400 naming the cap; at the caps it is served.
+ */
+static void test_request_caps(void **state)
+{
+    tu_store *f = *state;
+    f->opts.max_queries_per_read = 2;
+    f->opts.max_matchers_per_query = 3;
+    tu_store_reopen(f);
+    many_small(f->db, 2);
+    for (int mode = 0; mode < 2; mode++) {
+        rq b;
+        rq_init(&b);
+        rq_accept(&b, mode ? STREAMED_T : SAMPLES_T);
+        for (int q = 0; q < 3; q++) {
+            rq_query(&b, 0, 100000);
+            rq_match(&b, PROMSTORE_MATCH_EQ, "__name__", "lim");
+        }
+        size_t n;
+        uint8_t *req = rq_pack(&b, &n);
+        expect_status(f->db, req, n, NULL, NULL, 400,
+                      "the request has 3 queries, more than max_queries_per_read (2)");
+        free(req);
+        b.rr.n_queries = 2; /* at the cap */
+        req = rq_pack(&b, &n);
+        expect_served(f->db, req, n);
+        free(req);
+
+        rq_init(&b);
+        rq_accept(&b, mode ? STREAMED_T : SAMPLES_T);
+        rq_query(&b, 0, 100000);
+        rq_match(&b, PROMSTORE_MATCH_EQ, "__name__", "lim");
+        rq_match(&b, PROMSTORE_MATCH_NEQ, "i", "x");
+        rq_match(&b, PROMSTORE_MATCH_NEQ, "i", "y");
+        rq_match(&b, PROMSTORE_MATCH_NEQ, "i", "z");
+        req = rq_pack(&b, &n);
+        expect_status(f->db, req, n, NULL, NULL, 400,
+                      "query 0 has 4 matchers, more than max_matchers_per_query (3)");
+        free(req);
+        b.q[0].n_matchers = 3;
+        req = rq_pack(&b, &n);
+        expect_served(f->db, req, n);
+        free(req);
+    }
+}
+
+/*
+ * One budget for the whole request. 100 series of one chunk cost 301 steps
+ * to read (101 postings steps, 2 a series): with a budget of 400 one query
+ * is answered in both modes -- SAMPLES reads it twice, and its second pass
+ * is not charged -- while two queries together spend it: with SAMPLES a
+ * 400 naming max_work_per_read and the query that spent it (pass 1 reads
+ * them all before the status); a stream, whose first frame went out with
+ * its 200, is cut.
+ */
+static void test_request_budget(void **state)
+{
+    tu_store *f = *state;
+    f->opts.max_work_per_read = 400;
+    tu_store_reopen(f);
+    many_small(f->db, 100);
+    for (int mode = 0; mode < 2; mode++) {
+        rq b;
+        rq_init(&b);
+        rq_accept(&b, mode ? STREAMED_T : SAMPLES_T);
+        for (int q = 0; q < 2; q++) {
+            rq_query(&b, 0, 100000);
+            rq_match(&b, PROMSTORE_MATCH_EQ, "__name__", "lim");
+        }
+        size_t n;
+        uint8_t *req = rq_pack(&b, &n);
+        promstore_http_response resp;
+        body out;
+        if (mode == 0) {
+            expect_status(f->db, req, n, NULL, NULL, 400,
+                          "query 1: read work budget spent: more than 400 steps "
+                          "(max_work_per_read)");
+        } else {
+            /* A stream's later frames can only be cut, as the ABI says. */
+            assert_int_equal(serve(f->db, req, n, &resp, &out), PROMSTORE_E_LIMIT);
+            assert_int_equal(resp.status, 200);
+            free(out.p);
+        }
+        free(req);
+        b.rr.n_queries = 1;
+        req = rq_pack(&b, &n);
+        assert_int_equal(serve(f->db, req, n, &resp, &out), PROMSTORE_OK);
+        assert_int_equal(resp.status, 200);
+        if (mode == 0) {
+            Prometheus__ReadResponse *rr = samples_of(&resp, &out);
+            assert_int_equal(rr->results[0]->n_timeseries, 100);
+            prometheus__read_response__free_unpacked(rr, NULL);
+        }
+        free(out.p);
+        free(req);
+    }
+}
+
+/*
  * Big SAMPLES answers. nseries series big{i="00000"...} with nsamples each,
  * every 15 s from TU_T0; the values are a function of (series, sample), so
  * the answer can be checked without keeping what was written, and include
@@ -1466,6 +1576,8 @@ int main(int argc, char **argv)
         TU_TEST(test_query_errors),
         TU_TEST(test_concurrency_limit),
         TU_TEST(test_limits_samples),
+        TU_TEST(test_request_caps),
+        TU_TEST(test_request_budget),
         TU_TEST(test_samples_many_fragments),
         TU_TEST(test_samples_past_old_cap),
         TU_TEST(test_samples_memory_flat),
