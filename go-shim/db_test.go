@@ -340,6 +340,33 @@ func TestFutureLimit(t *testing.T) {
 	}
 }
 
+// TestReadLimits: the matcher cap reaches the library (ErrLimit), and a
+// negative value turns it off.
+func TestReadLimits(t *testing.T) {
+	for _, backend := range backends {
+		t.Run(backend, func(t *testing.T) {
+			ms := make([]Matcher, 70)
+			for i := range ms {
+				ms[i] = Matcher{MatchNotEqual, "x", fmt.Sprint(i)}
+			}
+			capped := openTest(t, backend, func(o *Options) { o.MaxMatchers = 2 })
+			if _, err := capped.Select(0, 1, ms[:3]...); !errors.Is(err, ErrLimit) {
+				t.Fatalf("3 matchers with a cap of 2: %v", err)
+			}
+			def := openTest(t, backend)
+			if _, err := def.Select(0, 1, ms...); !errors.Is(err, ErrLimit) {
+				t.Fatalf("70 matchers with the default cap of 64: %v", err)
+			}
+			off := openTest(t, backend, func(o *Options) { o.MaxMatchers = -1; o.ReadDeadline = -1 })
+			set, err := off.Select(0, 1, ms...)
+			if err != nil {
+				t.Fatalf("70 matchers, no cap: %v", err)
+			}
+			collect(t, set)
+		})
+	}
+}
+
 func TestErrors(t *testing.T) {
 	for _, backend := range backends {
 		t.Run(backend, func(t *testing.T) {

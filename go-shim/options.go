@@ -5,7 +5,10 @@ package promstore
 */
 import "C"
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // Options mirror promstore_options. A zero field keeps the library's default.
 type Options struct {
@@ -33,6 +36,14 @@ type Options struct {
 	MaxSeriesPerQuery  uint64
 	MaxSamplesPerQuery uint64
 	MaxBytesPerQuery   uint64
+	// MaxMatchers (per query), MaxQueriesPerRead (per remote-read request)
+	// and MaxWorkPerRead (steps, see promstore.h) bound the work of a read;
+	// ReadDeadline its wall time. A read past one fails with ErrLimit naming
+	// it. 0 keeps the library's default (64, 64, 100M, 2m); negative: none.
+	MaxMatchers       int64
+	MaxQueriesPerRead int64
+	MaxWorkPerRead    int64
+	ReadDeadline      time.Duration
 	// Sync makes every append end with an fsync (survives power loss).
 	Sync bool
 	// LegacyNames accepts only classic label and metric names.
@@ -87,6 +98,20 @@ func (o *Options) fill(c *C.promstore_options, backend, path *C.char) {
 	if o.MaxBytesPerQuery > 0 {
 		c.max_bytes_per_query = C.uint64_t(o.MaxBytesPerQuery)
 	}
+	if o.MaxMatchers != 0 {
+		c.max_matchers_per_query = C.uint32_t(limitOrZero(o.MaxMatchers, math.MaxUint32))
+	}
+	if o.MaxQueriesPerRead != 0 {
+		c.max_queries_per_read = C.uint32_t(limitOrZero(o.MaxQueriesPerRead, math.MaxUint32))
+	}
+	if o.MaxWorkPerRead != 0 {
+		c.max_work_per_read = C.uint64_t(limitOrZero(o.MaxWorkPerRead, math.MaxInt64))
+	}
+	if o.ReadDeadline > 0 {
+		c.read_deadline_ms = C.int64_t(o.ReadDeadline / time.Millisecond)
+	} else if o.ReadDeadline < 0 {
+		c.read_deadline_ms = 0
+	}
 	if o.Sync {
 		c.flags |= C.PROMSTORE_OPEN_SYNC
 	}
@@ -105,4 +130,15 @@ func (o *Options) fill(c *C.promstore_options, backend, path *C.char) {
 	if o.ReadFrameBytes > 0 {
 		c.read_frame_bytes = C.uint64_t(o.ReadFrameBytes)
 	}
+}
+
+// limitOrZero: a negative limit is the library's 0 (none); others are capped at max.
+func limitOrZero(n, max int64) int64 {
+	if n < 0 {
+		return 0
+	}
+	if n > max {
+		return max
+	}
+	return n
 }

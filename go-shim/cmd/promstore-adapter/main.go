@@ -114,6 +114,10 @@ func storeOptions(c *config) promstore.Options {
 		MaxSeriesPerQuery:  c.num["storage.remote.read-series-limit"],
 		MaxSamplesPerQuery: c.num["storage.remote.read-sample-limit"],
 		MaxBytesPerQuery:   c.num["storage.remote.read-bytes-limit"],
+		MaxMatchers:        orNone(c.num["storage.remote.read-matchers-limit"]),
+		MaxQueriesPerRead:  orNone(c.num["storage.remote.read-queries-limit"]),
+		MaxWorkPerRead:     orNone(c.num["storage.remote.read-work-limit"]),
+		ReadDeadline:       durOrNone(c.dur["storage.remote.read-deadline"]),
 		Sync:               c.on["storage.sync"],
 		MaxConcurrentReads: uint32(c.num["storage.remote.read-concurrent-limit"]),
 		MaxRequestBytes:    c.num["web.max-request-bytes"],
@@ -265,6 +269,22 @@ func quote(s string) string {
 
 // futureLimit maps the flag (0: no limit) to Options.MaxFuture (0: the default, negative: none).
 func futureLimit(ms int64) time.Duration {
+	if ms == 0 {
+		return -1
+	}
+	return time.Duration(ms) * time.Millisecond
+}
+
+// orNone maps a flag's 0 (no limit) to the Options convention (negative: none).
+func orNone(n uint64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return int64(n)
+}
+
+// durOrNone is orNone for a duration in milliseconds.
+func durOrNone(ms int64) time.Duration {
 	if ms == 0 {
 		return -1
 	}
