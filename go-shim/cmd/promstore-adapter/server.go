@@ -71,6 +71,16 @@ func (w *statusWriter) Flush() {
 }
 
 func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	// Go's net/http frames a request that carries both Content-Length and
+	// Transfer-Encoding: chunked by the chunked coding and drops the
+	// Content-Length before a handler sees it (Go 1.19), so the adapter
+	// cannot refuse the ambiguity with 400 as the C server does. It ends the
+	// connection after every chunked request instead, so nothing sent after
+	// a chunked body is ever read as another request (request smuggling).
+	// Prometheus sends Content-Length, never chunked bodies.
+	if len(r.TransferEncoding) > 0 {
+		w.Header().Set("Connection", "close")
+	}
 	start := time.Now()
 	idx := routeOther
 	for i, rt := range routes {
