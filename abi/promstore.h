@@ -273,13 +273,16 @@ typedef struct promstore_series {
  *                      remote-read request together. Once spent the read
  *                      fails with PROMSTORE_E_LIMIT naming max_work_per_read
  *                      (a remote read: 400). 0: no limit. Since: 1.2
- *   read_deadline_ms   how long one read may work, wall time from its
- *                      start (default 2 minutes, as Prometheus's
- *                      --query.timeout); checked where work is counted, so
- *                      an iterator the caller leaves idle does not fail
- *                      until it next works. Past it the read fails with
- *                      PROMSTORE_E_LIMIT naming read_deadline_ms. 0: no
- *                      deadline; negative is PROMSTORE_E_INVALID. Since: 1.2
+ *   read_deadline_ms   how long one read may work without handing out a
+ *                      series, wall time from its start and again from each
+ *                      series it yields (default 2 minutes, as Prometheus's
+ *                      --query.timeout), so a read that keeps producing is
+ *                      never cut however long it streams; checked where
+ *                      work is counted, so an iterator the caller leaves
+ *                      idle does not fail until it next works. Past it the
+ *                      read fails with PROMSTORE_E_LIMIT naming
+ *                      read_deadline_ms. 0: no deadline; negative is
+ *                      PROMSTORE_E_INVALID. Since: 1.2
  *
  * Growable, read by the library: fields past the caller's struct_size take
  * their defaults; struct_size must at least hold path.

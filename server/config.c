@@ -60,7 +60,8 @@ static const struct opt opts[] = {
     {"storage.remote.read-work-limit", OPT_UINT, F(read_work_limit), "100000000",
      "Work budget of one remote-read request, in steps (README); past it: 400. 0: no limit."},
     {"storage.remote.read-deadline", OPT_DURATION, F(read_deadline_ms), "2m",
-     "How long one remote-read request may work; past it: 400. 0: no deadline."},
+     "How long one remote-read request may work without yielding a series; past it: 400. "
+     "0: no deadline."},
     {"storage.remote.read-max-bytes-in-frame", OPT_BYTES, F(read_frame_bytes), "1MiB",
      "Target size of a streamed remote-read frame."},
     {"storage.remote.max-decoded-bytes", OPT_BYTES, F(max_decoded_bytes), "32MiB",

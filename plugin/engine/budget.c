@@ -13,16 +13,28 @@ static int64_t monotonic_ns(void)
     return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
+/* The deadline read_deadline_ms from now; 0 (none) when there is none. */
+static void restart_deadline(ps_read_budget *b)
+{
+    if (b->deadline_ms > 0) {
+        /* Saturate: a deadline centuries away is no deadline. */
+        int64_t now = monotonic_ns();
+        b->deadline_ns = b->deadline_ms > (INT64_MAX - now) / 1000000
+                             ? 0
+                             : now + b->deadline_ms * 1000000;
+    }
+}
+
 void ps_read_budget_start(const promstore *db, ps_read_budget *b)
 {
     *b = (ps_read_budget){.limit = db->max_work, .deadline_ms = db->read_deadline_ms};
-    if (db->read_deadline_ms > 0) {
-        /* Saturate: a deadline centuries away is no deadline. */
-        int64_t now = monotonic_ns();
-        b->deadline_ns = db->read_deadline_ms > (INT64_MAX - now) / 1000000
-                             ? 0
-                             : now + db->read_deadline_ms * 1000000;
-    }
+    restart_deadline(b);
+}
+
+void ps_budget_progress(ps_read_budget *b)
+{
+    if (b != NULL)
+        restart_deadline(b);
 }
 
 promstore_status ps_budget_charge(ps_read_budget *b, uint64_t steps, promstore_error *err)
@@ -37,8 +49,8 @@ promstore_status ps_budget_charge(ps_read_budget *b, uint64_t steps, promstore_e
                        (unsigned long long)b->limit);
     if (b->deadline_ns && monotonic_ns() > b->deadline_ns)
         return ps_fail(err, PROMSTORE_E_LIMIT,
-                       "read deadline passed: the read took longer than %lld ms "
-                       "(read_deadline_ms)",
+                       "read deadline passed: the read worked longer than %lld ms "
+                       "without yielding a series (read_deadline_ms)",
                        (long long)b->deadline_ms);
     return PROMSTORE_OK;
 }

@@ -26,12 +26,19 @@
  *    The check follows the work, so a read stops at most one value (one
  *    regex run, a few milliseconds) past its budget.
  *
- * 3. The deadline is wall time from ps_read_budget_start, read on the
- *    monotonic clock where work is counted (each value, each postings pair,
- *    each series): a read that does nothing costs nothing, and a read that
- *    works past its deadline stops within one step of it. It catches what
- *    the step count cannot see (a slow disk, a regex that takes its time
- *    without giving up).
+ * 3. The deadline is wall time without progress: counted from
+ *    ps_read_budget_start, and again from each series the read hands out
+ *    (ps_budget_progress), read on the monotonic clock where work is counted
+ *    (each value, each postings pair, each series): a read that does nothing
+ *    costs nothing, and a read that works past its deadline stops within one
+ *    step of it. It catches what the step count cannot see (a slow disk, a
+ *    regex that takes its time without giving up, a walk over series with
+ *    nothing in range). It restarts with each series because a read that
+ *    keeps producing is doing what it was asked: ten reads of a million
+ *    series each, streamed at once on two cores, take two to four minutes,
+ *    and a deadline on their whole length (2 minutes by default) cut every
+ *    one (tests/readstorm). A client too slow to take what is produced is
+ *    the server's write timeout's to end, not the engine's.
  */
 #ifndef PS_BUDGET_H
 #define PS_BUDGET_H
@@ -46,6 +53,9 @@
  * spent. b may be NULL (nothing counted).
  */
 promstore_status ps_budget_charge(ps_read_budget *b, uint64_t steps, promstore_error *err);
+
+/* The read handed out a series: its deadline restarts. b may be NULL. */
+void ps_budget_progress(ps_read_budget *b);
 
 /*
  * PROMSTORE_E_LIMIT naming max_matchers_per_query when a query of the ABI

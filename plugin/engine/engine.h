@@ -63,7 +63,7 @@ void ps_engine_read_slot_give(promstore *db);
 /*
  * What one read may cost (budget.h): a count of steps against
  * max_work_per_read and a wall-clock deadline, read_deadline_ms after
- * ps_read_budget_start. One budget may serve every query of a request
+ * ps_read_budget_start or after the last series the read handed out. One budget may serve every query of a request
  * (remote read) or one query (promstore_query); the queries it is handed to
  * count their work in it as they select and walk series, and fail with
  * PROMSTORE_E_LIMIT naming max_work_per_read or read_deadline_ms once

@@ -220,6 +220,7 @@ static promstore_status abi_series_iter_next(promstore_series_iter *it, promstor
                                          "(max_series_per_query)",
                                          (unsigned long long)it->db->max_series));
         it->has_cur = 1;
+        ps_budget_progress(it->budget);
         return PROMSTORE_OK;
     }
     promstore_status rc = ps_series_set_err(&it->set);

@@ -46,7 +46,7 @@ var opts = []opt{
 	{"storage.remote.read-matchers-limit", optUint, "64", "Most matchers in one remote-read query; more get 400. 0: no limit."},
 	{"storage.remote.read-queries-limit", optUint, "64", "Most queries in one remote-read request; more get 400. 0: no limit."},
 	{"storage.remote.read-work-limit", optUint, "100000000", "Work budget of one remote-read request, in steps; past it: 400. 0: no limit."},
-	{"storage.remote.read-deadline", optDuration, "2m", "How long one remote-read request may work; past it: 400. 0: no deadline."},
+	{"storage.remote.read-deadline", optDuration, "2m", "How long one remote-read request may work without yielding a series; past it: 400. 0: no deadline."},
 	{"storage.remote.read-max-bytes-in-frame", optBytes, "1MiB", "Target size of a streamed remote-read frame."},
 	{"storage.remote.max-decoded-bytes", optBytes, "32MiB", "Largest decoded (uncompressed) remote write/read body."},
 	{"web.listen-address", optString, "127.0.0.1:9201", "Address to listen on: host:port, [ipv6]:port or :port (port 0 picks one)."},

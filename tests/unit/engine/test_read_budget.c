@@ -215,8 +215,29 @@ static void test_deadline(void **state)
     struct timespec pause = {0, 20 * 1000 * 1000};
     nanosleep(&pause, NULL);
     expect_limit(promstore_series_iter_next(it, &err), &err,
-                 "the read took longer than 5 ms (read_deadline_ms)");
+                 "the read worked longer than 5 ms without yielding a series (read_deadline_ms)");
     promstore_series_iter_close(it);
+
+    /*
+     * A read that keeps yielding is never cut, however long it lasts: 8
+     * series 60 ms apart take 480 ms against a 200 ms deadline, which
+     * restarts with each series (a deadline on the whole read cut every
+     * long streamed read of tests/readstorm).
+     */
+    f->opts.read_deadline_ms = 200;
+    tu_store_reopen(f);
+    assert_int_equal(promstore_query(f->db, &m, 1, TU_FULL, &it, &err), PROMSTORE_OK);
+    struct timespec gap = {0, 60 * 1000 * 1000};
+    n = 0;
+    promstore_status st;
+    while (n < 8 && (st = promstore_series_iter_next(it, &err)) == PROMSTORE_OK) {
+        n++;
+        nanosleep(&gap, NULL);
+    }
+    promstore_series_iter_close(it);
+    if (n != 8)
+        fail_msg("a steady read was cut after %zu series: %s", n, err.message);
+    n = 0;
 
     f->opts.read_deadline_ms = 0; /* none */
     tu_store_reopen(f);
