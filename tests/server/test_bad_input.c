@@ -155,8 +155,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    h_fixture_done(g);
-    free(g);
+    h_fixture_free(g);
     g = NULL;
     return 0;
 }
@@ -575,23 +574,6 @@ static int own_teardown(void **state)
     return 0;
 }
 
-static int connect_to(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
-
 /* A second server, with --web.read-timeout=2s or the default, its first series written. */
 static void start_own(h_fixture *f, const char *name, bool short_timeout)
 {
@@ -615,7 +597,7 @@ static void start_own(h_fixture *f, const char *name, bool short_timeout)
  */
 static double trickle(const h_fixture *f, const char *name, const char *what, bool headers_first)
 {
-    int fd = connect_to(f->srv.port);
+    int fd = h_connect(f->srv.port, 0);
     assert_true(fd >= 0);
     double t0 = h_now_s();
     size_t len = strlen(what), at = 0;
@@ -678,7 +660,7 @@ static void test_slow_client(void **state)
     double t0, dt;
     int fd;
     /* The same client pausing longer than the timeout is dropped. */
-    fd = connect_to(f->srv.port);
+    fd = h_connect(f->srv.port, 0);
     assert_true(fd >= 0);
     assert_int_equal(send(fd, "POST /api/v1/write HTTP/1.1\r\n", 29, MSG_NOSIGNAL), 29);
     t0 = h_now_s();
@@ -718,7 +700,7 @@ static void test_idle_connections(void **state)
     static int fds[N];
     int open_n = 0;
     for (int i = 0; i < N; i++) {
-        fds[i] = connect_to(f->srv.port);
+        fds[i] = h_connect(f->srv.port, 0);
         if (fds[i] >= 0)
             open_n++;
     }
