@@ -1,6 +1,6 @@
 /*
- * deadline.c -- the whole-request read deadline; see deadline.h for why and
- * for the thread rules.
+ * deadline.c -- the whole-request read deadline and the stalled-stream
+ * write timeout; see deadline.h for why and for the thread rules.
  */
 #define _GNU_SOURCE
 #include "deadline.h"
@@ -17,12 +17,15 @@ struct srv_deadline {
     atomic_int_fast64_t clock_start_ms; /* when the clock last started */
     atomic_bool reading;                /* the clock runs */
     atomic_bool begun;                  /* a request's headers are in */
+    atomic_int_fast64_t sent_ms;        /* when the stream last handed bytes to MHD */
+    atomic_bool sending;                /* the stream waits on the client */
     bool cut;                           /* shut down already (sweeper only) */
     srv_deadline *prev, *next;          /* under the set's lock */
 };
 
 struct srv_deadlines {
     int64_t timeout_ms;
+    int64_t write_timeout_ms;
     unsigned shed_at;
     void (*on_cut)(enum srv_cut_reason reason);
     pthread_mutex_t lock; /* the list; held while shutting a socket down */
@@ -43,35 +46,56 @@ static int64_t now_ms(void)
 /* An idle connection is shed after this long when slots run short. */
 #define SHED_IDLE_MS 1000
 
+/* Why d should be cut now, or -1 when it may stay. */
+static int cut_reason(const srv_deadlines *set, const srv_deadline *d, int64_t now, bool shedding)
+{
+    if (atomic_load(&d->sending))
+        return set->write_timeout_ms > 0 &&
+                       now - atomic_load(&d->sent_ms) >= set->write_timeout_ms
+                   ? SRV_CUT_WRITE_STALL
+                   : -1;
+    if (!atomic_load(&d->reading))
+        return -1;
+    int64_t waited = now - atomic_load(&d->clock_start_ms);
+    if (set->timeout_ms > 0 && waited >= set->timeout_ms)
+        return SRV_CUT_DEADLINE;
+    if (shedding && !atomic_load(&d->begun) && waited >= SHED_IDLE_MS)
+        return SRV_CUT_SHED;
+    return -1;
+}
+
 static void sweep(srv_deadlines *set)
 {
     int64_t now = now_ms();
     bool shedding = set->shed_at > 0 && set->count >= set->shed_at;
     for (srv_deadline *d = set->head; d != NULL; d = d->next) {
-        if (d->cut || !atomic_load(&d->reading))
-            continue;
-        int64_t waited = now - atomic_load(&d->clock_start_ms);
-        enum srv_cut_reason reason;
-        if (set->timeout_ms > 0 && waited >= set->timeout_ms)
-            reason = SRV_CUT_DEADLINE;
-        else if (shedding && !atomic_load(&d->begun) && waited >= SHED_IDLE_MS)
-            reason = SRV_CUT_SHED;
-        else
+        int reason = d->cut ? -1 : cut_reason(set, d, now, shedding);
+        if (reason < 0)
             continue;
         /* Not close(): the descriptor is libmicrohttpd's; it closes it on EOF. */
         shutdown(d->fd, SHUT_RDWR);
         d->cut = true;
         if (set->on_cut)
-            set->on_cut(reason);
+            set->on_cut((enum srv_cut_reason)reason);
     }
+}
+
+/* The sweeper's period: a quarter of the shortest timeout, within [50 ms, 1 s]. */
+static int64_t sweep_every_ms(const srv_deadlines *set)
+{
+    int64_t shortest = SHED_IDLE_MS;
+    if (set->timeout_ms > 0 && set->timeout_ms < shortest)
+        shortest = set->timeout_ms;
+    if (set->write_timeout_ms > 0 && set->write_timeout_ms < shortest)
+        shortest = set->write_timeout_ms;
+    int64_t every = shortest / 4;
+    return every < 50 ? 50 : every > 1000 ? 1000 : every;
 }
 
 static void *sweeper_main(void *arg)
 {
     srv_deadlines *set = arg;
-    /* A quarter of the deadline, within [50 ms, 1 s]: cuts land at most that late. */
-    int64_t every = set->timeout_ms > 0 ? set->timeout_ms / 4 : SHED_IDLE_MS / 4;
-    every = every < 50 ? 50 : every > 1000 ? 1000 : every;
+    int64_t every = sweep_every_ms(set); /* cuts land at most that late */
     pthread_mutex_lock(&set->lock);
     while (!set->stopping) {
         struct timespec until;
@@ -90,13 +114,14 @@ static void *sweeper_main(void *arg)
     return NULL;
 }
 
-srv_deadlines *srv_deadlines_start(int64_t timeout_ms, unsigned shed_at,
-                                   void (*on_cut)(enum srv_cut_reason reason))
+srv_deadlines *srv_deadlines_start(int64_t timeout_ms, int64_t write_timeout_ms,
+                                   unsigned shed_at, void (*on_cut)(enum srv_cut_reason reason))
 {
     srv_deadlines *set = calloc(1, sizeof *set);
     if (set == NULL)
         return NULL;
     set->timeout_ms = timeout_ms;
+    set->write_timeout_ms = write_timeout_ms;
     set->shed_at = shed_at;
     set->on_cut = on_cut;
     pthread_condattr_t attr;
@@ -174,10 +199,25 @@ void srv_deadline_request_read(srv_deadline *d)
         atomic_store(&d->reading, false);
 }
 
+void srv_deadline_response_sent(srv_deadline *d)
+{
+    if (d == NULL)
+        return;
+    atomic_store(&d->sent_ms, now_ms());
+    atomic_store(&d->sending, true);
+}
+
+void srv_deadline_response_paused(srv_deadline *d)
+{
+    if (d != NULL)
+        atomic_store(&d->sending, false);
+}
+
 void srv_deadline_request_done(srv_deadline *d)
 {
     if (d == NULL)
         return;
+    atomic_store(&d->sending, false);
     atomic_store(&d->clock_start_ms, now_ms());
     atomic_store(&d->begun, false);
     atomic_store(&d->reading, true);

@@ -1,6 +1,7 @@
 /*
- * deadline.h -- the whole-request read deadline (--web.read-timeout), and
- * shedding idle connections when connection slots run short.
+ * deadline.h -- the whole-request read deadline (--web.read-timeout), the
+ * write timeout of streamed answers (--web.write-timeout), and shedding idle
+ * connections when connection slots run short.
  *
  * libmicrohttpd only has an inactivity timeout, so a client that sends one
  * byte a second keeps its connection, and its --web.max-connections slot,
@@ -13,6 +14,19 @@
  * a request is being answered (a long streamed remote read is not a slow
  * client). A sweeper thread shuts down (shutdown(2)) connections whose clock
  * passes the deadline; libmicrohttpd then sees the peer gone and closes them.
+ *
+ * A streamed answer (a remote read) has the opposite problem: a client that
+ * stops reading it keeps its read slot, and the read snapshot that pins old
+ * store pages, for as long as it likes once the kernel buffers are full
+ * (libmicrohttpd's inactivity timeout is --web.read-timeout, minutes, and
+ * does not apply while a connection is suspended). So the stream reports
+ * each time it hands bytes to libmicrohttpd (srv_deadline_response_sent):
+ * libmicrohttpd asks for more only once it has sent the last block, so the
+ * time since then is how long the client has taken nothing. While the
+ * server itself works on the next piece (srv_deadline_response_paused) the
+ * clock stops: a slow read is not a slow client. The sweeper cuts a stream
+ * whose clock passes the write timeout; the connection closes, the response
+ * is freed, and with it the reader, its snapshot and its slot.
  *
  * Idle connections (no request begun) are cheap to open and hold a slot each:
  * 2000 of them lock everyone out, health checks included, until the timeout
@@ -37,17 +51,19 @@ typedef struct srv_deadline srv_deadline; /* one connection */
 /* Why the sweeper cut a connection. */
 enum srv_cut_reason {
     SRV_CUT_DEADLINE, /* the request was not read within the timeout */
-    SRV_CUT_SHED      /* idle while connection slots ran short */
+    SRV_CUT_SHED,       /* idle while connection slots ran short */
+    SRV_CUT_WRITE_STALL /* a streamed answer not taken within the write timeout */
 };
 
 /*
- * Start the sweeper: a deadline of timeout_ms (0: none), shedding from shed_at
+ * Start the sweeper: a read deadline of timeout_ms (0: none), a write timeout
+ * of write_timeout_ms for streams (0: none), shedding from shed_at
  * connections on (0: never); on_cut (may be NULL) is called from the sweeper
  * thread for each connection it cuts. Returns the set, or NULL when out of
  * memory or threads. Free with srv_deadlines_stop().
  */
-srv_deadlines *srv_deadlines_start(int64_t timeout_ms, unsigned shed_at,
-                                   void (*on_cut)(enum srv_cut_reason reason));
+srv_deadlines *srv_deadlines_start(int64_t timeout_ms, int64_t write_timeout_ms,
+                                   unsigned shed_at, void (*on_cut)(enum srv_cut_reason reason));
 
 /* Stop the sweeper and free the set; every tracker must be untracked first. */
 void srv_deadlines_stop(srv_deadlines *set);
@@ -63,6 +79,12 @@ void srv_deadline_request_begun(srv_deadline *d);
 
 /* The current request has been read in full: its clock stops. NULL: no-op. */
 void srv_deadline_request_read(srv_deadline *d);
+
+/* A stream handed bytes to libmicrohttpd: the write clock (re)starts. NULL: no-op. */
+void srv_deadline_response_sent(srv_deadline *d);
+
+/* The stream works on its next piece: the write clock stops. NULL: no-op. */
+void srv_deadline_response_paused(srv_deadline *d);
 
 /* The current request is answered: the clock restarts for the next one. */
 void srv_deadline_request_done(srv_deadline *d);

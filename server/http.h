@@ -28,6 +28,7 @@ typedef struct srv_request {
     int early;      /* 404, 405, 401 or 413 decided by the headers, or 0 */
     const char *allow; /* the Allow header of a 405 */
     int status;     /* what was queued, 0 until then */
+    struct srv_read_job *read; /* a remote read in the read pool, until its answer */
 } srv_request;
 
 /*

@@ -34,7 +34,7 @@ static const char *const reject_names[] = {"invalid", "out_of_order", "duplicate
                                            "storage"};
 static const char *const limit_names[] = {"request_bytes", "read_concurrency", "query",
                                           "write_busy", "storage_full", "read_timeout",
-                                          "connections"};
+                                          "connections", "write_timeout"};
 
 static struct {
     atomic_uint_fast64_t requests[SRV_ROUTE_COUNT][CODE_MAX - CODE_MIN + 1];

@@ -19,6 +19,7 @@ enum srv_limit {
     SRV_LIMIT_STORAGE_FULL,     /* disk or map full (507) */
     SRV_LIMIT_READ_TIMEOUT,     /* a request not read within --web.read-timeout */
     SRV_LIMIT_CONNECTIONS,      /* an idle connection shed: slots ran short */
+    SRV_LIMIT_WRITE_TIMEOUT,    /* a streamed answer not taken within --web.write-timeout */
     SRV_LIMIT_COUNT
 };
 

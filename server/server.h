@@ -35,7 +35,8 @@ typedef struct srv_server {
     atomic_bool ready;     /* the store is open and the server not stopping */
     atomic_int in_flight;  /* requests started and not completed */
     struct MHD_Daemon *daemon;
-    struct srv_deadlines *deadlines; /* --web.read-timeout; NULL without one */
+    struct srv_deadlines *deadlines; /* --web.read-timeout and --web.write-timeout */
+    struct srv_read_pool *reads;     /* remote reads' slots, queue and threads */
     uint16_t port;         /* the bound port (useful with port 0) */
 } srv_server;
 
