@@ -549,6 +549,8 @@ void srv_http_stop(srv_server *s, int grace_ms)
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    /* Reads waiting for a slot are answered now; they would only use up the grace. */
+    srv_read_pool_close(s->reads);
     /* MHD_stop_daemon closes open connections; let running requests end first. */
     struct timespec tick = {0, 10 * 1000 * 1000};
     int waited = 0;

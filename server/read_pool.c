@@ -84,7 +84,8 @@ struct srv_read_pool {
     pthread_cond_t work;       /* the run queue has a job, or stopping */
     pthread_cond_t clerk_wake; /* the wait list changed, or stopping */
     struct job_list waiting, queued;
-    bool stopping;
+    bool closing;  /* no more waiting: the server shuts down */
+    bool stopping; /* no more work at all */
     unsigned n_threads;
     pthread_t *threads;
     pthread_t clerk;
@@ -131,7 +132,7 @@ static void queue_task_locked(srv_read_pool *pool, srv_read_job *job, enum job_t
 /* Hand free slots to the oldest waiters (lock held). */
 static void admit_locked(srv_read_pool *pool)
 {
-    while (pool->free_slots > 0 && pool->waiting.head && !pool->stopping) {
+    while (pool->free_slots > 0 && pool->waiting.head && !pool->closing) {
         srv_read_job *job = list_pop(&pool->waiting);
         pool->free_slots--;
         job->has_slot = true;
@@ -341,19 +342,31 @@ srv_read_pool *srv_read_pool_start(promstore *db, unsigned slots, int64_t queue_
     return pool;
 }
 
-void srv_read_pool_stop(srv_read_pool *pool)
+void srv_read_pool_close(srv_read_pool *pool)
 {
     if (pool == NULL)
         return;
     srv_read_job *back = NULL, **tail = &back, *job;
     pthread_mutex_lock(&pool->lock);
-    pool->stopping = true;
+    pool->closing = true;
     while ((job = list_pop(&pool->waiting)) != NULL) {
         refuse_locked(pool, job, true);
         hand_back_locked(job);
         *tail = job;
         tail = &job->next;
     }
+    pthread_mutex_unlock(&pool->lock);
+    resume_all(back);
+}
+
+void srv_read_pool_stop(srv_read_pool *pool)
+{
+    if (pool == NULL)
+        return;
+    srv_read_pool_close(pool);
+    srv_read_job *back = NULL, **tail = &back, *job;
+    pthread_mutex_lock(&pool->lock);
+    pool->stopping = true;
     /* Work not begun is not begun: opens are refused, streams cut. */
     while ((job = list_pop(&pool->queued)) != NULL) {
         if (job->task == TASK_OPEN) {
@@ -403,8 +416,8 @@ srv_read_job *srv_read_submit(srv_read_pool *pool, struct MHD_Connection *conn, 
     MHD_suspend_connection(conn); /* before any thread can resume it (NOTES 2) */
     bool resume = false;
     pthread_mutex_lock(&pool->lock);
-    if (pool->stopping || (pool->free_slots == 0 && pool->queue_timeout_ms <= 0)) {
-        refuse_locked(pool, job, pool->stopping);
+    if (pool->closing || (pool->free_slots == 0 && pool->queue_timeout_ms <= 0)) {
+        refuse_locked(pool, job, pool->closing);
         resume = hand_back_locked(job);
     } else if (pool->free_slots > 0) {
         pool->free_slots--;

@@ -62,8 +62,13 @@ typedef struct srv_read_job srv_read_job;
 srv_read_pool *srv_read_pool_start(promstore *db, unsigned slots, int64_t queue_timeout_ms);
 
 /*
- * Refuse the reads still waiting for a slot and every later request for
- * work, let the work in progress finish, resume every connection, join the
+ * The server shuts down: refuse (503) the reads waiting for a slot and every
+ * later one, at once; the reads admitted go on. NULL: no-op.
+ */
+void srv_read_pool_close(srv_read_pool *pool);
+
+/*
+ * srv_read_pool_close(), then refuse every later request for work, let the work in progress finish, resume every connection, join the
  * threads. Jobs still held by responses stay valid until released.
  * NULL: no-op.
  */

@@ -18,6 +18,8 @@
  *   read_queue          past the concurrency limit a read waits for a slot,
  *                       and gets 503 + Retry-After after
  *                       --storage.remote.read-queue-timeout.
+ *   shutdown_with_reads SIGTERM with a stalled and a queued read: the queued
+ *                       one gets 503 at once, the server exits 0.
  *
  * Each prints "CASE name | ... | figures" lines for docs/RELIABILITY.md.
  * Every loop is bounded in count and time; only 127.0.0.1 is used.
@@ -418,6 +420,60 @@ static void test_read_queue(void **state)
     g->srv.pid = 0;
 }
 
+/* --- Shutdown with reads waiting and stalled --------------------------------- */
+
+struct queued {
+    pthread_t thread;
+    long status;
+    char body[512];
+};
+
+static void *queued_main(void *arg)
+{
+    struct queued *q = arg;
+    h_buf body = {0};
+    big_read_request(&body);
+    h_response r;
+    q->status = h_request(g, "POST", "/api/v1/read", h_read_headers, body.p, body.len, &r);
+    snprintf(q->body, sizeof q->body, "%s", r.body ? r.body : "");
+    h_response_free(&r);
+    h_buf_free(&body);
+    return NULL;
+}
+
+/*
+ * SIGTERM while one read streams to a client that never reads and another
+ * waits, suspended, in the queue: the waiting read gets 503 "shutting down"
+ * at once, the stalled one is cut by the write timeout within the grace
+ * period, and the server exits 0 (libmicrohttpd must not be stopped with a
+ * connection suspended).
+ */
+static void test_shutdown_with_reads(void **state)
+{
+    (void)state;
+    const char *extra[] = {"--storage.remote.read-concurrent-limit=1", "--web.write-timeout=3s",
+                           "--storage.remote.read-queue-timeout=2m", NULL};
+    start_case("shutdown", extra);
+    int fd = stalled_read();
+    wait_reads_in_progress(1);
+    struct queued q;
+    memset(&q, 0, sizeof q);
+    assert_int_equal(pthread_create(&q.thread, NULL, queued_main, &q), 0);
+    struct timespec settle = {0, 500 * 1000 * 1000}; /* the second read is queued */
+    nanosleep(&settle, NULL);
+    double t0 = h_now_s();
+    h_stop_ok(&g->srv, SIGTERM, g->log);
+    g->srv.pid = 0;
+    double stopped = h_now_s() - t0;
+    pthread_join(q.thread, NULL);
+    close(fd);
+    fprintf(stderr, "CASE shutdown_with_reads | SIGTERM with a stalled read and a queued one | "
+                    "exit 0 after %.1f s, the queued read %ld: %s",
+            stopped, q.status, q.body);
+    assert_int_equal(q.status, 503);
+    assert_non_null(strstr(q.body, "shutting down"));
+}
+
 int main(int argc, char **argv)
 {
     h_args(argc, argv);
@@ -427,6 +483,7 @@ int main(int argc, char **argv)
         cmocka_unit_test_teardown(test_health_under_reads, case_teardown),
         cmocka_unit_test_teardown(test_stalled_readers, case_teardown),
         cmocka_unit_test_teardown(test_read_queue, case_teardown),
+        cmocka_unit_test_teardown(test_shutdown_with_reads, case_teardown),
     };
     char group[64];
     snprintf(group, sizeof group, "read_slots_%s", h_backend);
