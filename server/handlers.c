@@ -2,8 +2,9 @@
  * handlers.c -- what each endpoint answers. Remote write and remote read are
  * thin: the library decides every status, header and byte
  * (promstore_remote_write, promstore_remote_read_open/_next), and this file
- * only copies its answer onto the wire, streaming read bodies as they are
- * produced so memory stays bounded by the library's frame size.
+ * only copies its answer onto the wire. A remote read's work runs on the
+ * read threads (read_pool.h), its body streamed as they produce it, so
+ * memory stays bounded by the library's frame size plus one batch.
  */
 #include "handlers.h"
 
