@@ -30,6 +30,7 @@ typedef struct srv_config {
     int64_t future_limit_ms;
     bool sync;                /* fsync every append */
     uint64_t read_concurrent_limit;
+    int64_t read_queue_timeout_ms; /* a read past the limit waits this long for a slot */
     uint64_t read_sample_limit; /* 0: unlimited */
     uint64_t read_series_limit;
     uint64_t read_bytes_limit;
@@ -48,6 +49,7 @@ typedef struct srv_config {
     int64_t read_timeout_ms;  /* whole-request read deadline and idle timeout, 0: none */
     uint64_t min_body_rate;   /* bytes a second a body must average after the grace, 0: none */
     int64_t min_body_rate_grace_ms;
+    int64_t write_timeout_ms; /* a stream not taken from for this long is cut, 0: never */
     uint64_t connection_memory_limit;
     uint64_t threads;         /* 0: one per online CPU */
     char *basic_auth_user;

@@ -1,6 +1,6 @@
 /*
- * deadline.c -- the whole-request read deadline; see deadline.h for why and
- * for the thread rules.
+ * deadline.c -- the whole-request read deadline and the stalled-stream
+ * write timeout; see deadline.h for why and for the thread rules.
  */
 #define _GNU_SOURCE
 #include "deadline.h"
@@ -20,6 +20,8 @@ struct srv_deadline {
     atomic_int_fast64_t begun_ms;       /* when they came in */
     atomic_uint_fast64_t body_bytes;    /* of the current request, so far */
     bool spare;                         /* accepted past max_connections */
+    atomic_int_fast64_t sent_ms;        /* when the stream last handed bytes to MHD */
+    atomic_bool sending;                /* the stream waits on the client */
     bool cut;                           /* shut down already (sweeper only) */
     srv_deadline *prev, *next;          /* under the set's lock */
 };
@@ -109,6 +111,13 @@ static void shed_slow_bodies(srv_deadlines *set, int64_t now, unsigned want)
     free(list);
 }
 
+/* A stream the client has taken nothing from for the write timeout. */
+static bool write_stalled(const srv_deadlines *set, const srv_deadline *d, int64_t now)
+{
+    return atomic_load(&d->sending) && set->lim.write_timeout_ms > 0 &&
+           now - atomic_load(&d->sent_ms) >= set->lim.write_timeout_ms;
+}
+
 static void sweep(srv_deadlines *set)
 {
     int64_t now = now_ms();
@@ -117,7 +126,14 @@ static void sweep(srv_deadlines *set)
         live += !d->cut;
     bool shedding = set->lim.shed_at > 0 && live >= set->lim.shed_at;
     for (srv_deadline *d = set->head; d != NULL; d = d->next) {
-        if (d->cut || !atomic_load(&d->reading))
+        if (d->cut)
+            continue;
+        if (write_stalled(set, d, now)) {
+            cut(set, d, SRV_CUT_WRITE_STALL);
+            live--;
+            continue;
+        }
+        if (!atomic_load(&d->reading))
             continue;
         int64_t waited = now - atomic_load(&d->clock_start_ms);
         enum srv_cut_reason reason;
@@ -136,12 +152,22 @@ static void sweep(srv_deadlines *set)
         shed_slow_bodies(set, now, live - set->lim.shed_at + 1);
 }
 
+/* The sweeper's period: a quarter of the shortest timeout, within [50 ms, 1 s]. */
+static int64_t sweep_every_ms(const srv_deadlines *set)
+{
+    int64_t shortest = SHED_IDLE_MS;
+    if (set->lim.timeout_ms > 0 && set->lim.timeout_ms < shortest)
+        shortest = set->lim.timeout_ms;
+    if (set->lim.write_timeout_ms > 0 && set->lim.write_timeout_ms < shortest)
+        shortest = set->lim.write_timeout_ms;
+    int64_t every = shortest / 4;
+    return every < 50 ? 50 : every > 1000 ? 1000 : every;
+}
+
 static void *sweeper_main(void *arg)
 {
     srv_deadlines *set = arg;
-    /* A quarter of the deadline, within [50 ms, 1 s]: cuts land at most that late. */
-    int64_t every = set->lim.timeout_ms > 0 ? set->lim.timeout_ms / 4 : SHED_IDLE_MS / 4;
-    every = every < 50 ? 50 : every > 1000 ? 1000 : every;
+    int64_t every = sweep_every_ms(set); /* cuts land at most that late */
     pthread_mutex_lock(&set->lock);
     while (!set->stopping) {
         struct timespec until;
@@ -258,10 +284,25 @@ void srv_deadline_request_read(srv_deadline *d)
         atomic_store(&d->reading, false);
 }
 
+void srv_deadline_response_sent(srv_deadline *d)
+{
+    if (d == NULL)
+        return;
+    atomic_store(&d->sent_ms, now_ms());
+    atomic_store(&d->sending, true);
+}
+
+void srv_deadline_response_paused(srv_deadline *d)
+{
+    if (d != NULL)
+        atomic_store(&d->sending, false);
+}
+
 void srv_deadline_request_done(srv_deadline *d)
 {
     if (d == NULL)
         return;
+    atomic_store(&d->sending, false);
     atomic_store(&d->clock_start_ms, now_ms());
     atomic_store(&d->begun, false);
     atomic_store(&d->reading, true);

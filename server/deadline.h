@@ -1,6 +1,7 @@
 /*
- * deadline.h -- the whole-request read deadline (--web.read-timeout), and
- * shedding idle connections when connection slots run short.
+ * deadline.h -- the whole-request read deadline (--web.read-timeout), the
+ * write timeout of streamed answers (--web.write-timeout), and shedding idle
+ * connections when connection slots run short.
  *
  * libmicrohttpd only has an inactivity timeout, so a client that sends one
  * byte a second keeps its connection, and its --web.max-connections slot,
@@ -13,6 +14,19 @@
  * a request is being answered (a long streamed remote read is not a slow
  * client). A sweeper thread shuts down (shutdown(2)) connections whose clock
  * passes the deadline; libmicrohttpd then sees the peer gone and closes them.
+ *
+ * A streamed answer (a remote read) has the opposite problem: a client that
+ * stops reading it keeps its read slot, and the read snapshot that pins old
+ * store pages, for as long as it likes once the kernel buffers are full
+ * (libmicrohttpd's inactivity timeout is --web.read-timeout, minutes, and
+ * does not apply while a connection is suspended). So the stream reports
+ * each time it hands bytes to libmicrohttpd (srv_deadline_response_sent):
+ * libmicrohttpd asks for more only once it has sent the last block, so the
+ * time since then is how long the client has taken nothing. While the
+ * server itself works on the next piece (srv_deadline_response_paused) the
+ * clock stops: a slow read is not a slow client. The sweeper cuts a stream
+ * whose clock passes the write timeout; the connection closes, the response
+ * is freed, and with it the reader, its snapshot and its slot.
  *
  * Idle connections (no request begun) are cheap to open and hold a slot each:
  * 2000 of them lock everyone out, health checks included, until the timeout
@@ -52,9 +66,10 @@ typedef struct srv_deadline srv_deadline; /* one connection */
 
 /* Why the sweeper cut a connection. */
 enum srv_cut_reason {
-    SRV_CUT_DEADLINE,  /* the request was not read within the timeout */
-    SRV_CUT_SHED,      /* idle, or a slow body, while connection slots ran short */
-    SRV_CUT_SLOW_BODY  /* a body slower than min_body_rate past the grace */
+    SRV_CUT_DEADLINE,   /* the request was not read within the timeout */
+    SRV_CUT_SHED,       /* idle, or a slow body, while connection slots ran short */
+    SRV_CUT_SLOW_BODY,  /* a body slower than min_body_rate past the grace */
+    SRV_CUT_WRITE_STALL /* a streamed answer not taken within the write timeout */
 };
 
 /* What the sweeper enforces. */
@@ -64,6 +79,7 @@ typedef struct srv_deadline_limits {
     unsigned max_connections;   /* connections past this many are spare */
     uint64_t min_body_rate;     /* bytes a second a body must average; 0: no minimum */
     int64_t min_body_grace_ms;  /* how long a body may take before the rate applies */
+    int64_t write_timeout_ms;   /* a stream not taken from for this long is cut; 0: never */
 } srv_deadline_limits;
 
 /*
@@ -97,6 +113,12 @@ bool srv_deadline_spare(const srv_deadline *d);
 
 /* The current request has been read in full: its clock stops. NULL: no-op. */
 void srv_deadline_request_read(srv_deadline *d);
+
+/* A stream handed bytes to libmicrohttpd: the write clock (re)starts. NULL: no-op. */
+void srv_deadline_response_sent(srv_deadline *d);
+
+/* The stream works on its next piece: the write clock stops. NULL: no-op. */
+void srv_deadline_response_paused(srv_deadline *d);
 
 /* The current request is answered: the clock restarts for the next one. */
 void srv_deadline_request_done(srv_deadline *d);

@@ -2,8 +2,9 @@
  * handlers.c -- what each endpoint answers. Remote write and remote read are
  * thin: the library decides every status, header and byte
  * (promstore_remote_write, promstore_remote_read_open/_next), and this file
- * only copies its answer onto the wire, streaming read bodies as they are
- * produced so memory stays bounded by the library's frame size.
+ * only copies its answer onto the wire. A remote read's work runs on the
+ * read threads (read_pool.h), its body streamed as they produce it, so
+ * memory stays bounded by the library's frame size plus one batch.
  */
 #include "handlers.h"
 
@@ -13,6 +14,7 @@
 #include "log.h"
 #include "log_limit.h"
 #include "metrics.h"
+#include "read_pool.h"
 
 /* Block size MHD asks the read stream for; the reader's pieces are copied in. */
 #define STREAM_BLOCK (64u << 10)
@@ -93,78 +95,82 @@ static enum MHD_Result handle_write(srv_request *r)
     return send_protocol(r, &pr);
 }
 
-/* A streamed remote-read body: the reader and the piece being copied out. */
-struct read_stream {
-    promstore_reader *reader;
-    const uint8_t *piece;
-    size_t len, off;
-};
-
 /* MHD pulls the body here; a reader error cuts the stream (the client sees it). */
 static ssize_t read_stream_pull(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
-    struct read_stream *st = cls;
-    while (st->off == st->len) {
-        promstore_error err;
-        promstore_status rc = promstore_remote_read_next(st->reader, &st->piece, &st->len, &err);
-        st->off = 0;
-        if (rc == PROMSTORE_DONE)
-            return MHD_CONTENT_READER_END_OF_STREAM;
-        if (rc != PROMSTORE_OK) {
-            if (rc == PROMSTORE_E_LIMIT)
-                srv_metrics_read_limit(err.message);
-            if (srv_log_limit_admit("/api/v1/read", "cut_short"))
-                srv_log(SRV_LOG_WARN, "Remote read cut short", "handler", "/api/v1/read", "err",
-                        err.message, NULL);
-            st->len = 0;
-            return MHD_CONTENT_READER_END_WITH_ERROR;
-        }
+    promstore_status failed = PROMSTORE_OK;
+    const char *why = "";
+    ssize_t n = srv_read_job_pull(cls, buf, max, &failed, &why);
+    if (n == MHD_CONTENT_READER_END_WITH_ERROR) {
+        if (failed == PROMSTORE_E_LIMIT)
+            srv_metrics_read_limit(why);
+        if (srv_log_limit_admit("/api/v1/read", "cut_short"))
+            srv_log(SRV_LOG_WARN, "Remote read cut short", "handler", "/api/v1/read", "err", why,
+                    NULL);
     }
-    size_t n = st->len - st->off < max ? st->len - st->off : max;
-    memcpy(buf, st->piece + st->off, n);
-    st->off += n;
-    return (ssize_t)n;
+    return n;
 }
 
+/* The response is freed (sent, or its connection closed): so are the reader and its slot. */
 static void read_stream_free(void *cls)
 {
-    struct read_stream *st = cls;
-    promstore_remote_read_close(st->reader);
+    srv_read_job_release(cls);
     srv_metrics_reads_open(-1);
-    free(st);
 }
 
+/* Stream the body of an opened read; the response takes the job over. */
+static enum MHD_Result stream_read(srv_request *r, srv_read_job *job,
+                                   const promstore_http_response *pr)
+{
+    struct MHD_Response *resp = MHD_create_response_from_callback(
+        MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream_pull, job, read_stream_free);
+    if (resp == NULL)
+        return MHD_NO; /* MHD closes the connection; on_completed releases the job */
+    r->read = NULL;
+    srv_metrics_reads_open(1);
+    add_protocol_headers(resp, pr);
+    return srv_http_send(r, 200, resp, NULL);
+}
+
+/*
+ * Called twice (read_pool.h): first it hands the read to a read thread and
+ * leaves the connection suspended; after the resume it answers with what
+ * the open decided, or 503 when no slot freed in time.
+ */
 static enum MHD_Result handle_read(srv_request *r)
 {
-    promstore_http_request req = protocol_request(r);
-    promstore_http_response pr;
-    promstore_error err;
-    promstore_reader *reader = NULL;
-    memset(&pr, 0, sizeof pr);
-    memset(&err, 0, sizeof err);
-    pr.struct_size = sizeof pr;
-    if (promstore_remote_read_open(r->srv->db, &req, &pr, &reader, &err) != PROMSTORE_OK)
-        return send_library_failure(r, &err);
-    if (pr.status != 200 || reader == NULL) {
-        promstore_remote_read_close(reader);
-        return send_protocol(r, &pr);
+    if (r->read == NULL) {
+        promstore_http_request req = protocol_request(r);
+        r->read = srv_read_submit(r->srv->reads, r->conn, r->deadline, &req);
+        if (r->read == NULL)
+            return srv_http_send_text(r, 503, "out of memory starting a remote read");
+        return MHD_YES;
     }
-    struct read_stream *st = calloc(1, sizeof *st);
-    if (st == NULL) {
-        promstore_remote_read_close(reader);
-        return srv_http_send_text(r, 503, "out of memory starting the response");
+    srv_read_job *job = r->read;
+    promstore_status rc;
+    const promstore_http_response *pr;
+    const promstore_error *err;
+    enum MHD_Result sent;
+    switch (srv_read_job_state(job, &rc, &pr, &err)) {
+    case SRV_READ_PENDING:
+        return MHD_YES; /* not resumed by the pool: nothing to answer yet */
+    case SRV_READ_REFUSED:
+        sent = send_protocol(r, pr); /* counted as read_concurrency, as the library's 503 */
+        break;
+    default:
+        if (rc != PROMSTORE_OK)
+            sent = send_library_failure(r, err);
+        else if (srv_read_job_streams(job))
+            return stream_read(r, job, pr);
+        else
+            sent = send_protocol(r, pr);
+        break;
     }
-    st->reader = reader;
-    srv_metrics_reads_open(1);
-    struct MHD_Response *resp = MHD_create_response_from_callback(
-        MHD_SIZE_UNKNOWN, STREAM_BLOCK, read_stream_pull, st, read_stream_free);
-    if (resp == NULL) {
-        read_stream_free(st);
-        return MHD_NO;
-    }
-    add_protocol_headers(resp, &pr);
-    return srv_http_send(r, 200, resp, NULL);
+    /* The answer holds copies of what it needs from the job. */
+    r->read = NULL;
+    srv_read_job_release(job);
+    return sent;
 }
 
 static enum MHD_Result handle_metrics(srv_request *r)

@@ -47,8 +47,12 @@
 #include "log.h"
 #include "log_limit.h"
 #include "metrics.h"
+#include "read_pool.h"
 #include "tls.h"
 #include "units.h"
+
+/* How long resumed reads get to answer at shutdown, after the grace period. */
+#define STOP_RESUMED_MS 1000
 
 /* The first buffer for a body whose length is not announced. */
 #define BODY_INITIAL (64u << 10)
@@ -557,6 +561,7 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
     if (r->status != 0)
         srv_metrics_request(r->route, r->status, seconds_since(&r->start));
     srv_deadline_request_done(r->deadline);
+    srv_read_job_release(r->read); /* a read that never got to its answer */
     drop_body(r);
     free(r);
     *con_cls = NULL;
@@ -582,9 +587,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 static void count_cut(enum srv_cut_reason reason)
 {
-    srv_metrics_limit(reason == SRV_CUT_DEADLINE    ? SRV_LIMIT_READ_TIMEOUT
-                      : reason == SRV_CUT_SLOW_BODY ? SRV_LIMIT_BODY_RATE
-                                                    : SRV_LIMIT_CONNECTIONS);
+    srv_metrics_limit(reason == SRV_CUT_DEADLINE      ? SRV_LIMIT_READ_TIMEOUT
+                      : reason == SRV_CUT_SLOW_BODY   ? SRV_LIMIT_BODY_RATE
+                      : reason == SRV_CUT_WRITE_STALL ? SRV_LIMIT_WRITE_TIMEOUT
+                                                      : SRV_LIMIT_CONNECTIONS);
 }
 
 /* Shed idle connections once three quarters of the slots are taken. */
@@ -713,8 +719,14 @@ int srv_http_start(srv_server *s, char *why, size_t why_len)
      * idle sockets against 512 slots: /-/healthy never answered). poll()
      * rebuilds its set on every turn, and a few hundred sockets cost nothing.
      */
+    /*
+     * Suspend/resume: a remote read's connection waits, suspended, while a
+     * read thread works for it (read_pool.h), so no HTTP thread ever waits
+     * for a read. MHD_ALLOW_SUSPEND_RESUME includes the ITC that wakes the
+     * polling thread on a resume.
+     */
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ITC |
-                     MHD_USE_ERROR_LOG;
+                     MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (tls_cert)
@@ -726,10 +738,19 @@ int srv_http_start(srv_server *s, char *why, size_t why_len)
         .max_connections = (unsigned)cfg->max_connections,
         .min_body_rate = cfg->min_body_rate,
         .min_body_grace_ms = cfg->min_body_rate_grace_ms,
+        .write_timeout_ms = cfg->write_timeout_ms,
     };
     s->deadlines = srv_deadlines_start(&limits, count_cut);
     if (s->deadlines == NULL) {
         snprintf(why, why_len, "cannot start the connection sweeper thread");
+        return -1;
+    }
+    s->reads = srv_read_pool_start(s->db, (unsigned)cfg->read_concurrent_limit,
+                                   cfg->read_queue_timeout_ms);
+    if (s->reads == NULL) {
+        srv_deadlines_stop(s->deadlines);
+        s->deadlines = NULL;
+        snprintf(why, why_len, "cannot start the remote-read threads");
         return -1;
     }
     struct MHD_OptionItem ops[] = {
@@ -750,6 +771,9 @@ int srv_http_start(srv_server *s, char *why, size_t why_len)
                                  on_completed, s, MHD_OPTION_NOTIFY_CONNECTION, on_connection,
                                  s, MHD_OPTION_END);
     if (s->daemon == NULL) {
+        srv_read_pool_stop(s->reads);
+        srv_read_pool_free(s->reads);
+        s->reads = NULL;
         srv_deadlines_stop(s->deadlines);
         s->deadlines = NULL;
         snprintf(why, why_len, "cannot listen on %s (address in use or not permitted?)",
@@ -772,12 +796,26 @@ void srv_http_stop(srv_server *s, int grace_ms)
     MHD_socket fd = MHD_quiesce_daemon(s->daemon);
     if (fd != MHD_INVALID_SOCKET)
         close(fd);
+    /* Reads waiting for a slot are answered now; they would only use up the grace. */
+    srv_read_pool_close(s->reads);
     /* MHD_stop_daemon closes open connections; let running requests end first. */
     struct timespec tick = {0, 10 * 1000 * 1000};
-    for (int waited = 0; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10)
+    int waited = 0;
+    for (; atomic_load(&s->in_flight) > 0 && waited < grace_ms; waited += 10)
+        nanosleep(&tick, NULL);
+    /*
+     * No connection may stay suspended past here (MHD's rule): the pool
+     * refuses its waiters, cuts streams at their next piece and resumes
+     * every connection; those then answer and end, given a little more time.
+     */
+    srv_read_pool_stop(s->reads);
+    for (int more = 0; atomic_load(&s->in_flight) > 0 && more < STOP_RESUMED_MS; more += 10)
         nanosleep(&tick, NULL);
     MHD_stop_daemon(s->daemon);
     s->daemon = NULL;
+    /* After the daemon: every response, and so every read job, is freed. */
+    srv_read_pool_free(s->reads);
+    s->reads = NULL;
     /* After the daemon: its connections have all been untracked by now. */
     srv_deadlines_stop(s->deadlines);
     s->deadlines = NULL;

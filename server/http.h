@@ -32,6 +32,7 @@ typedef struct srv_request {
     char why[192];  /* the message of an early answer that needs one */
     const char *allow; /* the Allow header of a 405 */
     int status;     /* what was queued, 0 until then */
+    struct srv_read_job *read; /* a remote read in the read pool, until its answer */
 } srv_request;
 
 /*

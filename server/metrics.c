@@ -35,7 +35,8 @@ static const char *const reject_names[] = {"invalid", "out_of_order", "duplicate
 static const char *const limit_names[] = {"request_bytes", "read_concurrency", "query",
                                           "write_busy", "storage_full", "read_timeout",
                                           "connections", "body_bytes_in_flight",
-                                          "body_rate", "read_work", "read_deadline"};
+                                          "body_rate", "read_work", "read_deadline",
+                                          "write_timeout"};
 _Static_assert(sizeof limit_names / sizeof limit_names[0] == SRV_LIMIT_COUNT,
                "one name per enum srv_limit");
 

@@ -23,6 +23,7 @@ enum srv_limit {
     SRV_LIMIT_BODY_RATE,        /* a body slower than --web.min-body-rate, cut */
     SRV_LIMIT_READ_WORK,        /* a read spent its work budget (max_work_per_read) */
     SRV_LIMIT_READ_DEADLINE,    /* a read worked past its deadline (read_deadline_ms) */
+    SRV_LIMIT_WRITE_TIMEOUT,    /* a streamed answer not taken within --web.write-timeout */
     SRV_LIMIT_COUNT
 };
 

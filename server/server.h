@@ -36,7 +36,8 @@ typedef struct srv_server {
     atomic_int in_flight;  /* requests started and not completed */
     atomic_uint_fast64_t body_bytes; /* held for bodies being received (the budget) */
     struct MHD_Daemon *daemon;
-    struct srv_deadlines *deadlines; /* --web.read-timeout; NULL without one */
+    struct srv_deadlines *deadlines; /* --web.read-timeout and --web.write-timeout */
+    struct srv_read_pool *reads;     /* remote reads' slots, queue and threads */
     uint16_t port;         /* the bound port (useful with port 0) */
 } srv_server;
 

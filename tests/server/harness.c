@@ -6,6 +6,7 @@
 #define _GNU_SOURCE
 #include "harness.h"
 
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <fcntl.h>
 #include <errno.h>
@@ -244,6 +245,14 @@ void h_fixture_done(h_fixture *f)
         h_rmtree(f->dir);
 }
 
+void h_fixture_free(h_fixture *f)
+{
+    if (f == NULL)
+        return;
+    h_fixture_done(f);
+    free(f);
+}
+
 void h_fixture_start(h_fixture *f, const char *const *extra)
 {
     char path_flag[700];
@@ -344,6 +353,25 @@ long h_request(const h_fixture *f, const char *method, const char *path,
     if (h_http(method, u, headers, body, len, resp) != 0)
         return -1;
     return resp->status;
+}
+
+int h_connect(int port, int rcvbuf)
+{
+    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return -1;
+    if (rcvbuf > 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+    struct sockaddr_in a;
+    memset(&a, 0, sizeof a);
+    a.sin_family = AF_INET;
+    a.sin_port = htons((uint16_t)port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+        close(fd);
+        return -1;
+    }
+    return fd;
 }
 
 int h_header(const h_response *resp, const char *name, char *out, size_t len)
@@ -521,14 +549,16 @@ void h_read_request_shaped(h_buf *out, const char *name, size_t n_queries, size_
     h_buf_free(&req);
 }
 
-void h_read_request_matching(h_buf *out, const char *name, int type, const char *label,
-                             const char *value, int64_t start, int64_t end)
+/* A ReadRequest of nq copies of one query (the matchers of h_read_request_matching). */
+static void read_request(h_buf *out, const char *name, int type, const char *label,
+                         const char *value, int64_t start, int64_t end, unsigned nq)
 {
     h_buf q = {0}, req = {0};
     put_query_head(&q, name, start, end);
     if (label != NULL)
         put_matcher(&q, type, label, value);
-    h_put_bytes(&req, 1, q.p, q.len);
+    for (unsigned i = 0; i < nq; i++)
+        h_put_bytes(&req, 1, q.p, q.len);
     h_put_varint(&req, 2 << 3 | 0);
     h_put_varint(&req, 0); /* accepted_response_types: SAMPLES */
     h_snappy(out, req.p, req.len);
@@ -536,9 +566,21 @@ void h_read_request_matching(h_buf *out, const char *name, int type, const char 
     h_buf_free(&req);
 }
 
+void h_read_request_matching(h_buf *out, const char *name, int type, const char *label,
+                             const char *value, int64_t start, int64_t end)
+{
+    read_request(out, name, type, label, value, start, end, 1);
+}
+
 void h_read_request(h_buf *out, const char *name, int64_t start, int64_t end)
 {
-    h_read_request_matching(out, name, 0, NULL, NULL, start, end);
+    read_request(out, name, 0, NULL, NULL, start, end, 1);
+}
+
+void h_read_request_repeated(h_buf *out, const char *name, int64_t start, int64_t end,
+                             unsigned n_queries)
+{
+    read_request(out, name, 0, NULL, NULL, start, end, n_queries);
 }
 
 /* A protobuf field as the reader sees it. */
@@ -696,23 +738,6 @@ out:
 }
 
 /* --- Raw TCP ----------------------------------------------------------------- */
-
-int h_connect(int port)
-{
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -1;
-    struct sockaddr_in a;
-    memset(&a, 0, sizeof a);
-    a.sin_family = AF_INET;
-    a.sin_port = htons((uint16_t)port);
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
-        close(fd);
-        return -1;
-    }
-    return fd;
-}
 
 int h_read_until_close(int fd, double timeout_s, char *out, size_t len)
 {

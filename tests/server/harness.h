@@ -63,6 +63,8 @@ typedef struct h_fixture {
 void h_fixture_init(h_fixture *f, const char *name);
 /* Kill the server if it runs; remove the directory unless $KEEP is set. */
 void h_fixture_done(h_fixture *f);
+/* h_fixture_done, then free a malloc'd fixture (a group's); NULL is a no-op. */
+void h_fixture_free(h_fixture *f);
 /*
  * Start the server on the fixture's store and on 127.0.0.1 with an ephemeral
  * port, with extra flags (NULL-terminated, may be NULL); if it does not
@@ -115,13 +117,17 @@ void h_response_free(h_response *resp);
 long h_request(const h_fixture *f, const char *method, const char *path,
                const char *const *headers, const void *body, size_t len, h_response *resp);
 
+/*
+ * A plain TCP connection to 127.0.0.1:port, for tests that speak raw HTTP;
+ * rcvbuf > 0 sets SO_RCVBUF first (a small window makes a client that never
+ * reads stall the server sooner). The descriptor, or -1.
+ */
+int h_connect(int port, int rcvbuf);
+
 /* Value of a response header (case-insensitive), copied into out; 0 if found. */
 int h_header(const h_response *resp, const char *name, char *out, size_t len);
 
 /* --- Raw TCP, for what curl will not send ---------------------------------- */
-
-/* A blocking TCP connection to 127.0.0.1:port, or -1. */
-int h_connect(int port);
 
 /*
  * Read what the server sends on fd until it closes the connection or
@@ -192,6 +198,10 @@ void h_read_request(h_buf *out, const char *name, int64_t start, int64_t end);
  */
 void h_read_request_matching(h_buf *out, const char *name, int type, const char *label,
                              const char *value, int64_t start, int64_t end);
+
+/* The same query n_queries times in one request: a read that costs what n of them cost. */
+void h_read_request_repeated(h_buf *out, const char *name, int64_t start, int64_t end,
+                             unsigned n_queries);
 
 /*
  * Decode a SAMPLES ReadResponse (snappy): the samples of its first series of

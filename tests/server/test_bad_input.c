@@ -155,8 +155,7 @@ static int group_setup(void **state)
 static int group_teardown(void **state)
 {
     (void)state;
-    h_fixture_done(g);
-    free(g);
+    h_fixture_free(g);
     g = NULL;
     return 0;
 }
@@ -665,7 +664,7 @@ static void start_own(h_fixture *f, const char *name, bool short_timeout)
  */
 static double trickle(const h_fixture *f, const char *name, const char *what, bool headers_first)
 {
-    int fd = h_connect(f->srv.port);
+    int fd = h_connect(f->srv.port, 0);
     assert_true(fd >= 0);
     double t0 = h_now_s();
     size_t len = strlen(what), at = 0;
@@ -728,7 +727,7 @@ static void test_slow_client(void **state)
     double t0, dt;
     int fd;
     /* The same client pausing longer than the timeout is dropped. */
-    fd = h_connect(f->srv.port);
+    fd = h_connect(f->srv.port, 0);
     assert_true(fd >= 0);
     assert_int_equal(send(fd, "POST /api/v1/write HTTP/1.1\r\n", 29, MSG_NOSIGNAL), 29);
     t0 = h_now_s();
@@ -768,7 +767,7 @@ static void test_idle_connections(void **state)
     static int fds[N];
     int open_n = 0;
     for (int i = 0; i < N; i++) {
-        fds[i] = h_connect(f->srv.port);
+        fds[i] = h_connect(f->srv.port, 0);
         if (fds[i] >= 0)
             open_n++;
     }

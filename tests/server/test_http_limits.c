@@ -95,7 +95,7 @@ static int raw_responses(const char *raw)
 static int raw_exchange(const h_fixture *f, const void *req, size_t len, double timeout_s,
                         char *out, size_t out_len, double *secs)
 {
-    int fd = h_connect(f->srv.port);
+    int fd = h_connect(f->srv.port, 0);
     assert_true(fd >= 0);
     double t0 = h_now_s();
     assert_int_equal(send(fd, req, len, MSG_NOSIGNAL), (ssize_t)len);
@@ -335,7 +335,7 @@ static void test_health_check_bodies(void **state)
                       body);
     /* All sixteen hold all but the last MiB of their bodies at once. */
     for (int i = 0; i < N; i++) {
-        fds[i] = h_connect(f->srv.port);
+        fds[i] = h_connect(f->srv.port, 0);
         assert_true(fds[i] >= 0);
         assert_true(send_all(fds[i], head, (size_t)hl));
         assert_true(send_filler(fds[i], held));
@@ -382,7 +382,7 @@ static void test_body_budget(void **state)
     for (int i = 0; i < 2; i++) {
         h_buf head = {0};
         write_head(&head, framing);
-        slow[i] = h_connect(f->srv.port);
+        slow[i] = h_connect(f->srv.port, 0);
         assert_true(slow[i] >= 0);
         assert_true(send_all(slow[i], head.p, head.len));
         h_buf_free(&head);
@@ -475,7 +475,7 @@ static void test_slow_bodies(void **state)
     h_buf head = {0};
     write_head(&head, "Content-Length: 100000\r\n");
     for (int i = 0; i < N; i++) {
-        fds[i] = h_connect(f->srv.port);
+        fds[i] = h_connect(f->srv.port, 0);
         assert_true(fds[i] >= 0);
         assert_true(send_all(fds[i], head.p, head.len));
         assert_true(send_all(fds[i], "x", 1));
