@@ -76,6 +76,8 @@ func validate(c *config) error {
 		return errors.New("--storage.remote.read-concurrent-limit must be between 1 and 4294967295")
 	case c.num["web.max-request-bytes"] == 0:
 		return errors.New("--web.max-request-bytes must be positive")
+	case c.num["web.max-body-bytes-in-flight"] < c.num["web.max-request-bytes"] || c.num["web.max-body-bytes-in-flight"] > 1<<63-1:
+		return errors.New("--web.max-body-bytes-in-flight must be at least --web.max-request-bytes")
 	case c.num["web.max-connections"] == 0 || c.num["web.max-connections"] > 1000000:
 		return errors.New("--web.max-connections must be between 1 and 1000000")
 	case c.num["web.threads"] > 1024:
@@ -149,6 +151,7 @@ func run(args []string) int {
 	}
 	var ready atomic.Bool
 	srv := newServer(db, auth, &ready)
+	srv.setLimits(limitsFrom(c))
 	ln, err := net.Listen("tcp", c.str["web.listen-address"])
 	if err != nil {
 		logf(levelError, "Starting the HTTP server failed", "err",
@@ -165,6 +168,7 @@ func run(args []string) int {
 		IdleTimeout:    time.Duration(c.dur["web.read-timeout"]) * time.Millisecond,
 		MaxHeaderBytes: int(c.num["web.connection-memory-limit"]),
 		ErrorLog:       nil,
+		ConnContext:    connContext, // the guards cut connections (guards.go)
 	}
 	useTLS := c.str["web.tls-cert-file"] != ""
 	if useTLS {

@@ -32,10 +32,14 @@ const (
 	limitQuery
 	limitWriteBusy
 	limitStorageFull
+	limitBodyBytes
+	limitBodyRate
+	limitWriteTimeout
 	limitCount
 )
 
-var limitNames = []string{"request_bytes", "read_concurrency", "query", "write_busy", "storage_full"}
+var limitNames = []string{"request_bytes", "read_concurrency", "query", "write_busy", "storage_full",
+	"body_bytes_in_flight", "body_rate", "write_timeout"}
 var rejectNames = []string{"invalid", "out_of_order", "duplicate_timestamp", "storage"}
 var buckets = []float64{0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120}
 

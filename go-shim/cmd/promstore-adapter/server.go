@@ -35,10 +35,16 @@ type server struct {
 	metrics *metrics
 	write   http.Handler
 	read    http.Handler
+	limits  limits
+	reads   *readQueue
+	bodies  *bodyBudget
 }
 
+// newServer serves db with the limits of the flags' defaults; setLimits
+// changes them before the server starts.
 func newServer(db *promstore.DB, a *auth, ready *atomic.Bool) *server {
 	s := &server{db: db, auth: a, ready: ready, metrics: newMetrics()}
+	s.setLimits(limitsFrom(defaults()))
 	s.write = db.RemoteWriteHandler(s.handlerOptions(routeWrite))
 	s.read = db.RemoteReadHandler(s.handlerOptions(routeRead))
 	return s
@@ -108,6 +114,13 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		logFailed(idx, 405, "method not allowed")
 		return
 	}
+	// As server/http.c: refused before anything is held, so an open health
+	// check cannot be made to buffer a body.
+	if rt.allow != "POST" && (r.ContentLength > 0 || len(r.TransferEncoding) > 0) {
+		sw.Header().Set("Connection", "close") // the body is not read
+		s.text(sw, idx, 413, rt.path+" takes no request body")
+		return
+	}
 	if !rt.open && !s.auth.check(r.Header.Get("Authorization")) {
 		sw.Header().Set("WWW-Authenticate", s.auth.challenge())
 		sw.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -117,11 +130,18 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		logFailed(idx, 401, "missing or wrong credentials")
 		return
 	}
+	if rt.allow == "POST" {
+		body, ok := s.guardBody(sw, r, idx)
+		if !ok {
+			return
+		}
+		defer body.release()
+	}
 	switch idx {
 	case routeWrite:
 		s.write.ServeHTTP(sw, r)
 	case routeRead:
-		s.read.ServeHTTP(sw, r)
+		s.serveRead(sw, r)
 	case routeMetrics:
 		body := s.metrics.render(s.db)
 		sw.Header().Set("Content-Type", "text/plain; version=0.0.4; charset=utf-8")
@@ -137,6 +157,59 @@ func (s *server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			s.text(sw, idx, 503, "Service Unavailable")
 		}
 	}
+}
+
+func (s *server) setLimits(l limits) {
+	s.limits = l
+	s.reads = newReadQueue(l)
+	s.bodies = &bodyBudget{max: l.bodyBytesBudget}
+}
+
+// guardBody puts r's body under the budget and the minimum rate; false when
+// it has been answered 503 (the budget is spent). Call release when done.
+func (s *server) guardBody(w http.ResponseWriter, r *http.Request, idx int) (*guardedBody, bool) {
+	l := s.limits
+	b := &guardedBody{ReadCloser: r.Body, budget: s.bodies, start: time.Now(), rate: l.minBodyRate, grace: l.minBodyRateGrace}
+	b.t.conn = requestConn(r)
+	b.t.onCut = func() {
+		s.metrics.limits[limitBodyRate].Add(1)
+		logFailed(idx, 408, "request body slower than --web.min-body-rate ("+strconv.FormatInt(l.minBodyRate, 10)+
+			" bytes a second) after --web.min-body-rate-grace: connection cut")
+	}
+	switch {
+	case r.ContentLength > l.maxRequestBytes:
+		// the library answers 413 without reading it
+	case r.ContentLength > 0:
+		if !s.bodies.take(r.ContentLength) {
+			s.metrics.limits[limitBodyBytes].Add(1)
+			w.Header().Set("Retry-After", "1")
+			s.text(w, idx, 503, s.bodies.refusal())
+			return nil, false
+		}
+		b.reserved = r.ContentLength
+	case r.ContentLength < 0:
+		b.grow = true
+	}
+	r.Body = b
+	return b, true
+}
+
+// serveRead runs a remote read in one of the read slots, its answer under
+// the write timeout.
+func (s *server) serveRead(w http.ResponseWriter, r *http.Request) {
+	if !s.reads.take(r.Context()) {
+		s.metrics.limits[limitReadConcurrency].Add(1)
+		w.Header().Set("Retry-After", "1")
+		s.text(w, routeRead, 503, s.reads.refusal())
+		return
+	}
+	defer s.reads.give()
+	g := newWriteGuard(w, r, s.limits.writeTimeout, func() {
+		s.metrics.limits[limitWriteTimeout].Add(1)
+		logFailed(routeRead, 200, "the client took no byte of the remote-read answer for --web.write-timeout ("+
+			formatDuration(s.limits.writeTimeout)+"): connection cut")
+	})
+	s.read.ServeHTTP(g, r)
 }
 
 func (s *server) text(w http.ResponseWriter, idx, code int, text string) {
