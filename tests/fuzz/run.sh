@@ -28,7 +28,7 @@ out=${FUZZ_OUT:-$build/out}
 export CC=${CC:-clang}
 
 all_targets=(fuzz_remote_write_v1 fuzz_remote_write_v2 fuzz_remote_read fuzz_xor_decode
-             fuzz_xor_roundtrip fuzz_config_yaml fuzz_http_headers)
+             fuzz_xor_roundtrip fuzz_config_yaml fuzz_http_headers fuzz_matcher)
 regen=0
 targets=()
 for a in "$@"; do
@@ -50,6 +50,7 @@ max_len() {
     fuzz_xor_roundtrip) echo 8192 ;;
     fuzz_config_yaml) echo 4096 ;;
     fuzz_http_headers) echo 512 ;;
+    fuzz_matcher) echo 1024 ;;
   esac
 }
 
