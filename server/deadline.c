@@ -12,6 +12,8 @@
 #include <sys/socket.h>
 #include <time.h>
 
+#include "clock.h"
+
 struct srv_deadline {
     int fd;
     atomic_int_fast64_t clock_start_ms; /* when the clock last started */
@@ -36,13 +38,6 @@ struct srv_deadlines {
     bool stopping;
     pthread_t sweeper;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* An idle connection (or a slow body) is shed after this long when slots run short. */
 #define SHED_IDLE_MS 1000
@@ -120,7 +115,7 @@ static bool write_stalled(const srv_deadlines *set, const srv_deadline *d, int64
 
 static void sweep(srv_deadlines *set)
 {
-    int64_t now = now_ms();
+    int64_t now = srv_monotonic_ms();
     unsigned live = 0;
     for (srv_deadline *d = set->head; d != NULL; d = d->next)
         live += !d->cut;
@@ -170,14 +165,7 @@ static void *sweeper_main(void *arg)
     int64_t every = sweep_every_ms(set); /* cuts land at most that late */
     pthread_mutex_lock(&set->lock);
     while (!set->stopping) {
-        struct timespec until;
-        clock_gettime(CLOCK_MONOTONIC, &until);
-        until.tv_sec += every / 1000;
-        until.tv_nsec += (every % 1000) * 1000000;
-        if (until.tv_nsec >= 1000000000) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000;
-        }
+        struct timespec until = srv_monotonic_timespec(srv_monotonic_ms() + every);
         pthread_cond_timedwait(&set->wake, &set->lock, &until);
         if (!set->stopping)
             sweep(set);
@@ -194,11 +182,7 @@ srv_deadlines *srv_deadlines_start(const srv_deadline_limits *limits,
         return NULL;
     set->lim = *limits;
     set->on_cut = on_cut;
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&set->wake, &attr);
-    pthread_condattr_destroy(&attr);
+    srv_monotonic_cond_init(&set->wake);
     pthread_mutex_init(&set->lock, NULL);
     if (pthread_create(&set->sweeper, NULL, sweeper_main, set) != 0) {
         pthread_cond_destroy(&set->wake);
@@ -229,7 +213,7 @@ srv_deadline *srv_deadline_track(srv_deadlines *set, int fd)
     if (d == NULL)
         return NULL;
     d->fd = fd;
-    atomic_store(&d->clock_start_ms, now_ms());
+    atomic_store(&d->clock_start_ms, srv_monotonic_ms());
     atomic_store(&d->reading, true);
     pthread_mutex_lock(&set->lock);
     d->spare = set->lim.max_connections > 0 && set->count >= set->lim.max_connections;
@@ -263,7 +247,7 @@ void srv_deadline_request_begun(srv_deadline *d)
     if (d == NULL)
         return;
     atomic_store(&d->body_bytes, 0);
-    atomic_store(&d->begun_ms, now_ms());
+    atomic_store(&d->begun_ms, srv_monotonic_ms());
     atomic_store(&d->begun, true);
 }
 
@@ -288,7 +272,7 @@ void srv_deadline_response_sent(srv_deadline *d)
 {
     if (d == NULL)
         return;
-    atomic_store(&d->sent_ms, now_ms());
+    atomic_store(&d->sent_ms, srv_monotonic_ms());
     atomic_store(&d->sending, true);
 }
 
@@ -303,7 +287,7 @@ void srv_deadline_request_done(srv_deadline *d)
     if (d == NULL)
         return;
     atomic_store(&d->sending, false);
-    atomic_store(&d->clock_start_ms, now_ms());
+    atomic_store(&d->clock_start_ms, srv_monotonic_ms());
     atomic_store(&d->begun, false);
     atomic_store(&d->reading, true);
 }

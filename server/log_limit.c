@@ -17,6 +17,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "log.h"
 
 #define MAX_REASONS 32
@@ -39,13 +40,6 @@ void srv_log_limit_set(uint64_t lines, int64_t interval)
 {
     max_lines = lines;
     interval_ms = interval > 0 ? interval : 1;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static struct reason *add(const char *handler, const char *cause)
@@ -102,7 +96,7 @@ bool srv_log_limit_admit(const char *handler, const char *cause)
 {
     if (max_lines == 0)
         return true;
-    int64_t now = now_ms();
+    int64_t now = srv_monotonic_ms();
     struct summary done = {.count = 0};
     pthread_mutex_lock(&mu);
     struct reason *r = find(handler, cause);

@@ -49,6 +49,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "units.h"
 
 /* What one task gathers for the HTTP side: a few of MHD's 64 KiB blocks. */
@@ -100,13 +101,6 @@ struct srv_read_pool {
     pthread_t *threads;
     pthread_t clerk;
 };
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void list_push(struct job_list *l, srv_read_job *job)
 {
@@ -299,7 +293,7 @@ static void *clerk_main(void *arg)
     pthread_mutex_lock(&pool->lock);
     while (!pool->stopping) {
         srv_read_job *expired = NULL, **tail = &expired;
-        int64_t now = now_ms();
+        int64_t now = srv_monotonic_ms();
         while (pool->waiting.head && pool->waiting.head->wait_until_ms <= now) {
             srv_read_job *job = list_pop(&pool->waiting);
             refuse_locked(pool, job, false);
@@ -318,7 +312,7 @@ static void *clerk_main(void *arg)
             continue;
         }
         int64_t until = pool->waiting.head->wait_until_ms;
-        struct timespec ts = {.tv_sec = until / 1000, .tv_nsec = (until % 1000) * 1000000};
+        struct timespec ts = srv_monotonic_timespec(until);
         pthread_cond_timedwait(&pool->clerk_wake, &pool->lock, &ts);
     }
     pthread_mutex_unlock(&pool->lock);
@@ -346,11 +340,7 @@ srv_read_pool *srv_read_pool_start(promstore *db, unsigned slots, int64_t queue_
     pool->slots = pool->free_slots = slots;
     pool->queue_timeout_ms = queue_timeout_ms;
     pthread_mutex_init(&pool->lock, NULL);
-    pthread_condattr_t attr;
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&pool->clerk_wake, &attr);
-    pthread_condattr_destroy(&attr);
+    srv_monotonic_cond_init(&pool->clerk_wake);
     pthread_cond_init(&pool->work, NULL);
     unsigned want = thread_count(slots);
     pool->threads = calloc(want, sizeof *pool->threads);
@@ -454,7 +444,7 @@ srv_read_job *srv_read_submit(srv_read_pool *pool, struct MHD_Connection *conn, 
         queue_task_locked(pool, job, TASK_OPEN);
     } else {
         job->phase = JOB_WAITING;
-        job->wait_until_ms = now_ms() + pool->queue_timeout_ms;
+        job->wait_until_ms = srv_monotonic_ms() + pool->queue_timeout_ms;
         list_push(&pool->waiting, job);
         pthread_cond_signal(&pool->clerk_wake);
     }
