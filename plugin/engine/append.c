@@ -502,9 +502,10 @@ static void reject_old(batch *b, const prepared *p, const char *why, int64_t t, 
 /* A sample past future_limit; the message gives the limit and how it is made. */
 static void reject_future(batch *b, const prepared *p, int64_t t)
 {
-    char why[96];
-    snprintf(why, sizeof why, "sample too far in the future (more than %lld ms past the clock)",
-             (long long)b->db->max_future_ms);
+    char why[96] = "";
+    if (b->first_reject == PROMSTORE_OK) /* only the first refusal is written out */
+        snprintf(why, sizeof why, "sample too far in the future (more than %lld ms past the clock)",
+                 (long long)b->db->max_future_ms);
     reject(b, p, why, t, "limit is", b->future_limit);
 }
 
